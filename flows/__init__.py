@@ -1,0 +1,1 @@
+"""Prefect flows: wiring only. A stage flow reads input versions, runs tasks, commits one version."""

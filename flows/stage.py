@@ -1,0 +1,155 @@
+"""The stage contract: declare a Stage once, get a cached, retryable, Ray-run Prefect flow.
+
+A stage flow: resolve inputs -> compute version id -> return early on cache hit -> run the splits
+on Ray -> commit one version (and its audit side version) -> publish artifacts.
+"""
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+import pyarrow as pa
+from prefect import flow, get_run_logger
+from prefect.exceptions import MissingContextError
+from pydantic import BaseModel
+
+from tasks.runtime.ray_exec import Process, init_ray, run_splits
+from tasks.stats import StageStats
+from tasks.store import Manifest, Store, code_fingerprint, schema_fields, version_id
+
+from .artifacts import publish_artifacts
+from .params import StageParams
+
+
+@dataclass
+class Plan:
+    """What a stage will do: its splits (one Ray task each) and the raw sources it reads, whose
+    fingerprints are part of the version id."""
+    splits: list[Any]
+    sources: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def key(self) -> list[dict[str, Any]]:
+        """Sources as they enter the version id: by name and content, not by location."""
+        return [{k: v for k, v in s.items() if k != "uri"} for s in self.sources]
+
+
+@dataclass
+class Stage:
+    name: str
+    params: type[StageParams]
+    plan: Callable[[StageParams, list[Manifest], Store], Plan]
+    process: Process
+    schema: pa.Schema
+    code: tuple[str, ...]                 # modules/packages whose source defines the output
+    inputs: tuple[str, ...] = ()          # upstream datasets, by default their latest version
+    description: str = ""
+    retries: int = 2
+    retry_delay_s: float = 5.0
+    timeout_s: float | None = None
+
+
+class StageResult(BaseModel):
+    stage: str
+    ref: str
+    version: str
+    cache_hit: bool
+    rows: int
+    audit_ref: str | None = None
+    stats: dict[str, Any] = {}
+
+
+def _logger() -> logging.Logger | logging.LoggerAdapter:
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger(f"zhinao.stage")
+
+
+def _flow_run_id() -> str | None:
+    from prefect.runtime import flow_run
+
+    return flow_run.get_id()
+
+
+def execute_stage(stage: Stage, params: StageParams, inputs: dict[str, str] | None = None,
+                  store: Store | None = None) -> StageResult:
+    log = _logger()
+    store = store or Store()
+    inputs = inputs or {}
+    unknown = set(inputs) - set(stage.inputs)
+    if unknown:
+        raise ValueError(f"stage {stage.name!r} has no input(s) {sorted(unknown)}; it reads {list(stage.inputs)}")
+    parents = [store.resolve(inputs.get(name, name)) for name in stage.inputs]
+    plan = stage.plan(params, parents, store)
+    code = code_fingerprint(stage.code, salt=stage.name)
+    vid = version_id(stage.name, params.key_params(), code, [p.version for p in parents], plan.key)
+
+    existing = store.lookup(stage.name, vid)
+    if existing is not None:
+        log.info("cache hit: %s already committed (%d rows, %s); nothing to do",
+                 existing.ref, existing.rows, existing.created_at)
+        audit = store.catalog.find(f"{stage.name}.dropped")
+        audit_ref = next((a.ref for a in audit if f"{stage.name}@{vid}" in a.parents), None)
+        return StageResult(stage=stage.name, ref=existing.ref, version=vid, cache_hit=True,
+                           rows=existing.rows, audit_ref=audit_ref, stats=existing.stats)
+
+    log.info("computing %s@%s from %d split(s)%s", stage.name, vid, len(plan.splits),
+             f" and inputs {[p.ref for p in parents]}" if parents else "")
+    started = time.time()
+    writer = store.writer(stage.name, vid)
+    audit_writer = store.writer(f"{stage.name}.dropped", version_id(stage.name + ".dropped", {}, code, [vid])) \
+        if params.audit else None
+    try:
+        if params.use_ray:
+            init_ray(params.num_cpus)
+        results = run_splits(stage.process, plan.splits, params, store.root, writer.staging_rel,
+                             audit_writer.staging_rel if audit_writer else None,
+                             desc=stage.name, use_ray=params.use_ray)
+        stats = StageStats()
+        for r in results:
+            stats.merge(r.stats)
+        stats.count("splits", len(results))
+        stats.count("workers", len({(r.worker.get("node"), r.worker.get("pid")) for r in results}))
+        finished = time.time()
+        common = dict(stage=stage.name, code=code, flow_run_id=_flow_run_id(),
+                      created_at=datetime.now(timezone.utc).isoformat(),
+                      timings={"started": started, "seconds": round(finished - started, 3)})
+        audit_ref = None
+        if audit_writer is not None:  # committed first: a visible main version implies its audit
+            audit_m = Manifest(dataset=f"{stage.name}.dropped", version=audit_writer.version, kind="audit",
+                               params=params.key_params(), parents=[f"{stage.name}@{vid}"],
+                               schema=schema_fields(stage.schema.append(pa.field("drop_reason", pa.string()))),
+                               shards=[s for r in results for s in r.audit_shards],
+                               stats={"dropped": dict(stats.dropped)}, **common)
+            audit_ref = store.commit(audit_writer, audit_m).ref
+        manifest = Manifest(dataset=stage.name, version=vid, params=params.key_params(),
+                            parents=[p.ref for p in parents], schema=schema_fields(stage.schema),
+                            shards=[s for r in results for s in r.shards], sources=plan.sources,
+                            stats=stats.to_dict(), **common)
+        committed = store.commit(writer, manifest)
+    except BaseException:
+        writer.abort()
+        if audit_writer is not None:
+            audit_writer.abort()
+        raise
+    log.info("committed %s: %d rows in %d shards, %d dropped (%s) in %.1fs", committed.ref, committed.rows,
+             len(committed.shards), stats.total_dropped,
+             ", ".join(f"{k}={v}" for k, v in sorted(stats.dropped.items())) or "none", finished - started)
+    publish_artifacts(store, committed, stats)
+    return StageResult(stage=stage.name, ref=committed.ref, version=vid, cache_hit=False,
+                       rows=committed.rows, audit_ref=audit_ref, stats=committed.stats)
+
+
+def make_flow(stage: Stage):
+    """The Prefect flow for a stage; its pydantic parameters become the deployment's schema."""
+    params_model = stage.params
+
+    def run_stage(params: params_model = params_model(), inputs: dict[str, str] | None = None) -> StageResult:  # type: ignore[valid-type]
+        return execute_stage(stage, params, inputs)
+
+    run_stage.__doc__ = stage.description
+    return flow(name=stage.name, description=stage.description, retries=stage.retries,
+                retry_delay_seconds=stage.retry_delay_s, timeout_seconds=stage.timeout_s,
+                persist_result=False, validate_parameters=True)(run_stage)

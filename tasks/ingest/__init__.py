@@ -1,0 +1,1 @@
+"""Crawl ingestion: WARC / WET / JSONL / Parquet sources -> documents (DESIGN.md schema)."""

@@ -1,0 +1,123 @@
+"""A byte reader over decompressed chunks that refuses to read across a gap of lost bytes."""
+from __future__ import annotations
+
+from typing import Iterator
+
+from .gzstream import Gap
+
+
+class GapError(Exception):
+    def __init__(self, gap: Gap):
+        super().__init__(gap.reason)
+        self.gap = gap
+
+
+class ByteReader:
+    def __init__(self, chunks: Iterator[bytes | Gap]):
+        self._chunks = chunks
+        self._buf = bytearray()
+        self._pos = 0
+        self._gap: Gap | None = None      # lost bytes right after the buffered data
+        self._eof = False
+        self.consumed = 0                 # decompressed bytes consumed so far
+
+    def _pull(self) -> bool:
+        """Append one more chunk to the buffer; False at end of stream."""
+        if self._gap is not None:
+            raise GapError(self._gap)
+        if self._eof:
+            return False
+        if self._pos > (1 << 22):  # drop consumed bytes now and then, keeping memory flat
+            del self._buf[: self._pos]
+            self._pos = 0
+        try:
+            item = next(self._chunks)
+        except StopIteration:
+            self._eof = True
+            return False
+        if isinstance(item, Gap):
+            self._gap = item
+            raise GapError(item)
+        self._buf += item
+        return True
+
+    def skip_gap(self) -> Gap | None:
+        """Discard what was buffered before a gap and continue after it."""
+        gap, self._gap = self._gap, None
+        self.consumed += len(self._buf) - self._pos
+        self._buf.clear()
+        self._pos = 0
+        return gap
+
+    def available(self) -> int:
+        return len(self._buf) - self._pos
+
+    def at_eof(self) -> bool:
+        while self.available() == 0:
+            try:
+                if not self._pull():
+                    return True
+            except GapError:
+                return False
+        return False
+
+    def readline(self, limit: int) -> bytes | None:
+        """One line with its newline; None at end of stream; ValueError past `limit` bytes."""
+        start = self._pos
+        while True:
+            i = self._buf.find(b"\n", start)
+            if i >= 0:
+                line = bytes(self._buf[self._pos : i + 1])
+                self._pos = i + 1
+                self.consumed += len(line)
+                return line
+            if len(self._buf) - self._pos > limit:
+                raise ValueError("line too long")
+            start = len(self._buf)
+            if not self._pull():
+                if self._pos == len(self._buf):
+                    return None
+                line = bytes(self._buf[self._pos :])
+                self._pos = len(self._buf)
+                self.consumed += len(line)
+                return line
+
+    def read(self, n: int) -> bytes:
+        """Exactly n bytes, or fewer at end of stream."""
+        while self.available() < n and self._pull():
+            pass
+        out = bytes(self._buf[self._pos : self._pos + n])
+        self._pos += len(out)
+        self.consumed += len(out)
+        return out
+
+    def skip(self, n: int) -> int:
+        """Discard n bytes without keeping them (oversize records); returns how many were skipped."""
+        skipped = 0
+        while skipped < n:
+            if self.available() == 0 and not self._pull():
+                break
+            take = min(n - skipped, self.available())
+            self._pos += take
+            skipped += take
+        self.consumed += skipped
+        return skipped
+
+    def peek(self, n: int) -> bytes:
+        while self.available() < n and self._pull():
+            pass
+        return bytes(self._buf[self._pos : self._pos + n])
+
+    def resync(self, marker: bytes) -> bool:
+        """Skip forward to the next occurrence of `marker` (kept unread); False at end of stream."""
+        while True:
+            i = self._buf.find(marker, self._pos)
+            if i >= 0:
+                self.consumed += i - self._pos
+                self._pos = i
+                return True
+            keep = max(self._pos, len(self._buf) - len(marker) + 1)
+            self.consumed += keep - self._pos
+            self._pos = keep
+            if not self._pull():
+                return False

@@ -1,0 +1,116 @@
+"""Streaming WARC record parser that counts and skips malformed records instead of failing."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import BinaryIO, Iterator
+
+from .gzstream import iter_chunks
+from .reader import ByteReader, GapError
+
+MAX_HEADER_BYTES = 64 << 10
+RECORD_START = b"WARC/1."
+
+
+@dataclass
+class WarcRecord:
+    headers: dict[str, str]          # lower-cased names
+    payload: bytes | None            # None when skipped for size
+    length: int                      # declared Content-Length
+    offset: int                      # decompressed offset of the record start
+
+    @property
+    def type(self) -> str:
+        return self.headers.get("warc-type", "").lower()
+
+
+@dataclass
+class Malformed:
+    reason: str
+    offset: int
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _parse_headers(reader: ByteReader) -> dict[str, str] | None:
+    """Header block after the version line; None when it is not a valid block."""
+    headers: dict[str, str] = {}
+    total, last = 0, None
+    while True:
+        line = reader.readline(MAX_HEADER_BYTES)
+        if line is None:
+            return None
+        total += len(line)
+        if total > MAX_HEADER_BYTES:
+            return None
+        stripped = line.rstrip(b"\r\n")
+        if not stripped:
+            return headers
+        if line[:1] in (b" ", b"\t") and last:  # folded continuation line
+            headers[last] += " " + stripped.strip().decode("utf-8", "replace")
+            continue
+        name, sep, value = stripped.partition(b":")
+        if not sep or not name.strip():
+            return None
+        last = name.strip().decode("latin-1").lower()
+        headers[last] = value.strip().decode("utf-8", "replace")
+
+
+def iter_records(fh: BinaryIO, max_payload: int, wanted: frozenset[str] | None = None
+                 ) -> Iterator[WarcRecord | Malformed]:
+    """Every record of a WARC stream. Payloads of records whose type is not `wanted` are skipped
+    unread; payloads over `max_payload` bytes are skipped and the record yielded with payload None."""
+    reader = ByteReader(iter_chunks(fh))
+    while True:
+        offset = reader.consumed
+        headers: dict[str, str] | None = {}
+        try:
+            line = reader.readline(MAX_HEADER_BYTES)
+            while line is not None and not line.strip():     # blank lines between records
+                offset = reader.consumed
+                line = reader.readline(MAX_HEADER_BYTES)
+            if line is None:
+                return
+            if not line.startswith(RECORD_START):
+                yield Malformed("bad_header", offset)
+                if not reader.resync(b"\n" + RECORD_START):
+                    return
+                reader.read(1)
+                continue
+            headers = _parse_headers(reader)
+            length = _content_length(headers)
+            if headers is None or length is None:
+                yield Malformed("bad_header", offset, headers or {})
+                if not reader.resync(b"\n" + RECORD_START):
+                    return
+                reader.read(1)
+                continue
+            rtype = headers.get("warc-type", "").lower()
+            if (wanted is not None and rtype not in wanted) or length > max_payload:
+                got = reader.skip(length)
+                payload = None
+            else:
+                payload = reader.read(length)
+                got = len(payload)
+            if got < length:
+                yield Malformed("truncated_record", offset, headers)
+                return
+            yield WarcRecord(headers, payload, length, offset)
+        except GapError as err:
+            gap = reader.skip_gap()
+            yield Malformed(err.gap.reason, offset, headers or {})
+            if gap is not None and gap.reason == "truncated_gzip":
+                return
+        except ValueError:  # a line longer than any header could be
+            yield Malformed("bad_header", offset)
+            if not reader.resync(b"\n" + RECORD_START):
+                return
+            reader.read(1)
+
+
+def _content_length(headers: dict[str, str] | None) -> int | None:
+    if headers is None:
+        return None
+    try:
+        n = int(headers.get("content-length", ""))
+    except ValueError:
+        return None
+    return n if n >= 0 else None

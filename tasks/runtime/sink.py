@@ -1,0 +1,63 @@
+"""Where a stage's split writes its output: numbered Parquet shards, plus dropped rows for audit."""
+from __future__ import annotations
+
+import pyarrow as pa
+
+from ..store.fs import Root
+from ..store.manifest import Shard
+from ..store.writer import write_shard
+
+
+class ShardSink:
+    def __init__(self, root: Root, folder: str, split_index: int, audit_folder: str | None = None):
+        self.root, self.folder, self.audit_folder = root, folder, audit_folder
+        self.prefix = f"part-{split_index:05d}"
+        self.shards: list[Shard] = []
+        self.audit_shards: list[Shard] = []
+
+    def write(self, table: pa.Table) -> None:
+        if table.num_rows:
+            name = f"{self.prefix}-{len(self.shards):04d}.parquet"
+            self.shards.append(write_shard(self.root, self.folder, name, table))
+
+    @property
+    def auditing(self) -> bool:
+        return self.audit_folder is not None
+
+    def drop(self, table: pa.Table) -> None:
+        """Dropped rows, each with a `drop_reason` column; kept only when auditing."""
+        if self.audit_folder is not None and table.num_rows:
+            name = f"{self.prefix}-{len(self.audit_shards):04d}.parquet"
+            self.audit_shards.append(write_shard(self.root, self.audit_folder, name, table))
+
+
+class RowBatcher:
+    """Collects row dicts into shards of `shard_rows`; dropped rows (with their reason) go to audit."""
+
+    def __init__(self, sink: ShardSink, schema: pa.Schema, audit_schema: pa.Schema, shard_rows: int):
+        self.sink, self.schema, self.audit_schema, self.shard_rows = sink, schema, audit_schema, shard_rows
+        self.rows: list[dict] = []
+        self.dropped: list[dict] = []
+
+    def keep(self, row: dict) -> None:
+        self.rows.append(row)
+        if len(self.rows) >= self.shard_rows:
+            self.flush()
+
+    def drop(self, row: dict, reason: str) -> None:
+        if self.sink.auditing:
+            self.dropped.append(row | {"drop_reason": reason})
+            if len(self.dropped) >= self.shard_rows:
+                self.flush()
+
+    def flush(self) -> None:
+        if self.rows:
+            self.sink.write(_table(self.rows, self.schema))
+            self.rows = []
+        if self.dropped:
+            self.sink.drop(_table(self.dropped, self.audit_schema))
+            self.dropped = []
+
+
+def _table(rows: list[dict], schema: pa.Schema) -> pa.Table:
+    return pa.Table.from_pylist([{k: r.get(k) for k in schema.names} for r in rows], schema=schema)

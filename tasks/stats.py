@@ -1,0 +1,47 @@
+"""Per-stage statistics: rows in/out, drops by reason, small histograms. Mergeable across tasks."""
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any
+
+
+class StageStats:
+    def __init__(self) -> None:
+        self.counters: Counter[str] = Counter()
+        self.dropped: Counter[str] = Counter()
+        self.histograms: defaultdict[str, Counter[str]] = defaultdict(Counter)
+
+    def count(self, key: str, n: int = 1) -> None:
+        self.counters[key] += n
+
+    def drop(self, reason: str, n: int = 1) -> None:
+        self.dropped[reason] += n
+
+    def observe(self, histogram: str, value: Any, n: int = 1) -> None:
+        self.histograms[histogram][str(value)] += n
+
+    def merge(self, other: "StageStats") -> "StageStats":
+        self.counters.update(other.counters)
+        self.dropped.update(other.dropped)
+        for name, hist in other.histograms.items():
+            self.histograms[name].update(hist)
+        return self
+
+    @property
+    def total_dropped(self) -> int:
+        return sum(self.dropped.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "counters": dict(sorted(self.counters.items())),
+            "dropped": dict(sorted(self.dropped.items())),
+            "histograms": {k: dict(v.most_common()) for k, v in sorted(self.histograms.items())},
+        }
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Flat metric/value rows for a table artifact."""
+        out = [{"metric": k, "value": v} for k, v in sorted(self.counters.items())]
+        out += [{"metric": f"dropped.{k}", "value": v} for k, v in sorted(self.dropped.items())]
+        for name, hist in sorted(self.histograms.items()):
+            out += [{"metric": f"{name}.{k}", "value": v} for k, v in hist.most_common()]
+        return out

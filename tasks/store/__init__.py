@@ -1,0 +1,15 @@
+"""Versioned datasets on Parquet + the lineage catalog (DESIGN.md, "Dataset versions").
+
+The only code that knows the storage layout: <root>/<dataset>/<version>/{part-*.parquet, manifest.json}.
+"""
+from .fs import Root, open_root
+from .ids import code_fingerprint, file_fingerprint, version_id
+from .manifest import Manifest, Shard, schema_fields
+from .store import LineageNode, Store, VersionNotFound, parse_ref
+from .writer import VersionWriter, write_shard
+
+__all__ = [
+    "LineageNode", "Manifest", "Root", "Shard", "Store", "VersionNotFound", "VersionWriter",
+    "code_fingerprint", "file_fingerprint", "open_root", "parse_ref", "schema_fields",
+    "version_id", "write_shard",
+]

@@ -1,0 +1,58 @@
+"""The manifest: the last file written into a version and the proof that it is complete."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+MANIFEST = "manifest.json"
+
+
+@dataclass
+class Shard:
+    path: str            # relative to the version folder
+    rows: int
+    bytes: int
+
+
+@dataclass
+class Manifest:
+    dataset: str
+    version: str
+    stage: str
+    params: dict[str, Any]
+    code: str
+    parents: list[str]                   # "dataset@version" of every input version
+    kind: str = "dataset"                # "dataset" | "model" | "audit"
+    schema: list[dict[str, str]] = field(default_factory=list)
+    shards: list[Shard] = field(default_factory=list)
+    sources: list[dict[str, Any]] = field(default_factory=list)   # raw inputs: {uri, fingerprint}
+    flow_run_id: str | None = None
+    created_at: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.dataset}@{self.version}"
+
+    @property
+    def rows(self) -> int:
+        return sum(s.rows for s in self.shards)
+
+    @property
+    def bytes(self) -> int:
+        return sum(s.bytes for s in self.shards)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, ensure_ascii=False, default=str)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Manifest":
+        raw = json.loads(text)
+        raw["shards"] = [Shard(**s) for s in raw.get("shards", [])]
+        return cls(**raw)
+
+
+def schema_fields(schema) -> list[dict[str, str]]:
+    return [{"name": f.name, "type": str(f.type)} for f in schema] if schema is not None else []

@@ -1,0 +1,136 @@
+"""The dataset store: resolve, read and commit versions; walk lineage."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..settings import get_settings
+from .catalog import Catalog
+from .fs import Root, open_root
+from .manifest import MANIFEST, Manifest
+from .writer import VersionWriter
+
+log = logging.getLogger("zhinao.store")
+
+
+class VersionNotFound(LookupError):
+    pass
+
+
+@dataclass
+class LineageNode:
+    manifest: Manifest
+    parents: list["LineageNode"] = field(default_factory=list)
+
+
+def parse_ref(ref: str) -> tuple[str, str]:
+    """'dataset' -> (dataset, ''); 'dataset@abc' -> (dataset, 'abc') (a version-id prefix)."""
+    dataset, _, version = ref.partition("@")
+    if not dataset:
+        raise ValueError(f"bad dataset reference {ref!r}: expected DATASET or DATASET@VERSION")
+    return dataset, version
+
+
+class Store:
+    def __init__(self, root: str | None = None, catalog: str | None = None):
+        s = get_settings()
+        self.root: Root = open_root(root or s.store_root)
+        self.catalog = Catalog(catalog or s.catalog_path)
+
+    # ---- reading -----------------------------------------------------------------------------
+    def _read_manifest(self, dataset: str, version: str) -> Manifest | None:
+        path = self.root.join(dataset, version, MANIFEST)
+        if not self.root.exists(path):
+            return None
+        return Manifest.from_json(self.root.read_text(path))
+
+    def lookup(self, dataset: str, version: str) -> Manifest | None:
+        """The committed version or None. The manifest on storage is the truth; a version committed
+        but never registered (writer died in between) is registered here."""
+        m = self._read_manifest(dataset, version)
+        if m is None:
+            if self.catalog.get(version) is not None:
+                log.warning("%s@%s is in the catalog but not in the store; unregistering", dataset, version)
+                self.catalog.remove(version)
+            return None
+        if self.catalog.get(version) is None:
+            self.catalog.register(m)
+        return m
+
+    def resolve(self, ref: str) -> Manifest:
+        dataset, prefix = parse_ref(ref)
+        found = self.catalog.find(dataset, prefix)
+        if not found:
+            raise VersionNotFound(f"no version of dataset {dataset!r}" + (f" matching {prefix!r}" if prefix else "")
+                                  + " in the catalog (see `zhinao datasets`)")
+        if prefix and len({m.version for m in found}) > 1:
+            raise VersionNotFound(f"{ref!r} is ambiguous: " + ", ".join(m.version for m in found))
+        m = self.lookup(found[0].dataset, found[0].version)
+        if m is None:
+            raise VersionNotFound(f"{found[0].ref} is registered but its files are gone")
+        return m
+
+    def shard_paths(self, m: Manifest) -> list[str]:
+        return [self.root.join(m.dataset, m.version, s.path) for s in m.shards]
+
+    def open_arrow(self, ref: str | Manifest, columns: list[str] | None = None) -> pa.Table:
+        m = ref if isinstance(ref, Manifest) else self.resolve(ref)
+        paths = self.shard_paths(m)
+        if not paths:
+            return pa.table({f["name"]: pa.array([], type=pa.string()) for f in m.schema})
+        tables = [pq.read_table(p, columns=columns, filesystem=self.root.fs) for p in paths]
+        return pa.concat_tables(tables, promote_options="default")
+
+    def open_ray(self, ref: str | Manifest):
+        import ray.data
+
+        m = ref if isinstance(ref, Manifest) else self.resolve(ref)
+        return ray.data.read_parquet(self.shard_paths(m), filesystem=self.root.fs)
+
+    # ---- writing -----------------------------------------------------------------------------
+    def writer(self, dataset: str, version: str) -> VersionWriter:
+        return VersionWriter(self.root, dataset, version)
+
+    def commit(self, writer: VersionWriter, manifest: Manifest) -> Manifest:
+        manifest.created_at = manifest.created_at or datetime.now(timezone.utc).isoformat()
+        writer.commit(manifest)
+        committed = self._read_manifest(manifest.dataset, manifest.version)
+        self.catalog.register(committed)
+        return committed
+
+    # ---- lineage -----------------------------------------------------------------------------
+    def lineage(self, ref: str | Manifest) -> LineageNode:
+        """Upstream graph of a version (inputs, their inputs, ... down to raw sources)."""
+        m = ref if isinstance(ref, Manifest) else self.resolve(ref)
+        seen: dict[str, LineageNode] = {}
+
+        def walk(man: Manifest) -> LineageNode:
+            if man.version in seen:
+                return seen[man.version]
+            node = seen[man.version] = LineageNode(man)
+            for p in man.parents:
+                dataset, version = parse_ref(p)
+                parent = self.catalog.get(version) or self._read_manifest(dataset, version)
+                if parent is not None:
+                    node.parents.append(walk(parent))
+            return node
+
+        return walk(m)
+
+    def downstream(self, ref: str | Manifest) -> list[Manifest]:
+        """Every version derived from this one (datasets and models trained on it)."""
+        m = ref if isinstance(ref, Manifest) else self.resolve(ref)
+        out, stack, seen = [], [m.version], {m.version}
+        while stack:
+            for child in self.catalog.children(stack.pop()):
+                if child not in seen:
+                    seen.add(child)
+                    cm = self.catalog.get(child)
+                    if cm is not None:
+                        out.append(cm)
+                        stack.append(child)
+        return out
