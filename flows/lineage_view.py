@@ -1,6 +1,7 @@
 """Render a version's upstream lineage as a terminal tree or as markdown."""
 from __future__ import annotations
 
+from rich.markup import escape
 from rich.tree import Tree
 
 from tasks.store import LineageNode, Manifest
@@ -16,13 +17,13 @@ def _source_labels(m: Manifest) -> list[str]:
 
 
 def to_rich_tree(node: LineageNode) -> Tree:
-    tree = Tree(f"[bold]{label(node.manifest)}[/bold]")
+    tree = Tree(f"[bold]{escape(label(node.manifest))}[/bold]")
 
     def add(branch: Tree, n: LineageNode) -> None:
         for src in _source_labels(n.manifest):
-            branch.add(f"[dim]{src}[/dim]")
+            branch.add(f"[dim]{escape(src)}[/dim]")
         for p in n.parents:
-            add(branch.add(label(p.manifest)), p)
+            add(branch.add(escape(label(p.manifest))), p)
 
     add(tree, node)
     return tree

@@ -1,4 +1,5 @@
 """Base parameter model every stage's parameters extend."""
+import json
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,23 +24,37 @@ class StageParams(BaseModel):
                 if isinstance(f.json_schema_extra, dict) and f.json_schema_extra.get("cache_key") is False}
         return self.model_dump(mode="json", exclude=skip)
 
-    @classmethod
-    def from_cli(cls, pairs: list[str]) -> "StageParams":
-        """k=v pairs; values are read as JSON when they parse (numbers, lists, booleans) else text."""
-        import json
 
-        raw: dict[str, Any] = {}
-        for pair in pairs:
-            key, sep, value = pair.partition("=")
-            if not sep:
-                raise ValueError(f"--param {pair!r}: expected KEY=VALUE")
-            if key not in cls.model_fields:
-                raise ValueError(f"unknown parameter {key!r} for {cls.__name__}; known: "
+def parse_params(model: type[BaseModel], pairs: list[str]) -> BaseModel:
+    """`KEY=VALUE` pairs (dotted keys reach nested models: `ingest.shard_rows=100`) into `model`.
+
+    Values are read as JSON when they parse (numbers, booleans, lists) and as text otherwise; a
+    list field also takes comma-separated text.
+    """
+    raw: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--param {pair!r}: expected KEY=VALUE")
+        target, cls, parts = raw, model, key.split(".")
+        for i, part in enumerate(parts):
+            if part not in cls.model_fields:
+                raise ValueError(f"unknown parameter {'.'.join(parts[:i + 1])!r}; {cls.__name__} has: "
                                  + ", ".join(sorted(cls.model_fields)))
-            try:
-                raw[key] = json.loads(value)
-            except json.JSONDecodeError:
-                raw[key] = value
-            if cls.model_fields[key].annotation in (list[str],) and isinstance(raw[key], str):
-                raw[key] = [v for v in raw[key].split(",") if v]
-        return cls(**raw)
+            annotation = cls.model_fields[part].annotation
+            if i < len(parts) - 1:
+                if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+                    raise ValueError(f"parameter {'.'.join(parts[:i + 1])!r} has no sub-parameters")
+                target, cls = target.setdefault(part, {}), annotation
+        target[parts[-1]] = _value(value, cls.model_fields[parts[-1]].annotation)
+    return model.model_validate(raw)
+
+
+def _value(text: str, annotation: Any) -> Any:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        value = text
+    if getattr(annotation, "__origin__", None) is list and isinstance(value, str):
+        value = [v for v in value.split(",") if v]
+    return value

@@ -1,0 +1,162 @@
+"""`zhinao`: the single entry point. Each subcommand is a thin shell over a flow or the store."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from .prefect_env import DEFAULT_PORT, configure, server_url
+
+console = Console()
+REPO = Path(__file__).resolve().parent.parent
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .params import parse_params
+    from .registry import targets
+
+    known = targets()
+    if args.target not in known:
+        console.print(f"[red]unknown stage or pipeline {args.target!r}[/red]; known: {', '.join(known)}")
+        return 2
+    target = known[args.target]
+    params = parse_params(target.params, args.param or [])
+    kwargs = {"params": params}
+    if args.input:
+        if target.kind != "stage":
+            console.print("[red]--input applies to a single stage[/red]")
+            return 2
+        kwargs["inputs"] = dict(i.split("=", 1) for i in args.input)
+    result = target.flow(**kwargs)
+    results = result if isinstance(result, list) else [result]
+    for r in results:
+        what = "cache hit" if r.cache_hit else "computed"
+        console.print(f"[bold]{r.ref}[/bold]  {what}, {r.rows:,} rows"
+                      + (f", dropped {r.stats.get('dropped')}" if r.stats.get("dropped") else "")
+                      + (f", audit {r.audit_ref}" if r.audit_ref else ""))
+    return 0
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from tasks.store import Store
+
+    rows = Store().catalog.all()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    table = Table(title="Dataset versions")
+    for col in ("dataset", "version", "kind", "rows", "bytes", "created"):
+        table.add_column(col, justify="right" if col in ("rows", "bytes") else "left")
+    for r in rows:
+        table.add_row(r["dataset"], r["version"], r["kind"], f"{r['rows']:,}", f"{r['bytes']:,}",
+                      r["created_at"][:19].replace("T", " "))
+    console.print(table if rows else "no dataset versions yet: try `zhinao run data`")
+    return 0
+
+
+def cmd_lineage(args: argparse.Namespace) -> int:
+    from tasks.store import Store
+
+    from .lineage_view import label, to_rich_tree
+
+    store = Store()
+    node = store.lineage(args.ref)
+    console.print(to_rich_tree(node))
+    if args.down:
+        down = store.downstream(node.manifest)
+        console.print("[bold]downstream:[/bold]" + ("" if down else " none"))
+        for m in down:
+            console.print(f"  {label(m)}")
+    return 0
+
+
+def cmd_sample_corpus(args: argparse.Namespace) -> int:
+    from tasks.corpus.generate import generate
+    from tasks.settings import get_settings
+
+    out = generate(args.out or get_settings().sample_corpus, pages=args.pages, files=args.files, seed=args.seed)
+    console.print(f"sample crawl written to {out}")
+    return 0
+
+
+def cmd_server(args: argparse.Namespace) -> int:
+    """A Prefect server on 127.0.0.1 with its SQLite database under ZHINAO_HOME."""
+    home = Path(os.environ["PREFECT_HOME"])
+    (home / "zhinao-server.json").write_text(json.dumps({"api_url": server_url(args.port)}))
+    env = os.environ | {"PREFECT_SERVER_API_HOST": "127.0.0.1", "PREFECT_SERVER_API_PORT": str(args.port)}
+    env.pop("PREFECT_API_URL", None)
+    console.print(f"Prefect server: UI http://127.0.0.1:{args.port}, API {server_url(args.port)}, home {home}")
+    return subprocess.call([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+                            "--port", str(args.port)], env=env)
+
+
+def _prefect(argv: list[str]) -> int:
+    return subprocess.call([sys.executable, "-m", "prefect", *argv], cwd=REPO, env=os.environ | {"ZHINAO_REPO": str(REPO)})
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    """Register prefect.yaml's work pool and deployments with the server."""
+    return _prefect(["--no-prompt", "deploy", "--all"])
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    return _prefect(["worker", "start", "--pool", args.pool, "--type", "process"])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="zhinao", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run a stage or a pipeline (cached: unchanged inputs are not recomputed)")
+    run.add_argument("target", help="stage (ingest) or pipeline (data)")
+    run.add_argument("--param", "-p", action="append", metavar="KEY=VALUE",
+                     help="parameter; dotted keys for pipelines (ingest.shard_rows=100)")
+    run.add_argument("--input", "-i", action="append", metavar="NAME=DATASET@VERSION",
+                     help="pin an input version of a stage (default: the latest)")
+    run.set_defaults(func=cmd_run)
+    ds = sub.add_parser("datasets", help="list dataset versions in the catalog")
+    ds.add_argument("--json", action="store_true")
+    ds.set_defaults(func=cmd_datasets)
+    lin = sub.add_parser("lineage", help="upstream graph of a version as a tree")
+    lin.add_argument("ref", metavar="DATASET[@VERSION]")
+    lin.add_argument("--down", action="store_true", help="also list what was derived from it")
+    lin.set_defaults(func=cmd_lineage)
+    sc = sub.add_parser("sample-corpus", help="write the deterministic sample crawl (WARC files)")
+    sc.add_argument("--out", help="folder (default: ZHINAO_HOME/sample-corpus)")
+    sc.add_argument("--pages", type=int, default=480)
+    sc.add_argument("--files", type=int, default=4)
+    sc.add_argument("--seed", type=int, default=0)
+    sc.set_defaults(func=cmd_sample_corpus)
+    srv = sub.add_parser("server", help="start a local Prefect server (UI + API) on 127.0.0.1")
+    srv.add_argument("--port", type=int, default=DEFAULT_PORT)
+    srv.set_defaults(func=cmd_server)
+    dep = sub.add_parser("deploy", help="create the work pool and every deployment in prefect.yaml")
+    dep.set_defaults(func=cmd_deploy)
+    wk = sub.add_parser("worker", help="start a process worker for the deployments")
+    wk.add_argument("--pool", default="zhinao-process")
+    wk.set_defaults(func=cmd_worker)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=os.environ.get("ZHINAO_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure()
+    try:
+        return args.func(args)
+    except (ValueError, LookupError, FileNotFoundError) as e:
+        console.print(f"[red]error:[/red] {e}")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
