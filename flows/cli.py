@@ -101,9 +101,13 @@ def _prefect(argv: list[str]) -> int:
     return subprocess.call([sys.executable, "-m", "prefect", *argv], cwd=REPO, env=os.environ | {"ZHINAO_REPO": str(REPO)})
 
 
+POOL = "zhinao-process"
+
+
 def cmd_deploy(args: argparse.Namespace) -> int:
-    """Register prefect.yaml's work pool and deployments with the server."""
-    return _prefect(["--no-prompt", "deploy", "--all"])
+    """Create prefect.yaml's process work pool (if missing) and register every deployment."""
+    rc = _prefect(["work-pool", "create", POOL, "--type", "process", "--overwrite"])
+    return rc or _prefect(["--no-prompt", "deploy", "--all"])
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -139,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     dep = sub.add_parser("deploy", help="create the work pool and every deployment in prefect.yaml")
     dep.set_defaults(func=cmd_deploy)
     wk = sub.add_parser("worker", help="start a process worker for the deployments")
-    wk.add_argument("--pool", default="zhinao-process")
+    wk.add_argument("--pool", default=POOL)
     wk.set_defaults(func=cmd_worker)
     return p
 

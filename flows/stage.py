@@ -6,6 +6,7 @@ on Ray -> commit one version (and its audit side version) -> publish artifacts.
 import logging
 import time
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -104,7 +105,10 @@ def execute_stage(stage: Stage, params: StageParams, inputs: dict[str, str] | No
     try:
         if params.use_ray:
             init_ray(params.num_cpus)
-        results = run_splits(stage.process, plan.splits, params, store.root, writer.staging_rel,
+        # Ray gets plain values: the params class may live in a module Prefect loaded from a file
+        # path (deployments), which Ray workers could not import to unpickle it.
+        task_params = SimpleNamespace(**params.model_dump())
+        results = run_splits(stage.process, plan.splits, task_params, store.root, writer.staging_rel,
                              audit_writer.staging_rel if audit_writer else None,
                              desc=stage.name, use_ray=params.use_ray)
         stats = StageStats()
