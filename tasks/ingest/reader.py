@@ -19,6 +19,7 @@ class ByteReader:
         self._pos = 0
         self._gap: Gap | None = None      # lost bytes right after the buffered data
         self._eof = False
+        self._keep = 0                    # buffer index from which bytes stay (for rewind)
         self.consumed = 0                 # decompressed bytes consumed so far
 
     def _pull(self) -> bool:
@@ -27,9 +28,11 @@ class ByteReader:
             raise GapError(self._gap)
         if self._eof:
             return False
-        if self._pos > (1 << 22):  # drop consumed bytes now and then, keeping memory flat
-            del self._buf[: self._pos]
-            self._pos = 0
+        cut = min(self._pos, self._keep)
+        if cut > (1 << 22):  # drop consumed bytes now and then, keeping memory flat
+            del self._buf[:cut]
+            self._pos -= cut
+            self._keep -= cut
         try:
             item = next(self._chunks)
         except StopIteration:
@@ -46,7 +49,7 @@ class ByteReader:
         gap, self._gap = self._gap, None
         self.consumed += len(self._buf) - self._pos
         self._buf.clear()
-        self._pos = 0
+        self._pos = self._keep = 0
         return gap
 
     def available(self) -> int:
@@ -63,7 +66,7 @@ class ByteReader:
 
     def readline(self, limit: int) -> bytes | None:
         """One line with its newline; None at end of stream; ValueError past `limit` bytes."""
-        start = self._pos
+        self._keep = start = self._pos
         while True:
             i = self._buf.find(b"\n", start)
             if i >= 0:
@@ -84,6 +87,7 @@ class ByteReader:
 
     def read(self, n: int) -> bytes:
         """Exactly n bytes, or fewer at end of stream."""
+        self._keep = self._pos
         while self.available() < n and self._pull():
             pass
         out = bytes(self._buf[self._pos : self._pos + n])
@@ -95,6 +99,7 @@ class ByteReader:
         """Discard n bytes without keeping them (oversize records); returns how many were skipped."""
         skipped = 0
         while skipped < n:
+            self._keep = self._pos
             if self.available() == 0 and not self._pull():
                 break
             take = min(n - skipped, self.available())
@@ -102,6 +107,13 @@ class ByteReader:
             skipped += take
         self.consumed += skipped
         return skipped
+
+    def rewind(self, n: int) -> None:
+        """Give back the last n bytes of the latest read (they are still buffered)."""
+        if n > self._pos - self._keep:
+            raise ValueError("cannot rewind past the latest read")
+        self._pos -= n
+        self.consumed -= n
 
     def peek(self, n: int) -> bytes:
         while self.available() < n and self._pull():
@@ -111,6 +123,7 @@ class ByteReader:
     def resync(self, marker: bytes) -> bool:
         """Skip forward to the next occurrence of `marker` (kept unread); False at end of stream."""
         while True:
+            self._keep = self._pos
             i = self._buf.find(marker, self._pos)
             if i >= 0:
                 self.consumed += i - self._pos

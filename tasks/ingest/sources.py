@@ -113,7 +113,9 @@ def _documents(split: dict[str, Any], params: Any, stats: StageStats) -> Iterato
                            "url": rec.headers.get("warc-target-uri", "").strip("<>") or None}, rec.reason
                     continue
                 stats.observe("warc_type", rec.type)
-                if rec.type in WARC_TYPES:
+                if rec.type == "resource" and not _is_web(rec.headers.get("warc-target-uri", "")):
+                    stats.count("non_web_resources")  # crawler logs and manifests (metadata://, dns:)
+                elif rec.type in WARC_TYPES:
                     yield from_warc(rec, source, params.max_bad_char_ratio)
         elif split["format"] == "jsonl":
             stream = gzip.open(fh) if uri.endswith(".gz") else fh
@@ -143,3 +145,7 @@ def _documents(split: dict[str, Any], params: Any, stats: StageStats) -> Iterato
                 for row in batch.to_pylist():
                     yield from_mapping(row, source, i, params.fields, params.max_bad_char_ratio)
                     i += 1
+
+
+def _is_web(uri: str) -> bool:
+    return uri.strip().strip("<>").lower().startswith(("http://", "https://"))

@@ -93,6 +93,9 @@ def iter_records(fh: BinaryIO, max_payload: int, wanted: frozenset[str] | None =
             if got < length:
                 yield Malformed("truncated_record", offset, headers)
                 return
+            if payload is not None and _runs_into_next(reader, payload):
+                yield Malformed("truncated_record", offset, headers)
+                continue
             yield WarcRecord(headers, payload, length, offset)
         except GapError as err:
             gap = reader.skip_gap()
@@ -114,3 +117,16 @@ def _content_length(headers: dict[str, str] | None) -> int | None:
     except ValueError:
         return None
     return n if n >= 0 else None
+
+
+def _runs_into_next(reader: ByteReader, payload: bytes) -> bool:
+    """A record cut short when written declares more bytes than it has, so its payload swallows the
+    start of the next record. Spot it by the missing CRLFCRLF terminator and give the bytes back."""
+    after = reader.peek(4)
+    if not after or after == b"\r\n\r\n":
+        return False
+    cut = (payload + reader.peek(len(RECORD_START) + 2)).find(b"\n" + RECORD_START)
+    if cut < 0 or cut >= len(payload):
+        return False
+    reader.rewind(len(payload) - cut - 1)
+    return True

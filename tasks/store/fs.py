@@ -50,7 +50,7 @@ def open_root(uri: str) -> Root:
         return Root(uri, pafs.LocalFileSystem(), path.as_posix())
     try:
         fs, base = pafs.FileSystem.from_uri(uri)
-    except (pafs.ArrowInvalid, ValueError, OSError):
+    except (ValueError, OSError):  # pyarrow.ArrowInvalid is a ValueError
         import fsspec
 
         fsspec_fs, base = fsspec.core.url_to_fs(uri)

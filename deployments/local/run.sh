@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# One command: set up, then run the main job (the data pipeline on the embedded sample crawl) and
+# show what it produced. Rerunning is a cache hit.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+bash deployments/local/setup.sh
+. .venv/bin/activate
+zhinao run data "$@"
+zhinao datasets
+zhinao lineage ingest

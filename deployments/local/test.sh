@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# One command: set up, then run the test suite (GPU-only tests skip themselves on CPU machines).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+bash deployments/local/setup.sh
+. .venv/bin/activate
+python -m pytest "$@"

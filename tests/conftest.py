@@ -1,0 +1,51 @@
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def zhinao_home(tmp_path, monkeypatch):
+    """Every test gets its own ZHINAO_HOME (store, catalog, sample corpus)."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("ZHINAO_HOME", str(home))
+    for var in ("ZHINAO_STORE", "ZHINAO_CATALOG", "ZHINAO_SAMPLE_CORPUS"):
+        monkeypatch.delenv(var, raising=False)
+    return home
+
+
+@pytest.fixture(scope="session")
+def sample_crawl(tmp_path_factory):
+    """The default sample crawl, generated once per session."""
+    from tasks.corpus.generate import generate
+
+    return generate(tmp_path_factory.mktemp("sample"))
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, configure_logging=False)
+    yield
+    ray.shutdown()
+
+
+def shared_data(*parts: str) -> Path:
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared test data {path} is not available")
+    return path
+
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")

@@ -1,0 +1,61 @@
+"""Tiny stages for store and contract tests: importable by Ray workers and subprocesses."""
+import os
+import time
+
+import pyarrow as pa
+from pydantic import Field
+
+from flows.params import StageParams
+from flows.stage import Plan, Stage
+
+SCHEMA = pa.schema([("id", pa.string()), ("text", pa.string()), ("n", pa.int64())])
+
+
+class NumParams(StageParams):
+    count: int = 20
+    per_split: int = 5
+    scale: int = 1
+    slow_after_first_shard: float = Field(0.0, json_schema_extra={"cache_key": False})
+    calls_file: str | None = Field(None, json_schema_extra={"cache_key": False})
+
+
+def plan_numbers(params, parents, store):
+    starts = list(range(0, params.count, params.per_split))
+    return Plan(splits=[{"start": s, "stop": min(s + params.per_split, params.count)} for s in starts])
+
+
+def make_numbers(split, params, sink, stats):
+    if params.calls_file:
+        with open(params.calls_file, "a") as f:
+            f.write(f"{split['start']}\n")
+    rows = list(range(split["start"], split["stop"]))
+    sink.write(pa.table({"id": [f"n{i}" for i in rows], "text": [str(i) for i in rows],
+                         "n": [i * params.scale for i in rows]}, schema=SCHEMA))
+    stats.count("rows_out", len(rows))
+    if params.slow_after_first_shard and split["start"] == 0:
+        open(os.environ["ZHINAO_TEST_SIGNAL"], "w").close()
+        time.sleep(params.slow_after_first_shard)
+
+
+def plan_from_parent(params, parents, store):
+    return Plan(splits=[{"paths": store.shard_paths(p), "root": store.root} for p in parents])
+
+
+def double(split, params, sink, stats):
+    import pyarrow.parquet as pq
+
+    for path in split["paths"]:
+        t = pq.read_table(path, filesystem=split["root"].fs)
+        keep = pa.compute.equal(pa.compute.bit_wise_and(t["n"], 1), 0)
+        stats.drop("odd", t.num_rows - pa.compute.sum(keep.cast(pa.int64())).as_py())
+        t = t.filter(keep)
+        sink.write(t.set_column(2, "n", pa.compute.multiply(t["n"], 2)))
+
+
+class DerivedParams(StageParams):
+    pass
+
+
+NUMBERS = Stage("numbers", NumParams, plan_numbers, make_numbers, SCHEMA, code=("tests.stages",))
+EVENS = Stage("evens", DerivedParams, plan_from_parent, double, SCHEMA, code=("tests.stages",), inputs=("numbers",))
+QUADS = Stage("quads", DerivedParams, plan_from_parent, double, SCHEMA, code=("tests.stages",), inputs=("evens",))

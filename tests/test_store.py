@@ -1,0 +1,159 @@
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from flows.stage import execute_stage
+from tasks.store import Manifest, Store, VersionNotFound, code_fingerprint, version_id, write_shard
+from tests.stages import EVENS, NUMBERS, QUADS, DerivedParams, NumParams
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def numbers(**kw):
+    return NumParams(use_ray=False, **kw)
+
+
+def test_commit_then_read_back_as_arrow(zhinao_home):
+    r = execute_stage(NUMBERS, numbers(count=12, per_split=5))
+    store = Store()
+    m = store.resolve("numbers")
+    assert m.version == r.version and m.rows == 12 and len(m.shards) == 3
+    table = store.open_arrow(f"numbers@{r.version[:6]}")
+    assert sorted(table["n"].to_pylist()) == list(range(12))
+    assert [f["name"] for f in m.schema] == ["id", "text", "n"]
+    # the layout: <root>/<dataset>/<version>/{part-*.parquet, manifest.json}
+    folder = zhinao_home / "store" / "numbers" / r.version
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "manifest.json", "part-00000-0000.parquet", "part-00001-0000.parquet", "part-00002-0000.parquet"]
+
+
+def test_identical_rerun_is_a_cache_hit_and_does_no_work(tmp_path):
+    calls = tmp_path / "calls"
+    first = execute_stage(NUMBERS, numbers(calls_file=str(calls)))
+    second = execute_stage(NUMBERS, numbers(calls_file=str(calls)))
+    assert not first.cache_hit and second.cache_hit
+    assert second.ref == first.ref
+    assert len(calls.read_text().split()) == 4          # only the first run processed its 4 splits
+    assert len(Store().catalog.find("numbers")) == 1
+
+
+def test_new_version_when_params_input_or_code_change(tmp_path, monkeypatch):
+    base = execute_stage(NUMBERS, numbers())
+    other = execute_stage(NUMBERS, numbers(scale=3))
+    assert other.version != base.version
+    evens_a = execute_stage(EVENS, DerivedParams(use_ray=False), inputs={"numbers": base.ref})
+    evens_b = execute_stage(EVENS, DerivedParams(use_ray=False), inputs={"numbers": other.ref})
+    assert evens_a.version != evens_b.version            # same params, different input
+    # execution-only parameters do not change the version
+    assert execute_stage(NUMBERS, NumParams(use_ray=False, num_cpus=1)).cache_hit
+
+    pkg = tmp_path / "codefp_pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "work.py").write_text("def f(x):\n    return x + 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    before = code_fingerprint(["codefp_pkg"])
+    assert code_fingerprint(["codefp_pkg"]) == before
+    (pkg / "work.py").write_text("def f(x):\n    return x + 2\n")
+    after = code_fingerprint(["codefp_pkg"])
+    assert after != before
+    assert version_id("s", {"a": 1}, before, []) != version_id("s", {"a": 1}, after, [])
+    assert version_id("s", {"a": 1, "b": 2}, before, []) == version_id("s", {"b": 2, "a": 1}, before, [])
+
+
+def test_lineage_walks_a_three_stage_chain():
+    n = execute_stage(NUMBERS, numbers())
+    e = execute_stage(EVENS, DerivedParams(use_ray=False))
+    q = execute_stage(QUADS, DerivedParams(use_ray=False))
+    store = Store()
+    assert sorted(store.open_arrow(q.ref)["n"].to_pylist()) == [4 * i for i in range(0, 20, 2)]
+    assert e.stats["dropped"] == {"odd": 10}
+    node = store.lineage("quads")
+    assert node.manifest.ref == q.ref
+    assert [p.manifest.ref for p in node.parents] == [e.ref]
+    assert [p.manifest.ref for p in node.parents[0].parents] == [n.ref]
+    assert node.parents[0].parents[0].parents == []
+    assert [m.ref for m in store.downstream(n.ref)] == [e.ref, q.ref]
+
+
+def _writer(env, slow: float) -> subprocess.Popen:
+    code = ("from flows.stage import execute_stage; from tests.stages import NUMBERS, NumParams; "
+            f"print(execute_stage(NUMBERS, NumParams(use_ray=False, slow_after_first_shard={slow})).model_dump_json())")
+    return subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
+
+
+def test_killed_writer_leaves_no_visible_version_and_rerun_commits_once(zhinao_home, tmp_path):
+    signal_file = tmp_path / "first-shard-written"
+    env = os.environ | {"ZHINAO_TEST_SIGNAL": str(signal_file)}
+    proc = _writer(env, slow=120)
+    deadline = time.time() + 60
+    while not signal_file.exists():
+        assert proc.poll() is None and time.time() < deadline, "writer never reached its first shard"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+    store = Store()
+    dataset_dir = zhinao_home / "store" / "numbers"
+    staged = [p for p in dataset_dir.iterdir()]
+    assert len(staged) == 1 and staged[0].name.startswith(".tmp-")          # hidden partial write
+    assert any(staged[0].glob("part-*.parquet")) and not (staged[0] / "manifest.json").exists()
+    assert store.catalog.find("numbers") == []
+    with pytest.raises(VersionNotFound):
+        store.resolve("numbers")
+
+    rerun = _writer(env, slow=0)
+    out, _ = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0
+    assert '"cache_hit":false' in out
+    assert [p.name for p in dataset_dir.iterdir()] == [store.resolve("numbers").version]  # stale staging gone
+    assert len(store.catalog.find("numbers")) == 1
+    assert execute_stage(NUMBERS, numbers()).cache_hit
+
+
+def test_failed_stage_leaves_nothing_and_retries_clean(zhinao_home):
+    boom = dataclasses.replace(NUMBERS, name="boom", process=_explode)
+    with pytest.raises(ZeroDivisionError):
+        execute_stage(boom, numbers())
+    assert list((zhinao_home / "store" / "boom").iterdir()) == []   # shards of the good splits removed
+    assert Store().catalog.find("boom") == []
+
+
+def _explode(split, params, sink, stats):
+    sink.write(pa.table({"id": ["x"], "text": ["x"], "n": [1]}))
+    if split["start"] >= 10:
+        1 / 0
+
+
+def test_store_on_an_fsspec_uri_root():
+    store = Store(root="memory://zhinao-test-store")
+    r = execute_stage(NUMBERS, numbers(count=7), store=store)
+    again = Store(root="memory://zhinao-test-store")
+    assert again.lookup("numbers", r.version).rows == 7
+    assert sorted(again.open_arrow(r.ref)["n"].to_pylist()) == list(range(7))
+
+
+def test_manifest_is_source_of_truth_for_an_unregistered_version(zhinao_home):
+    """A writer that died between rename and catalog registration: the version is found on disk."""
+    store = Store()
+    w = store.writer("raw", "v1")
+    shard = write_shard(store.root, w.staging_rel, "part-0.parquet", pa.table({"id": ["a"]}))
+    w.commit(Manifest(dataset="raw", version="v1", stage="raw", params={}, code="c", parents=[], shards=[shard],
+                      created_at="2026-01-01T00:00:00"))
+    assert store.catalog.find("raw") == []
+    assert store.lookup("raw", "v1").rows == 1
+    assert store.resolve("raw").version == "v1"
+
+
+def test_bad_reference_names_the_problem():
+    with pytest.raises(VersionNotFound, match="no version of dataset 'nothing'"):
+        Store().resolve("nothing@abc")
+    with pytest.raises(ValueError, match="DATASET@VERSION"):
+        Store().resolve("@abc")
