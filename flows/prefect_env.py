@@ -29,6 +29,7 @@ def configure() -> None:
     Prefect runs them against a temporary local server."""
     s = get_settings().ensure()
     os.environ.setdefault("PREFECT_HOME", str(s.prefect_home))
+    Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LOG_PRINTS", "true")
     if "PREFECT_API_URL" not in os.environ:

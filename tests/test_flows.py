@@ -1,0 +1,97 @@
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from flows.cli import main
+from flows.ingest import IngestParams, ingest
+from flows.params import parse_params
+from flows.pipelines import DataParams
+from flows.stage import make_flow
+from tasks.store import Store
+from tests.stages import NUMBERS, NumParams
+
+
+def test_parse_params_reads_json_lists_and_nested_keys():
+    p = parse_params(IngestParams, ["sources=a.warc.gz,b.jsonl", "shard_rows=10", "audit=true"])
+    assert p.sources == ["a.warc.gz", "b.jsonl"] and p.shard_rows == 10 and p.audit is True
+    d = parse_params(DataParams, ["ingest.max_record_bytes=1000", 'ingest.sources=["x.warc"]'])
+    assert d.ingest.max_record_bytes == 1000 and d.ingest.sources == ["x.warc"]
+    with pytest.raises(ValueError, match="unknown parameter 'shards'"):
+        parse_params(IngestParams, ["shards=1"])
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        parse_params(IngestParams, ["audit"])
+    with pytest.raises(ValueError, match="greater than 0"):
+        parse_params(IngestParams, ["shard_rows=0"])
+
+
+def test_stage_parameters_form_a_deployment_schema():
+    from prefect.utilities.callables import parameter_schema
+
+    schema = parameter_schema(ingest.fn).model_dump()
+    props = schema["definitions"]["IngestParams"]["properties"]
+    assert {"sources", "max_record_bytes", "audit", "shard_rows"} <= set(props)
+    assert "sample" in props["sources"]["description"]
+
+
+def test_ingest_flow_under_prefect_publishes_artifacts(prefect_harness, sample_crawl):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    result = ingest(IngestParams(sources=[str(sample_crawl)], use_ray=False))
+    assert not result.cache_hit and result.rows > 400
+    m = Store().resolve(result.ref)
+    assert m.flow_run_id                                   # the Prefect run that produced it
+
+    async def artifacts():
+        async with get_client() as client:
+            return await client.read_artifacts(artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=["ingest-stats", "ingest-lineage"])))
+
+    import asyncio
+
+    found = {a.key: a for a in asyncio.run(artifacts()) if str(a.flow_run_id) == m.flow_run_id}
+    assert set(found) == {"ingest-stats", "ingest-lineage"}
+    table = found["ingest-stats"].data
+    assert "dropped.truncated_gzip" in str(table) and result.ref in found["ingest-lineage"].data
+    assert ingest(IngestParams(sources=[str(sample_crawl)], use_ray=False)).cache_hit
+
+
+def test_prefect_retry_restarts_the_stage_clean(prefect_harness, tmp_path, zhinao_home):
+    marker = tmp_path / "failed-once"
+
+    def flaky(split, params, sink, stats):
+        NUMBERS.process(split, params, sink, stats)
+        if split["start"] == 5 and not marker.exists():
+            marker.touch()
+            raise RuntimeError("worker lost")
+
+    stage = dataclasses.replace(NUMBERS, name="flaky", process=flaky, retries=1, retry_delay_s=0)
+    result = make_flow(stage)(NumParams(use_ray=False))
+    assert marker.exists() and not result.cache_hit and result.rows == 20
+    folder = zhinao_home / "store" / "flaky"
+    assert [p.name for p in folder.iterdir()] == [result.version]    # the failed attempt left nothing
+    assert len(Store().catalog.find("flaky")) == 1
+
+
+def test_cli_run_datasets_and_lineage(prefect_harness, sample_crawl, capsys):
+    assert main(["run", "ingest", "-p", f"sources={sample_crawl}", "-p", "use_ray=false"]) == 0
+    out = capsys.readouterr().out
+    assert "computed" in out
+    assert main(["run", "ingest", "-p", f"sources={sample_crawl}", "-p", "use_ray=false"]) == 0
+    assert "cache hit" in capsys.readouterr().out
+    assert main(["datasets"]) == 0
+    version = Store().resolve("ingest").version
+    assert version in capsys.readouterr().out
+    assert main(["lineage", f"ingest@{version[:8]}"]) == 0
+    out = capsys.readouterr().out
+    assert f"ingest@{version}" in out and "crawl-00000.warc.gz" in out
+    assert main(["lineage", "nothing"]) == 2
+    assert "no version of dataset 'nothing'" in capsys.readouterr().out
+    assert main(["run", "nope"]) == 2
+
+
+def test_cli_sample_corpus(tmp_path):
+    assert main(["sample-corpus", "--out", str(tmp_path / "c"), "--pages", "40", "--files", "2"]) == 0
+    assert sorted(p.name for p in Path(tmp_path / "c").iterdir()) == [
+        "crawl-00000.warc.gz", "crawl-00001.warc.gz", "truth.json"]
