@@ -85,6 +85,28 @@ class ByteReader:
                 self.consumed += len(line)
                 return line
 
+    def read_head(self, limit: int) -> bytes | None:
+        """Bytes up to and including the next empty line (a header block); None at end of stream;
+        ValueError past `limit` bytes."""
+        self._keep = start = self._pos
+        search = start
+        while True:
+            ends = [i + k for i, k in ((self._buf.find(b"\n\r\n", search), 3),
+                                       (self._buf.find(b"\n\n", search), 2)) if i >= 0]
+            if self._buf.startswith(b"\r\n", start) or self._buf.startswith(b"\n", start):
+                ends.append(start + (2 if self._buf[start] == 13 else 1))     # empty block
+            if ends:
+                end = min(ends)
+                block = bytes(self._buf[start:end])
+                self._pos = end
+                self.consumed += len(block)
+                return block
+            if len(self._buf) - start > limit:
+                raise ValueError("header block too long")
+            search = max(start, len(self._buf) - 2)
+            if not self._pull():
+                return None
+
     def read(self, n: int) -> bytes:
         """Exactly n bytes, or fewer at end of stream."""
         self._keep = self._pos

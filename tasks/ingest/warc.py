@@ -32,26 +32,24 @@ class Malformed:
 
 def _parse_headers(reader: ByteReader) -> dict[str, str] | None:
     """Header block after the version line; None when it is not a valid block."""
+    block = reader.read_head(MAX_HEADER_BYTES)
+    if block is None:
+        return None
     headers: dict[str, str] = {}
-    total, last = 0, None
-    while True:
-        line = reader.readline(MAX_HEADER_BYTES)
-        if line is None:
-            return None
-        total += len(line)
-        if total > MAX_HEADER_BYTES:
-            return None
-        stripped = line.rstrip(b"\r\n")
-        if not stripped:
-            return headers
-        if line[:1] in (b" ", b"\t") and last:  # folded continuation line
-            headers[last] += " " + stripped.strip().decode("utf-8", "replace")
+    last = None
+    for line in block.decode("utf-8", "replace").split("\n"):
+        if not line.strip():
             continue
-        name, sep, value = stripped.partition(b":")
-        if not sep or not name.strip():
+        if line[0] in " \t" and last:  # folded continuation line
+            headers[last] += " " + line.strip()
+            continue
+        name, sep, value = line.partition(":")
+        name = name.strip()
+        if not sep or not name:
             return None
-        last = name.strip().decode("latin-1").lower()
-        headers[last] = value.strip().decode("utf-8", "replace")
+        last = name.lower()
+        headers[last] = value.strip()
+    return headers
 
 
 def iter_records(fh: BinaryIO, max_payload: int, wanted: frozenset[str] | None = None
@@ -93,7 +91,7 @@ def iter_records(fh: BinaryIO, max_payload: int, wanted: frozenset[str] | None =
             if got < length:
                 yield Malformed("truncated_record", offset, headers)
                 return
-            if payload is not None and _runs_into_next(reader, payload):
+            if _runs_into_next(reader, payload):
                 yield Malformed("truncated_record", offset, headers)
                 continue
             yield WarcRecord(headers, payload, length, offset)
@@ -119,11 +117,14 @@ def _content_length(headers: dict[str, str] | None) -> int | None:
     return n if n >= 0 else None
 
 
-def _runs_into_next(reader: ByteReader, payload: bytes) -> bool:
+def _runs_into_next(reader: ByteReader, payload: bytes | None) -> bool:
     """A record cut short when written declares more bytes than it has, so its payload swallows the
     start of the next record. Spot it by the missing CRLFCRLF terminator and give the bytes back."""
     after = reader.peek(4)
-    if not after or after == b"\r\n\r\n":
+    if after == b"\r\n\r\n":
+        reader.skip(4)  # the record terminator
+        return False
+    if not after or payload is None:
         return False
     cut = (payload + reader.peek(len(RECORD_START) + 2)).find(b"\n" + RECORD_START)
     if cut < 0 or cut >= len(payload):
