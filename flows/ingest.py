@@ -2,9 +2,10 @@
 from pydantic import Field
 
 from tasks.corpus.generate import generate
-from tasks.ingest.documents import SCHEMA
-from tasks.ingest.sources import expand, fingerprint, process_file, split_for
+from tasks.ingest.documents import DEFAULT_FIELDS, SCHEMA
+from tasks.ingest.sources import expand, process_file, split_for
 from tasks.settings import get_settings
+from tasks.store import file_fingerprint
 
 from .params import StageParams
 from .stage import Plan, Stage, make_flow
@@ -24,8 +25,9 @@ class IngestParams(StageParams):
                                                                     "this share of characters cannot be decoded.")
     shard_rows: int = Field(5000, gt=0, description="Documents per output Parquet shard.")
     fields: dict[str, str] = Field(
-        default_factory=lambda: {"text": "text", "url": "url", "id": "id", "timestamp": "timestamp", "lang": "lang"},
-        description="For JSONL/Parquet sources: which source field feeds each document column.")
+        default_factory=lambda: dict(DEFAULT_FIELDS),
+        description="For JSONL/Parquet sources: which source field feeds each document column "
+                    "(keys: text, url, id, timestamp, lang; unnamed keys keep their default).")
 
 
 def resolve_sources(specs: list[str]) -> list[str]:
@@ -45,7 +47,7 @@ def plan_ingest(params: IngestParams, parents, store) -> Plan:
     files = resolve_sources(params.sources)
     # Sources enter the version id by name and content fingerprint, not by absolute path, so a copy
     # of the same crawl elsewhere is a cache hit.
-    sources = [{"uri": f, "name": split_for(f)["source"], "fingerprint": fingerprint(f)} for f in files]
+    sources = [{"uri": f, "name": split_for(f)["source"], "fingerprint": file_fingerprint(f)} for f in files]
     return Plan(splits=[split_for(f) for f in files], sources=sources)
 
 

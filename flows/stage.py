@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from tasks.runtime.ray_exec import Process, init_ray, run_splits
 from tasks.stats import StageStats
-from tasks.store import Manifest, Store, code_fingerprint, schema_fields, version_id
+from tasks.store import Manifest, Store, code_fingerprint, schema_fields, version_id, write_shard
 
 from .artifacts import publish_artifacts
 from .params import StageParams
@@ -65,7 +65,7 @@ def _logger() -> logging.Logger | logging.LoggerAdapter:
     try:
         return get_run_logger()
     except MissingContextError:
-        return logging.getLogger(f"zhinao.stage")
+        return logging.getLogger("zhinao.stage")
 
 
 def _flow_run_id() -> str | None:
@@ -125,12 +125,14 @@ def execute_stage(stage: Stage, params: StageParams, inputs: dict[str, str] | No
             audit_m = Manifest(dataset=f"{stage.name}.dropped", version=audit_writer.version, kind="audit",
                                params=params.key_params(), parents=[f"{stage.name}@{vid}"],
                                schema=schema_fields(stage.schema.append(pa.field("drop_reason", pa.string()))),
-                               shards=[s for r in results for s in r.audit_shards],
+                               shards=_shards_or_empty(store, audit_writer, [s for r in results for s in r.audit_shards],
+                                                       stage.schema.append(pa.field("drop_reason", pa.string()))),
                                stats={"dropped": dict(stats.dropped)}, **common)
             audit_ref = store.commit(audit_writer, audit_m).ref
         manifest = Manifest(dataset=stage.name, version=vid, params=params.key_params(),
                             parents=[p.ref for p in parents], schema=schema_fields(stage.schema),
-                            shards=[s for r in results for s in r.shards], sources=plan.sources,
+                            shards=_shards_or_empty(store, writer, [s for r in results for s in r.shards], stage.schema),
+                            sources=plan.sources,
                             stats=stats.to_dict(), **common)
         committed = store.commit(writer, manifest)
     except BaseException:
@@ -144,6 +146,13 @@ def execute_stage(stage: Stage, params: StageParams, inputs: dict[str, str] | No
     publish_artifacts(store, committed, stats)
     return StageResult(stage=stage.name, ref=committed.ref, version=vid, cache_hit=False,
                        rows=committed.rows, audit_ref=audit_ref, stats=committed.stats)
+
+
+def _shards_or_empty(store: Store, writer, shards: list, schema: pa.Schema) -> list:
+    """An empty version still gets one (empty) shard, so readers always find its schema."""
+    if shards:
+        return shards
+    return [write_shard(store.root, writer.staging_rel, "part-00000-0000.parquet", schema.empty_table())]
 
 
 def make_flow(stage: Stage):

@@ -19,6 +19,3 @@ def extend(*fields: tuple[str, pa.DataType]) -> pa.Schema:
         schema = schema.append(pa.field(name, typ))
     return schema
 
-
-def to_table(rows: list[dict], schema: pa.Schema) -> pa.Table:
-    return pa.Table.from_pylist(rows, schema=schema)

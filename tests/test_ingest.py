@@ -210,3 +210,10 @@ def test_ray_splits_the_work_across_tasks(sample_crawl, ray_local):
     assert r.stats["counters"]["splits"] == 4
     assert r.stats["counters"]["workers"] >= 2          # 4 files ran as tasks on 2 worker processes
     assert r.rows == sum(t["drop_reason"] is None for t in truth_of(sample_crawl))
+
+
+def test_a_source_with_no_documents_gives_an_empty_version_with_its_schema():
+    r = ingest(shared_data("warc", "warcio-example-space-in-target-uri.warc.gz"))
+    assert r.rows == 0 and r.stats["counters"]["non_web_resources"] == 1
+    table = Store().open_arrow(r.ref)
+    assert table.num_rows == 0 and table.schema.field("timestamp").type == pa.timestamp("us", tz="UTC")

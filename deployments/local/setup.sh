@@ -12,7 +12,8 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 stamp=".venv/.zhinao-setup-$(cat pyproject.toml deployments/local/setup.sh | sha1sum | cut -c1-12)"
 if [ ! -f "$stamp" ]; then
   # TORCH_INDEX_URL lets a machine without a local CPU wheel name the CPU index explicitly.
-  python -m pip install -q "torch==2.13.0" ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"}
-  python -m pip install -q -e ".[dev]"
+  quiet() { "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
+  quiet python -m pip install -q "torch==2.13.0" ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"}
+  quiet python -m pip install -q -e ".[dev]"
   rm -f .venv/.zhinao-setup-* && touch "$stamp"
 fi

@@ -27,6 +27,9 @@ SCHEMA = extend(
 )
 AUDIT_SCHEMA = SCHEMA.append(pa.field("drop_reason", pa.string()))
 
+# JSONL/Parquet: which source field feeds each document column (overridable per field)
+DEFAULT_FIELDS = {"text": "text", "url": "url", "id": "id", "timestamp": "timestamp", "lang": "lang"}
+
 _HTML_LANG = re.compile(rb"""<html[^>]*?\blang\s*=\s*["']?([A-Za-z]{2,3})""", re.I)
 
 
@@ -110,6 +113,7 @@ def _decode_text(payload: bytes, max_bad_ratio: float) -> tuple[str, str | None]
 def from_mapping(row: dict[str, Any], source: str, index: int, fields: dict[str, str],
                  max_bad_ratio: float) -> tuple[dict[str, Any], str | None]:
     """A JSONL line or Parquet row; `fields` maps our column names to the source's."""
+    fields = DEFAULT_FIELDS | fields
     text = row.get(fields["text"])
     url = row.get(fields["url"])
     rid = row.get(fields["id"])

@@ -50,7 +50,6 @@ def iter_chunks(fh: BinaryIO) -> Iterator[bytes | Gap]:
             yield data
         return
     member_start = fh.tell()
-    fh.seek(member_start)
     d = zlib.decompressobj(31)
     buf_offset, buf = member_start, b""
     while True:

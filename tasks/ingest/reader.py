@@ -55,15 +55,6 @@ class ByteReader:
     def available(self) -> int:
         return len(self._buf) - self._pos
 
-    def at_eof(self) -> bool:
-        while self.available() == 0:
-            try:
-                if not self._pull():
-                    return True
-            except GapError:
-                return False
-        return False
-
     def readline(self, limit: int) -> bytes | None:
         """One line with its newline; None at end of stream; ValueError past `limit` bytes."""
         self._keep = start = self._pos

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import glob
 import gzip
-import io
 import json
 import os
 from typing import Any, Iterator
@@ -13,7 +12,7 @@ import pyarrow.parquet as pq
 
 from ..runtime.sink import RowBatcher, ShardSink
 from ..stats import StageStats
-from .documents import AUDIT_SCHEMA, SCHEMA, from_mapping, from_warc
+from .documents import AUDIT_SCHEMA, DEFAULT_FIELDS, SCHEMA, from_mapping, from_warc
 from .warc import Malformed, iter_records
 
 WARC_TYPES = frozenset({"response", "resource", "conversion"})
@@ -62,21 +61,6 @@ def expand(specs: list[str]) -> list[str]:
     if unknown:
         raise SourceError(f"unsupported source format: {unknown[0]!r} (expected one of {', '.join(FORMATS)})")
     return sorted(set(found))
-
-
-def fingerprint(uri: str, probe: int = 1 << 20) -> str:
-    """Size plus first and last MiB: content-derived, O(1) in file size, works on object stores."""
-    import hashlib
-
-    with fsspec.open(uri, "rb") as fh:
-        size = fh.size if hasattr(fh, "size") and fh.size is not None else fh.seek(0, io.SEEK_END)
-        h = hashlib.sha256(str(size).encode())
-        fh.seek(0)
-        h.update(fh.read(probe))
-        if size > probe:
-            fh.seek(max(probe, size - probe))
-            h.update(fh.read(probe))
-    return h.hexdigest()[:16]
 
 
 def split_for(uri: str) -> dict[str, Any]:
@@ -136,9 +120,9 @@ def _documents(split: dict[str, Any], params: Any, stats: StageStats) -> Iterato
                 yield from_mapping(row, source, i, params.fields, params.max_bad_char_ratio)
         else:
             pf = pq.ParquetFile(fh)
-            missing = params.fields["text"] not in pf.schema_arrow.names
-            if missing:
-                raise ValueError(f"{uri}: Parquet source has no text column {params.fields['text']!r} "
+            text_field = (DEFAULT_FIELDS | params.fields)["text"]
+            if text_field not in pf.schema_arrow.names:
+                raise ValueError(f"{uri}: Parquet source has no text column {text_field!r} "
                                  f"(columns: {pf.schema_arrow.names}); set the `fields` parameter")
             i = 0
             for batch in pf.iter_batches(batch_size=4096):

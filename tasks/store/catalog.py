@@ -77,14 +77,6 @@ class Catalog:
             ).fetchall()
         return [Manifest.from_json(r["manifest"]) for r in rows]
 
-    def datasets(self) -> list[dict]:
-        with self._conn() as c:
-            rows = c.execute(
-                "SELECT dataset, kind, COUNT(*) AS versions, MAX(created_at) AS latest "
-                "FROM versions GROUP BY dataset, kind ORDER BY dataset"
-            ).fetchall()
-        return [dict(r) for r in rows]
-
     def all(self) -> list[dict]:
         with self._conn() as c:
             rows = c.execute(

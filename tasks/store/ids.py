@@ -41,22 +41,20 @@ def code_fingerprint(modules: Iterable[str], salt: str = "") -> str:
     return h.hexdigest()[:VERSION_ID_LEN]
 
 
-_PROBE = 1 << 20
+def file_fingerprint(uri: str, probe: int = 1 << 20) -> str:
+    """Content fingerprint of a raw input file: its size plus its first and last MiB.
 
-
-def file_fingerprint(path: str | os.PathLike) -> str:
-    """Cheap content fingerprint of a raw input file: its size plus its first and last MiB.
-
-    Stable across copies (no mtime) and O(1) in file size, which matters for TB-scale crawls.
+    Stable across copies (no path, no mtime), O(1) in file size (TB-scale crawls), and it works on
+    any fsspec filesystem (local paths, s3://, ...).
     """
-    p = Path(path)
-    size = p.stat().st_size
-    h = hashlib.sha256(str(size).encode())
-    with p.open("rb") as fh:
-        h.update(fh.read(_PROBE))
-        if size > 2 * _PROBE:
-            fh.seek(size - _PROBE)
-            h.update(fh.read(_PROBE))
-        else:
-            h.update(fh.read())
+    import fsspec
+
+    with fsspec.open(uri, "rb") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        h = hashlib.sha256(str(size).encode())
+        fh.seek(0)
+        h.update(fh.read(probe))
+        if size > probe:
+            fh.seek(max(probe, size - probe))
+            h.update(fh.read(probe))
     return h.hexdigest()[:VERSION_ID_LEN]

@@ -79,10 +79,7 @@ class Store:
 
     def open_arrow(self, ref: str | Manifest, columns: list[str] | None = None) -> pa.Table:
         m = ref if isinstance(ref, Manifest) else self.resolve(ref)
-        paths = self.shard_paths(m)
-        if not paths:
-            return pa.table({f["name"]: pa.array([], type=pa.string()) for f in m.schema})
-        tables = [pq.read_table(p, columns=columns, filesystem=self.root.fs) for p in paths]
+        tables = [pq.read_table(p, columns=columns, filesystem=self.root.fs) for p in self.shard_paths(m)]
         return pa.concat_tables(tables, promote_options="default")
 
     def open_ray(self, ref: str | Manifest):
