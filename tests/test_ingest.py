@@ -210,6 +210,7 @@ def test_ray_splits_the_work_across_tasks(sample_crawl, ray_local):
     assert r.stats["counters"]["splits"] == 4
     assert r.stats["counters"]["workers"] >= 2          # 4 files ran as tasks on 2 worker processes
     assert r.rows == sum(t["drop_reason"] is None for t in truth_of(sample_crawl))
+    assert Store().open_ray(r.ref).count() == r.rows
 
 
 def test_a_source_with_no_documents_gives_an_empty_version_with_its_schema():
@@ -217,3 +218,23 @@ def test_a_source_with_no_documents_gives_an_empty_version_with_its_schema():
     assert r.rows == 0 and r.stats["counters"]["non_web_resources"] == 1
     table = Store().open_arrow(r.ref)
     assert table.num_rows == 0 and table.schema.field("timestamp").type == pa.timestamp("us", tz="UTC")
+
+
+def test_wet_conversion_records_fill_text(tmp_path):
+    import random
+
+    rng = random.Random(3)
+    members = [gz_member(warc_record(rng, "warcinfo", "2026-01-01T00:00:00Z", b"software: test\r\n",
+                                     content_type="application/warc-fields"))]
+    texts = ["Plain text extracted by the crawler.", "爬虫抽取的纯文本。", " \n "]
+    for i, text in enumerate(texts):
+        members.append(gz_member(warc_record(
+            rng, "conversion", "2026-01-02T03:04:05Z", text.encode(), f"http://wet.example.com/{i}",
+            content_type="text/plain", extra={"WARC-Identified-Content-Language": ["eng", "zho", "eng"][i]})))
+    path = tmp_path / "CC-MAIN-x.warc.wet.gz"
+    path.write_bytes(b"".join(members))
+    r = ingest(path)
+    assert r.rows == 2 and r.stats["dropped"] == {"empty_body": 1}
+    docs = {d["url"]: d for d in Store().open_arrow(r.ref).to_pylist()}
+    assert docs["http://wet.example.com/1"]["text"] == texts[1]
+    assert docs["http://wet.example.com/0"]["timestamp"].year == 2026 and docs["http://wet.example.com/0"]["html"] is None
