@@ -60,4 +60,5 @@ class RowBatcher:
 
 
 def _table(rows: list[dict], schema: pa.Schema) -> pa.Table:
-    return pa.Table.from_pylist([{k: r.get(k) for k in schema.names} for r in rows], schema=schema)
+    # column-wise: several times faster than from_pylist on wide rows
+    return pa.Table.from_pydict({k: [r.get(k) for r in rows] for k in schema.names}, schema=schema)
