@@ -23,6 +23,8 @@ class IngestParams(StageParams):
                                                              "'oversize' without being read into memory.")
     max_bad_char_ratio: float = Field(0.01, ge=0, le=1, description="Drop pages as 'undecodable' when more than "
                                                                     "this share of characters cannot be decoded.")
+    verify_digests: bool = Field(True, description="Check WARC payload/block SHA-1 digests; a record that "
+                                                   "fails is dropped as 'truncated_record'.")
     shard_rows: int = Field(5000, gt=0, description="Documents per output Parquet shard.")
     fields: dict[str, str] = Field(
         default_factory=lambda: dict(DEFAULT_FIELDS),

@@ -146,11 +146,11 @@ def test_real_warc_files_match_warcio(tmp_path):
 
 def test_malformed_warcio_samples(tmp_path):
     expect = {  # name: (documents, drops by reason)
-        # the response's declared length is 2 bytes short: the stray bytes are skipped as a bad header
-        # and the page (whose gzip body is complete) is kept
-        "warcio-example-trunc.warc": (1, {"bad_header": 1}),
+        # the response is clipped (its payload digest fails; plain warcio passes it on): counted as
+        # truncated, and the two stray bytes after it as a bad header; the next record still reads
+        "warcio-example-trunc.warc": (0, {"truncated_record": 1, "bad_header": 1}),
         "warcio-example-bad-non-chunked.warc.gz": (1, {}),  # one gzip member for the file: warcio refuses it
-        "warcio-example-wrong-chunks.warc.gz": (1, {}),
+        "warcio-example-wrong-chunks.warc.gz": (1, {}),   # block digest off, payload digest right
         "warcio-example-iana.org-chunked.warc": (1, {}),
         "warcio-example-space-in-target-uri.warc.gz": (0, {}),          # a file:// resource is no web page
         "warcio-example-wget-bad-target-uri.warc.gz": (1, {}),
@@ -218,6 +218,19 @@ def test_a_source_with_no_documents_gives_an_empty_version_with_its_schema():
     assert r.rows == 0 and r.stats["counters"]["non_web_resources"] == 1
     table = Store().open_arrow(r.ref)
     assert table.num_rows == 0 and table.schema.field("timestamp").type == pa.timestamp("us", tz="UTC")
+
+
+def test_digest_mismatch_is_a_truncated_record(tmp_path):
+    def clip(members):
+        raw = gzip.decompress(members[1])
+        head, _, rest = raw.partition(b"\r\n\r\n")
+        body = rest[: -len(b"\r\n\r\n")]
+        clipped = body.replace(b"page 1 text", b"page 1 tex!")        # same length, different bytes
+        members[1] = gz_member(head + b"\r\n\r\n" + clipped + b"\r\n\r\n")
+
+    r = ingest(_records(3, tmp_path, clip))
+    assert r.rows == 2 and r.stats["dropped"] == {"truncated_record": 1}
+    assert _urls(r.ref) == ["http://x.example.com/0", "http://x.example.com/2"]
 
 
 def test_wet_conversion_records_fill_text(tmp_path):

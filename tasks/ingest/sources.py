@@ -89,7 +89,7 @@ def _documents(split: dict[str, Any], params: Any, stats: StageStats) -> Iterato
     uri, source = split["uri"], split["source"]
     with fsspec.open(uri, "rb") as fh:
         if split["format"] == "warc":
-            for rec in iter_records(fh, params.max_record_bytes, WARC_TYPES):
+            for rec in iter_records(fh, params.max_record_bytes, WARC_TYPES, params.verify_digests):
                 if isinstance(rec, Malformed):
                     rid = rec.headers.get("warc-record-id", "")
                     yield {"id": None, "source": source, "record_offset": rec.offset,

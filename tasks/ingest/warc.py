@@ -1,6 +1,8 @@
 """Streaming WARC record parser that counts and skips malformed records instead of failing."""
 from __future__ import annotations
 
+import base64
+import hashlib
 from dataclasses import dataclass, field
 from typing import BinaryIO, Iterator
 
@@ -52,10 +54,12 @@ def _parse_headers(reader: ByteReader) -> dict[str, str] | None:
     return headers
 
 
-def iter_records(fh: BinaryIO, max_payload: int, wanted: frozenset[str] | None = None
-                 ) -> Iterator[WarcRecord | Malformed]:
+def iter_records(fh: BinaryIO, max_payload: int, wanted: frozenset[str] | None = None,
+                 verify: bool = True) -> Iterator[WarcRecord | Malformed]:
     """Every record of a WARC stream. Payloads of records whose type is not `wanted` are skipped
-    unread; payloads over `max_payload` bytes are skipped and the record yielded with payload None."""
+    unread; payloads over `max_payload` bytes are skipped and the record yielded with payload None.
+    With `verify`, a record whose block or payload digest does not match is reported as truncated
+    (a clipped record, which warcio and fastwarc pass on silently)."""
     reader = ByteReader(iter_chunks(fh))
     while True:
         offset = reader.consumed
@@ -91,7 +95,8 @@ def iter_records(fh: BinaryIO, max_payload: int, wanted: frozenset[str] | None =
             if got < length:
                 yield Malformed("truncated_record", offset, headers)
                 return
-            if _runs_into_next(reader, payload):
+            if _runs_into_next(reader, payload) or (verify and payload is not None
+                                                    and not digest_ok(headers, payload)):
                 yield Malformed("truncated_record", offset, headers)
                 continue
             yield WarcRecord(headers, payload, length, offset)
@@ -130,4 +135,30 @@ def _runs_into_next(reader: ByteReader, payload: bytes | None) -> bool:
     if cut < 0 or cut >= len(payload):
         return False
     reader.rewind(len(payload) - cut - 1)
+    return True
+
+
+def _digest_matches(spec: str, data: bytes) -> bool:
+    algo, _, value = spec.strip().partition(":")
+    if algo.lower() != "sha1" or not value:
+        return True  # an algorithm we do not check
+    digest = hashlib.sha1(data).digest()
+    value = value.strip()
+    if len(value) == 40:
+        return digest.hex() == value.lower()
+    return base64.b32encode(digest).decode() == value.upper()
+
+
+def digest_ok(headers: dict[str, str], block: bytes) -> bool:
+    """The payload digest (the bytes after the HTTP head) protects the content, so it is checked
+    where present; the block digest otherwise. Revisit records point at another record's payload
+    and are never checked."""
+    rtype = headers.get("warc-type")
+    if rtype == "revisit":
+        return True
+    if "warc-payload-digest" in headers and rtype == "response":
+        end = block.find(b"\r\n\r\n")
+        return end < 0 or _digest_matches(headers["warc-payload-digest"], block[end + 4:])
+    if "warc-block-digest" in headers:
+        return _digest_matches(headers["warc-block-digest"], block)
     return True
