@@ -15,7 +15,7 @@ from prefect import flow, get_run_logger
 from prefect.exceptions import MissingContextError
 from pydantic import BaseModel
 
-from tasks.runtime.ray_exec import Process, init_ray, run_splits
+from tasks.runtime.ray_exec import Process, SplitResult, init_ray, run_splits
 from tasks.stats import StageStats
 from tasks.store import Manifest, Store, code_fingerprint, schema_fields, version_id, write_shard
 
@@ -29,6 +29,7 @@ class Plan:
     fingerprints are part of the version id."""
     splits: list[Any]
     sources: list[dict[str, Any]] = field(default_factory=list)
+    schema: pa.Schema | None = None       # output schema when it depends on the input's
 
     @property
     def key(self) -> list[dict[str, Any]]:
@@ -42,13 +43,40 @@ class Stage:
     params: type[StageParams]
     plan: Callable[[StageParams, list[Manifest], Store], Plan]
     process: Process
-    schema: pa.Schema
+    schema: pa.Schema | None              # fixed output schema, or None when the plan gives it
     code: tuple[str, ...]                 # modules/packages whose source defines the output
     inputs: tuple[str, ...] = ()          # upstream datasets, by default their latest version
+    # Multi-phase stages (global dedup) drive their own Ray work; the default runs one task per split.
+    run: Callable[["RunContext"], list[SplitResult]] | None = None
     description: str = ""
     retries: int = 2
     retry_delay_s: float = 5.0
     timeout_s: float | None = None
+
+
+@dataclass
+class RunContext:
+    """What a multi-phase stage's driver gets: run_splits() for each phase, a scratch folder for
+    intermediate (shuffle) files inside the staging area, and the final output folders."""
+    stage: Stage
+    params: Any
+    plan: Plan
+    store: Store
+    output: str                    # staging folder of the version (store-relative)
+    audit: str | None              # staging folder of the audit version, when auditing
+    use_ray: bool
+
+    @property
+    def scratch(self) -> str:
+        return f"{self.output}/_scratch"
+
+    def map(self, process: Process, splits: list[Any], desc: str, output: str | None = None,
+            audit: str | None = None) -> list[SplitResult]:
+        return run_splits(process, splits, self.params, self.store.root, output or self.scratch, audit,
+                          desc=f"{self.stage.name}: {desc}", use_ray=self.use_ray)
+
+    def final(self, process: Process, splits: list[Any], desc: str = "write") -> list[SplitResult]:
+        return self.map(process, splits, desc, output=self.output, audit=self.audit)
 
 
 class StageResult(BaseModel):
@@ -108,9 +136,15 @@ def execute_stage(stage: Stage, params: StageParams, inputs: dict[str, str] | No
         # Ray gets plain values: the params class may live in a module Prefect loaded from a file
         # path (deployments), which Ray workers could not import to unpickle it.
         task_params = SimpleNamespace(**params.model_dump())
-        results = run_splits(stage.process, plan.splits, task_params, store.root, writer.staging_rel,
-                             audit_writer.staging_rel if audit_writer else None,
-                             desc=stage.name, use_ray=params.use_ray)
+        audit_rel = audit_writer.staging_rel if audit_writer else None
+        if stage.run is not None:
+            ctx = RunContext(stage, task_params, plan, store, writer.staging_rel, audit_rel, params.use_ray)
+            results = stage.run(ctx)
+            _remove(store, ctx.scratch)
+        else:
+            results = run_splits(stage.process, plan.splits, task_params, store.root, writer.staging_rel,
+                                 audit_rel, desc=stage.name, use_ray=params.use_ray)
+        schema = plan.schema or stage.schema
         stats = StageStats()
         for r in results:
             stats.merge(r.stats)
@@ -124,14 +158,14 @@ def execute_stage(stage: Stage, params: StageParams, inputs: dict[str, str] | No
         if audit_writer is not None:  # committed first: a visible main version implies its audit
             audit_m = Manifest(dataset=f"{stage.name}.dropped", version=audit_writer.version, kind="audit",
                                params=params.key_params(), parents=[f"{stage.name}@{vid}"],
-                               schema=schema_fields(stage.schema.append(pa.field("drop_reason", pa.string()))),
+                               schema=schema_fields(schema.append(pa.field("drop_reason", pa.string()))),
                                shards=_shards_or_empty(store, audit_writer, [s for r in results for s in r.audit_shards],
-                                                       stage.schema.append(pa.field("drop_reason", pa.string()))),
+                                                       schema.append(pa.field("drop_reason", pa.string()))),
                                stats={"dropped": dict(stats.dropped)}, **common)
             audit_ref = store.commit(audit_writer, audit_m).ref
         manifest = Manifest(dataset=stage.name, version=vid, params=params.key_params(),
-                            parents=[p.ref for p in parents], schema=schema_fields(stage.schema),
-                            shards=_shards_or_empty(store, writer, [s for r in results for s in r.shards], stage.schema),
+                            parents=[p.ref for p in parents], schema=schema_fields(schema),
+                            shards=_shards_or_empty(store, writer, [s for r in results for s in r.shards], schema),
                             sources=plan.sources,
                             stats=stats.to_dict(), **common)
         committed = store.commit(writer, manifest)
@@ -146,6 +180,12 @@ def execute_stage(stage: Stage, params: StageParams, inputs: dict[str, str] | No
     publish_artifacts(store, committed, stats)
     return StageResult(stage=stage.name, ref=committed.ref, version=vid, cache_hit=False,
                        rows=committed.rows, audit_ref=audit_ref, stats=committed.stats)
+
+
+def _remove(store: Store, folder: str) -> None:
+    path = store.root.join(folder)
+    if store.root.exists(path):
+        store.root.fs.delete_dir(path)
 
 
 def _shards_or_empty(store: Store, writer, shards: list, schema: pa.Schema) -> list:

@@ -1,0 +1,1 @@
+"""HTML -> main text: real extractors (trafilatura, resiliparse) and a per-page choice between them."""

@@ -1,0 +1,1 @@
+"""Language identification: fastText lid.176 plus script evidence for CJK."""
