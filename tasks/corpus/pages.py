@@ -32,13 +32,14 @@ def _fill(rng: random.Random, template: str, lang: str) -> str:
 
 
 def article(rng: random.Random, lang: str, topic: str, url: str) -> Page:
+    # Each template at most once per page (real articles do not repeat their sentences, and the
+    # repetition filters would rightly drop pages that did), spread over 2-3 paragraphs.
     bank = TOPICS[topic][lang]
-    paragraphs = []
-    for _ in range(rng.randint(3, 6)):
-        sentences = [_fill(rng, rng.choice(bank), lang) for _ in range(rng.randint(2, 4))]
-        if rng.random() < 0.3:
-            sentences.append(rng.choice(GENERIC[lang]))
-        paragraphs.append((" " if lang == "en" else "").join(sentences))
+    sentences = [_fill(rng, t, lang) for t in rng.sample(bank, len(bank))]
+    sentences += rng.sample(GENERIC[lang], rng.randint(1, 2))
+    cuts = sorted(rng.sample(range(1, len(sentences)), rng.randint(1, 2)))
+    joiner = " " if lang == "en" else ""
+    paragraphs = [joiner.join(sentences[a:b]) for a, b in zip([0] + cuts, cuts + [len(sentences)])]
     name = topic.title() if lang == "en" else TOPIC_NAMES_ZH[topic]
     title = TITLES[lang].format(topic=name, city=rng.choice(SLOTS[lang]["city"]))
     return Page(url, lang, "article", topic, title, paragraphs)

@@ -1,0 +1,1 @@
+"""Heuristic quality filters (Gopher quality + repetition, C4, FineWeb), CJK-aware."""
