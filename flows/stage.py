@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 from prefect import flow, get_run_logger
 from prefect.exceptions import MissingContextError
 from pydantic import BaseModel
@@ -158,14 +159,13 @@ def execute_stage(stage: Stage, params: StageParams, inputs: dict[str, str] | No
         if audit_writer is not None:  # committed first: a visible main version implies its audit
             audit_m = Manifest(dataset=f"{stage.name}.dropped", version=audit_writer.version, kind="audit",
                                params=params.key_params(), parents=[f"{stage.name}@{vid}"],
-                               schema=schema_fields(schema.append(pa.field("drop_reason", pa.string()))),
-                               shards=_shards_or_empty(store, audit_writer, [s for r in results for s in r.audit_shards],
-                                                       schema.append(pa.field("drop_reason", pa.string()))),
+                               **_shards_and_schema(store, audit_writer, [s for r in results for s in r.audit_shards],
+                                                    schema.append(pa.field("drop_reason", pa.string()))),
                                stats={"dropped": dict(stats.dropped)}, **common)
             audit_ref = store.commit(audit_writer, audit_m).ref
         manifest = Manifest(dataset=stage.name, version=vid, params=params.key_params(),
-                            parents=[p.ref for p in parents], schema=schema_fields(schema),
-                            shards=_shards_or_empty(store, writer, [s for r in results for s in r.shards], schema),
+                            parents=[p.ref for p in parents],
+                            **_shards_and_schema(store, writer, [s for r in results for s in r.shards], schema),
                             sources=plan.sources,
                             stats=stats.to_dict(), **common)
         committed = store.commit(writer, manifest)
@@ -188,11 +188,14 @@ def _remove(store: Store, folder: str) -> None:
         store.root.fs.delete_dir(path)
 
 
-def _shards_or_empty(store: Store, writer, shards: list, schema: pa.Schema) -> list:
-    """An empty version still gets one (empty) shard, so readers always find its schema."""
-    if shards:
-        return shards
-    return [write_shard(store.root, writer.staging_rel, "part-00000-0000.parquet", schema.empty_table())]
+def _shards_and_schema(store: Store, writer, shards: list, schema: pa.Schema) -> dict[str, Any]:
+    """The manifest's shard list and schema: the schema as written (stages may add audit columns);
+    an empty version still gets one empty shard, so readers always find its schema."""
+    if not shards:
+        shards = [write_shard(store.root, writer.staging_rel, "part-00000-0000.parquet", schema.empty_table())]
+    with store.root.fs.open_input_file(store.root.join(writer.staging_rel, shards[0].path)) as fh:
+        written = pq.read_schema(fh)
+    return {"shards": shards, "schema": schema_fields(written)}
 
 
 def make_flow(stage: Stage):

@@ -33,6 +33,7 @@ def _pid_alive(pid: int) -> bool:
 def write_shard(root: Root, folder: str, name: str, table: pa.Table) -> Shard:
     """Write one Parquet shard; used by Ray tasks, which each own their shard names."""
     path = root.join(folder, name)
+    root.fs.create_dir(root.join(folder), recursive=True)
     pq.write_table(table, path, filesystem=root.fs, compression="zstd")
     size = root.fs.get_file_info(path).size
     return Shard(path=name, rows=table.num_rows, bytes=int(size or 0))

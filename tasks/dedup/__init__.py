@@ -1,0 +1,1 @@
+"""Deduplication: exact (normalized text hash), MinHash LSH, semantic (embeddings)."""
