@@ -67,7 +67,14 @@ def cmd_lineage(args: argparse.Namespace) -> int:
     from .lineage_view import label, to_rich_tree
 
     store = Store()
-    node = store.lineage(args.ref)
+    ref = args.ref
+    if ref is None:  # the newest version in the catalog: what the last run produced
+        newest = store.catalog.all()
+        if not newest:
+            raise LookupError("the catalog is empty: run something first (`zhinao run data`)")
+        latest = max(newest, key=lambda r: r["created_at"])
+        ref = f"{latest['dataset']}@{latest['version']}"
+    node = store.lineage(ref)
     console.print(to_rich_tree(node))
     if args.down:
         down = store.downstream(node.manifest)
@@ -128,7 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("--json", action="store_true")
     ds.set_defaults(func=cmd_datasets)
     lin = sub.add_parser("lineage", help="upstream graph of a version as a tree")
-    lin.add_argument("ref", metavar="DATASET[@VERSION]")
+    lin.add_argument("ref", metavar="DATASET[@VERSION]", nargs="?",
+                     help="default: the newest version in the catalog")
     lin.add_argument("--down", action="store_true", help="also list what was derived from it")
     lin.set_defaults(func=cmd_lineage)
     sc = sub.add_parser("sample-corpus", help="write the deterministic sample crawl (WARC files)")

@@ -7,4 +7,4 @@ bash deployments/local/setup.sh
 . .venv/bin/activate
 zhinao run data "$@"
 zhinao datasets
-zhinao lineage ingest
+zhinao lineage          # the newest version's upstream graph, down to the crawl files
