@@ -3,6 +3,7 @@ from prefect import flow
 from pydantic import BaseModel, ConfigDict, Field
 
 from .dedup_exact import ExactDedupParams, dedup_exact
+from .dedup_minhash import MinHashParams, dedup_minhash
 from .extract import ExtractParams, extract
 from .ingest import IngestParams, ingest
 from .langid import LangIdParams, langid
@@ -17,15 +18,17 @@ class DataParams(BaseModel):
     langid: LangIdParams = Field(default_factory=LangIdParams)
     quality: QualityParams = Field(default_factory=QualityParams)
     dedup_exact: ExactDedupParams = Field(default_factory=ExactDedupParams)
+    dedup_minhash: MinHashParams = Field(default_factory=MinHashParams)
 
 
 @flow(name="data", description="The data pipeline: crawl files -> documents -> main text -> language ID -> "
-                                "quality filters -> exact dedup.", persist_result=False)
+                                "quality filters -> exact dedup -> MinHash dedup.", persist_result=False)
 def data(params: DataParams = DataParams()) -> list[StageResult]:
     results = [ingest(params.ingest)]
     for run_stage, stage_params, upstream in ((extract, params.extract, "ingest"),
                                               (langid, params.langid, "extract"),
                                               (quality, params.quality, "langid"),
-                                              (dedup_exact, params.dedup_exact, "quality")):
+                                              (dedup_exact, params.dedup_exact, "quality"),
+                                              (dedup_minhash, params.dedup_minhash, "dedup-exact")):
         results.append(run_stage(stage_params, inputs={upstream: results[-1].ref}))
     return results

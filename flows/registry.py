@@ -17,6 +17,7 @@ class Target:
 
 def targets() -> dict[str, Target]:
     from .dedup_exact import ExactDedupParams, dedup_exact
+    from .dedup_minhash import MinHashParams, dedup_minhash
     from .extract import ExtractParams, extract
     from .ingest import IngestParams, ingest
     from .langid import LangIdParams, langid
@@ -25,7 +26,7 @@ def targets() -> dict[str, Target]:
 
     stages = [("ingest", ingest, IngestParams), ("extract", extract, ExtractParams),
               ("langid", langid, LangIdParams), ("quality", quality, QualityParams),
-              ("dedup-exact", dedup_exact, ExactDedupParams)]
+              ("dedup-exact", dedup_exact, ExactDedupParams), ("dedup-minhash", dedup_minhash, MinHashParams)]
     out = {name: Target(name, f, p, "stage") for name, f, p in stages}
     out["data"] = Target("data", data, DataParams, "pipeline")
     return out
