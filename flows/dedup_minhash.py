@@ -3,8 +3,8 @@ import pyarrow as pa
 from pydantic import Field, model_validator
 
 from tasks.dedup.components import star_step, stars
-from tasks.dedup.lsh import attach, bucket, resolve, sign, verify
-from tasks.dedup.removal import apply_removals
+from tasks.dedup.lsh import attach, bucket, sign, verify
+from tasks.dedup.removal import apply_removals, resolve
 from tasks.runtime.mapper import output_schema
 
 from .docstage import input_shards

@@ -16,7 +16,7 @@ from prefect import flow, get_run_logger
 from prefect.exceptions import MissingContextError
 from pydantic import BaseModel
 
-from tasks.runtime.ray_exec import Process, SplitResult, init_ray, run_splits
+from tasks.runtime.ray_exec import Actors, Process, SplitResult, init_ray, run_splits
 from tasks.stats import StageStats
 from tasks.store import Manifest, Store, code_fingerprint, schema_fields, version_id, write_shard
 
@@ -49,6 +49,7 @@ class Stage:
     inputs: tuple[str, ...] = ()          # upstream datasets, by default their latest version
     # Multi-phase stages (global dedup) drive their own Ray work; the default runs one task per split.
     run: Callable[["RunContext"], list[SplitResult]] | None = None
+    actors: Actors | None = None          # model-backed stages: splits go to long-lived actors
     description: str = ""
     retries: int = 2
     retry_delay_s: float = 5.0
@@ -72,12 +73,13 @@ class RunContext:
         return f"{self.output}/_scratch"
 
     def map(self, process: Process, splits: list[Any], desc: str, output: str | None = None,
-            audit: str | None = None) -> list[SplitResult]:
+            audit: str | None = None, actors: Actors | None = None) -> list[SplitResult]:
         return run_splits(process, splits, self.params, self.store.root, output or self.scratch, audit,
-                          desc=f"{self.stage.name}: {desc}", use_ray=self.use_ray)
+                          desc=f"{self.stage.name}: {desc}", use_ray=self.use_ray, actors=actors)
 
-    def final(self, process: Process, splits: list[Any], desc: str = "write") -> list[SplitResult]:
-        return self.map(process, splits, desc, output=self.output, audit=self.audit)
+    def final(self, process: Process, splits: list[Any], desc: str = "write",
+              actors: Actors | None = None) -> list[SplitResult]:
+        return self.map(process, splits, desc, output=self.output, audit=self.audit, actors=actors)
 
 
 class StageResult(BaseModel):
@@ -144,7 +146,7 @@ def execute_stage(stage: Stage, params: StageParams, inputs: dict[str, str] | No
             _remove(store, ctx.scratch)
         else:
             results = run_splits(stage.process, plan.splits, task_params, store.root, writer.staging_rel,
-                                 audit_rel, desc=stage.name, use_ray=params.use_ray)
+                                 audit_rel, desc=stage.name, use_ray=params.use_ray, actors=stage.actors)
         schema = plan.schema or stage.schema
         stats = StageStats()
         for r in results:

@@ -18,7 +18,8 @@ import xxhash
 from ..runtime.sink import ShardSink
 from ..stats import StageStats
 from ..store.writer import write_shard
-from .removal import drop_folder, read_table
+from .removal import drop_folder
+from .shuffle import read_table
 
 _STRIP = re.compile(r"[\W_]+", re.U)
 

@@ -7,7 +7,8 @@ one process):
 3. `attach`    per shard: candidate pairs get the second document's signature, sent to the first's.
 4. `verify`    per shard: pairs whose estimated Jaccard passes the threshold become graph edges.
 5. components  (tasks.dedup.components) -> members and representatives per shard.
-6. `resolve`   per shard: representative ids for the removal list and the `dup_cluster` column.
+6. `resolve`   (tasks.dedup.removal) per shard: representative ids for the removal list and the
+               `dup_cluster` column.
 
 Documents are nodes `ref = split << 32 | row`; the representative of a cluster is its smallest ref,
 i.e. its first document in the input version's order.
@@ -24,8 +25,7 @@ from ..stats import StageStats
 from ..store.writer import write_shard
 from .components import write_edges
 from .minhash import MinHasher, estimated_jaccard
-from .removal import drop_folder, read_table
-from .shuffle import read_partition, write_partitioned
+from .shuffle import read_partition, read_table, write_partitioned
 
 BANDS = pa.schema([("band", pa.int16()), ("key", pa.uint64()), ("ref", pa.int64())])
 PAIRS = pa.schema([("a", pa.int64()), ("b", pa.int64())])
@@ -125,31 +125,3 @@ def verify(split: dict[str, Any], params: Any, sink: ShardSink, stats: StageStat
     stats.count("verified_pairs", int(ok.sum()))
     stats.count("rejected_pairs", int((~ok).sum()))
     write_edges(root, f"{scratch}/cc/r000", f"s{i:05d}", a[ok], b[ok], params.partitions)
-
-
-def resolve(split: dict[str, Any], params: Any, sink: ShardSink, stats: StageStats) -> None:
-    """Removal list (row, dup_of id) and the dup_cluster column (representative id) of one shard."""
-    root, scratch, i = split["root"], split["scratch"], split["index"]
-    ids = read_table(root, root.join(f"{scratch}/ids/s{i:05d}.parquet"))["id"]
-    members = read_partition(root, f"{scratch}/members", i, pa.schema([("row", pa.int64()), ("rep", pa.int64())]))
-    reps = read_partition(root, f"{scratch}/reps", i, pa.schema([("row", pa.int64())]))
-    cluster: list[str | None] = [None] * len(ids)
-    for row in reps["row"].to_pylist():
-        cluster[row] = ids[row].as_py()
-    dup_of: list[str] = []
-    if members.num_rows:
-        rep_refs = members["rep"].to_numpy()
-        rep_ids = np.empty(len(rep_refs), dtype=object)
-        for s in np.unique(ref_split(rep_refs)):
-            mask = ref_split(rep_refs) == s
-            other = ids if s == i else read_table(root, root.join(f"{scratch}/ids/s{s:05d}.parquet"))["id"]
-            rep_ids[mask] = other.take(pa.array(rep_refs[mask] & 0xFFFFFFFF)).to_pylist()
-        dup_of = list(rep_ids)
-        for row, rep in zip(members["row"].to_pylist(), dup_of):
-            cluster[row] = rep
-    write_shard(root, drop_folder(scratch, i), "minhash.parquet",
-                pa.table({"row": members["row"] if members.num_rows else pa.array([], pa.int64()),
-                          "dup_of": pa.array(dup_of, pa.string())}))
-    write_shard(root, f"{scratch}/values/s{i:05d}", "dup_cluster.parquet",
-                pa.table({"dup_cluster": pa.array(cluster, pa.string())}))
-

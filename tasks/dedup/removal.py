@@ -7,23 +7,21 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from ..runtime.mapper import conform
 from ..runtime.sink import ShardSink
 from ..stats import StageStats
 from ..store.fs import Root
+from ..store.writer import write_shard
+from .shuffle import read_partition, read_table
 
 
 def drop_folder(scratch: str, split_index: int) -> str:
     return f"{scratch}/drop/s{split_index:05d}"
-
-
-def read_table(root: Root, path: str, columns: list[str] | None = None) -> pa.Table:
-    with root.fs.open_input_file(path) as fh:
-        return pq.read_table(fh, columns=columns)
 
 
 def removal_list(root: Root, folder: str) -> pa.Table:
@@ -56,3 +54,33 @@ def apply_removals(split: dict[str, Any], params: Any, sink: ShardSink, stats: S
         dropped = dropped.append_column("drop_reason", pa.array([split["reason"]] * dropped.num_rows, pa.string()))
         audit_schema = split["schema"].append(pa.field("dup_of", pa.string())).append(pa.field("drop_reason", pa.string()))
         sink.drop(conform(dropped, audit_schema))
+
+
+def resolve(split: dict[str, Any], params: Any, sink: ShardSink, stats: StageStats) -> None:
+    """Removal list (row, dup_of id) and the cluster column (representative id; `split["column"]`,
+    default dup_cluster) of one shard, from the members (row, rep ref) and representatives (row)
+    that clustering wrote for it; refs are `split << 32 | row` and ids come from `ids/s<split>`."""
+    root, scratch, i = split["root"], split["scratch"], split["index"]
+    ids = read_table(root, root.join(f"{scratch}/ids/s{i:05d}.parquet"))["id"]
+    members = read_partition(root, f"{scratch}/members", i, pa.schema([("row", pa.int64()), ("rep", pa.int64())]))
+    reps = read_partition(root, f"{scratch}/reps", i, pa.schema([("row", pa.int64())]))
+    cluster: list[str | None] = [None] * len(ids)
+    for row in reps["row"].to_pylist():
+        cluster[row] = ids[row].as_py()
+    dup_of: list[str] = []
+    if members.num_rows:
+        rep_refs = members["rep"].to_numpy()
+        rep_ids = np.empty(len(rep_refs), dtype=object)
+        for s in np.unique((rep_refs >> 32)):
+            mask = (rep_refs >> 32) == s
+            other = ids if s == i else read_table(root, root.join(f"{scratch}/ids/s{s:05d}.parquet"))["id"]
+            rep_ids[mask] = other.take(pa.array(rep_refs[mask] & 0xFFFFFFFF)).to_pylist()
+        dup_of = list(rep_ids)
+        for row, rep in zip(members["row"].to_pylist(), dup_of):
+            cluster[row] = rep
+    write_shard(root, drop_folder(scratch, i), "minhash.parquet",
+                pa.table({"row": members["row"] if members.num_rows else pa.array([], pa.int64()),
+                          "dup_of": pa.array(dup_of, pa.string())}))
+    column = split.get("column", "dup_cluster")
+    write_shard(root, f"{scratch}/values/s{i:05d}", f"{column}.parquet", pa.table({column: pa.array(cluster, pa.string())}))
+

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from ..store.fs import Root
 from ..store.writer import write_shard
-from .removal import read_table
+
+
+def read_table(root: Root, path: str, columns: list[str] | None = None) -> pa.Table:
+    with root.fs.open_input_file(path) as fh:
+        return pq.read_table(fh, columns=columns)
 
 
 def part_folder(folder: str, p: int) -> str:

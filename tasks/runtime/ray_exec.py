@@ -64,33 +64,70 @@ def run_one_split(process: Process, split: Any, index: int, params: Any, root: R
     return SplitResult(index, sink.shards, sink.audit_shards, stats, worker, time.perf_counter() - start)
 
 
+@dataclass(frozen=True)
+class Actors:
+    """Run splits on a pool of long-lived actors instead of tasks: for model-backed work, so each
+    actor loads its model once (process functions cache it per process) and keeps it."""
+    count: int = 0          # 0: one per CPU of the cluster (or per GPU when gpus > 0)
+    gpus: float = 0.0       # GPUs per actor, when the cluster has them
+
+
+class SplitRunner:
+    """The actor body: runs splits one after another in one process."""
+
+    def run(self, process, split, index, params, root, folder, audit_folder) -> SplitResult:
+        return run_one_split(process, split, index, params, root, folder, audit_folder)
+
+
+def _actor_pool(actors: Actors, n_splits: int):
+    import ray
+    from ray.util import ActorPool
+
+    resources = ray.cluster_resources()
+    gpus = actors.gpus if resources.get("GPU", 0) >= max(actors.gpus, 1e-9) else 0
+    count = actors.count or int(resources.get("GPU", 0) // gpus if gpus else resources.get("CPU", 1))
+    count = max(1, min(count, n_splits))
+    cls = ray.remote(num_gpus=gpus, num_cpus=1, max_restarts=2, max_task_retries=2)(SplitRunner)
+    log.info("starting %d actor(s)%s", count, f" with {gpus} GPU each" if gpus else "")
+    return ActorPool([cls.remote() for _ in range(count)])
+
+
 def run_splits(process: Process, splits: list[Any], params: Any, root: Root, folder: str,
                audit_folder: str | None = None, desc: str = "splits", use_ray: bool = True,
-               max_retries: int = 2) -> list[SplitResult]:
-    """One Ray task per split; a task whose worker dies is retried by Ray (it rewrites the same
-    shard names, so a retry overwrites rather than duplicates)."""
+               max_retries: int = 2, actors: Actors | None = None) -> list[SplitResult]:
+    """One Ray task per split (or one actor call, with `actors`); a task whose worker dies is
+    retried by Ray (it rewrites the same shard names, so a retry overwrites rather than duplicates)."""
     bar = tqdm(total=len(splits), desc=desc, unit="split", disable=not sys.stderr.isatty())
     results: list[SplitResult] = []
+
+    def progress(n: int) -> None:
+        bar.update(n)
+        done = len(results)
+        if splits and done * 10 // len(splits) != (done - n) * 10 // len(splits):
+            log.info("%s: %d/%d done", desc, done, len(splits))
+
     try:
         if not use_ray:
             for i, split in enumerate(splits):
                 results.append(run_one_split(process, split, i, params, root, folder, audit_folder))
-                bar.update()
+                progress(1)
+        elif actors is not None and splits:
+            pool = _actor_pool(actors, len(splits))
+            args = list(enumerate(splits))
+            for result in pool.map_unordered(
+                    lambda actor, a: actor.run.remote(process, a[1], a[0], params, root, folder, audit_folder), args):
+                results.append(result)
+                progress(1)
         else:
             import ray
 
             remote = ray.remote(max_retries=max_retries)(run_one_split)
             pending = [remote.remote(process, s, i, params, root, folder, audit_folder)
                        for i, s in enumerate(splits)]
-            done_count, next_log = 0, 0.1
             while pending:
                 done, pending = ray.wait(pending, num_returns=1)
                 results.extend(ray.get(done))
-                done_count += len(done)
-                bar.update(len(done))
-                if done_count / len(splits) >= next_log:
-                    log.info("%s: %d/%d done", desc, done_count, len(splits))
-                    next_log += 0.1
+                progress(len(done))
     finally:
         bar.close()
     return sorted(results, key=lambda r: r.index)
