@@ -4,6 +4,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .dedup_exact import ExactDedupParams, dedup_exact
 from .dedup_minhash import MinHashParams, dedup_minhash
+from .dedup_semantic import SemanticDedupParams, dedup_semantic
+from .embed import EmbedParams, embed
 from .extract import ExtractParams, extract
 from .ingest import IngestParams, ingest
 from .langid import LangIdParams, langid
@@ -19,10 +21,12 @@ class DataParams(BaseModel):
     quality: QualityParams = Field(default_factory=QualityParams)
     dedup_exact: ExactDedupParams = Field(default_factory=ExactDedupParams)
     dedup_minhash: MinHashParams = Field(default_factory=MinHashParams)
+    embed: EmbedParams = Field(default_factory=EmbedParams)
+    dedup_semantic: SemanticDedupParams = Field(default_factory=SemanticDedupParams)
 
 
 @flow(name="data", description="The data pipeline: crawl files -> documents -> main text -> language ID -> "
-                                "quality filters -> exact dedup -> MinHash dedup.", persist_result=False)
+                                "quality filters -> exact dedup -> MinHash dedup -> embeddings -> semantic dedup.", persist_result=False)
 def data(params: DataParams = DataParams()) -> list[StageResult]:
     results = [ingest(params.ingest)]
     for run_stage, stage_params, upstream in ((extract, params.extract, "ingest"),
@@ -31,4 +35,7 @@ def data(params: DataParams = DataParams()) -> list[StageResult]:
                                               (dedup_exact, params.dedup_exact, "quality"),
                                               (dedup_minhash, params.dedup_minhash, "dedup-exact")):
         results.append(run_stage(stage_params, inputs={upstream: results[-1].ref}))
+    docs = results[-1].ref
+    embedded = embed(params.embed, inputs={"dedup-minhash": docs})
+    results += [embedded, dedup_semantic(params.dedup_semantic, inputs={"dedup-minhash": docs, "embed": embedded.ref})]
     return results

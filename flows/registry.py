@@ -18,6 +18,8 @@ class Target:
 def targets() -> dict[str, Target]:
     from .dedup_exact import ExactDedupParams, dedup_exact
     from .dedup_minhash import MinHashParams, dedup_minhash
+    from .dedup_semantic import SemanticDedupParams, dedup_semantic
+    from .embed import EmbedParams, embed
     from .extract import ExtractParams, extract
     from .ingest import IngestParams, ingest
     from .langid import LangIdParams, langid
@@ -26,7 +28,8 @@ def targets() -> dict[str, Target]:
 
     stages = [("ingest", ingest, IngestParams), ("extract", extract, ExtractParams),
               ("langid", langid, LangIdParams), ("quality", quality, QualityParams),
-              ("dedup-exact", dedup_exact, ExactDedupParams), ("dedup-minhash", dedup_minhash, MinHashParams)]
+              ("dedup-exact", dedup_exact, ExactDedupParams), ("dedup-minhash", dedup_minhash, MinHashParams),
+              ("embed", embed, EmbedParams), ("dedup-semantic", dedup_semantic, SemanticDedupParams)]
     out = {name: Target(name, f, p, "stage") for name, f, p in stages}
     out["data"] = Target("data", data, DataParams, "pipeline")
     return out

@@ -31,6 +31,7 @@ class Plan:
     splits: list[Any]
     sources: list[dict[str, Any]] = field(default_factory=list)
     schema: pa.Schema | None = None       # output schema when it depends on the input's
+    info: dict[str, Any] = field(default_factory=dict)   # what a multi-phase driver needs to know
 
     @property
     def key(self) -> list[dict[str, Any]]:

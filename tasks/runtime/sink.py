@@ -15,8 +15,8 @@ class ShardSink:
         self.shards: list[Shard] = []
         self.audit_shards: list[Shard] = []
 
-    def write(self, table: pa.Table) -> None:
-        if table.num_rows:
+    def write(self, table: pa.Table, keep_empty: bool = False) -> None:
+        if table.num_rows or keep_empty:
             name = f"{self.prefix}-{len(self.shards):04d}.parquet"
             self.shards.append(write_shard(self.root, self.folder, name, table))
 

@@ -1,0 +1,1 @@
+"""Semantic dedup (SemDeDup): sentence embeddings, k-means clusters, near-identical meaning removed."""
