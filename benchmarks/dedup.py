@@ -37,17 +37,10 @@ def write_input(corpus, folder: Path, files: int) -> None:
 def ours(corpus, folder: Path, cpus: int) -> set[str]:
     from flows.dedup_minhash import DEDUP_MINHASH, MinHashParams
     from flows.stage import execute_stage
-    from tasks.store import Manifest, Store, schema_fields, write_shard
+    from tasks.store import Store
 
     store = Store()
-    version = f"bench{len(corpus.ids)}{corpus.ids[0][:2]}"
-    writer = store.writer("bench-docs", version)
-    shards = []
-    for p in sorted(folder.glob("*.parquet")):
-        t = pq.read_table(p)
-        shards.append(write_shard(store.root, writer.staging_rel, p.name, t))
-    ref = store.commit(writer, Manifest(dataset="bench-docs", version=version, stage="bench", params={}, code="",
-                                        parents=[], schema=schema_fields(t.schema), shards=shards)).ref
+    ref = store.import_tables("bench-docs", [pq.read_table(p) for p in sorted(folder.glob("*.parquet"))]).ref
     r = execute_stage(DEDUP_MINHASH, MinHashParams(num_cpus=cpus, partitions=2 * cpus, audit=True),
                       inputs={"dedup-exact": ref})
     kept = store.open_arrow(r.ref, columns=["id", "dup_cluster"])

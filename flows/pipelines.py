@@ -10,6 +10,7 @@ from .extract import ExtractParams, extract
 from .ingest import IngestParams, ingest
 from .langid import LangIdParams, langid
 from .quality import QualityParams, quality
+from .report import publish_funnel
 from .stage import StageResult
 
 
@@ -38,4 +39,5 @@ def data(params: DataParams = DataParams()) -> list[StageResult]:
     docs = results[-1].ref
     embedded = embed(params.embed, inputs={"dedup-minhash": docs})
     results += [embedded, dedup_semantic(params.dedup_semantic, inputs={"dedup-minhash": docs, "embed": embedded.ref})]
+    publish_funnel([r for r in results if r.stage != "embed"])
     return results

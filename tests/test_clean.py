@@ -206,3 +206,28 @@ def test_exact_dedup_removes_every_planted_copy_deterministically(cleaned):
     resharded = _chain(sample_crawl, shard_rows=37)["dedup-exact"]
     assert resharded.version != refs["dedup-exact"].version
     assert set(Store().open_arrow(resharded.ref, columns=["id"])["id"].to_pylist()) == kept_ids
+
+
+def test_bad_documents_pass_every_stage_without_crashing(tmp_path):
+    """Empty text, a 20 MB document, binary garbage, mixed scripts, pathological repetition."""
+    from flows.dedup_minhash import DEDUP_MINHASH, MinHashParams
+    from flows.dedup_semantic import DEDUP_SEMANTIC, SemanticDedupParams
+    from flows.embed import EMBED, EmbedParams
+
+    docs = [("empty", ""), ("huge", ("Enormous page text goes on. " * 750_000)),
+            ("binary", "".join(chr(c) for c in range(1, 32)) * 200 + bytes(range(128, 256)).decode("latin-1") * 50),
+            ("undecodable", "\ufffd" * 500 + "x"),
+            ("mixed", "English words 中文字符 日本語のかな 한국어 русский текст " * 40),
+            ("repeat", "spam spam spam spam " * 5000), ("good-en", PROSE_EN), ("good-zh", PROSE_ZH)]
+    path = tmp_path / "bad.jsonl"
+    path.write_text("\n".join(json.dumps({"id": i, "text": t, "url": f"http://x/{i}"}) for i, t in docs) + "\n")
+    refs = {"ingest": execute_stage(INGEST, IngestParams(sources=[str(path)], use_ray=False, max_record_bytes=64 << 20))}
+    assert refs["ingest"].stats["dropped"] == {"empty_body": 1, "undecodable": 1}
+    for stage, params in CHAIN + ((DEDUP_MINHASH, MinHashParams), (EMBED, EmbedParams)):
+        refs[stage.name] = execute_stage(stage, params(use_ray=False), inputs={stage.inputs[0]: refs[stage.inputs[0]].ref})
+    r = execute_stage(DEDUP_SEMANTIC, SemanticDedupParams(use_ray=False),
+                      inputs={"dedup-minhash": refs["dedup-minhash"].ref, "embed": refs["embed"].ref})
+    kept = set(Store().open_arrow(r.ref, columns=["id"])["id"].to_pylist())
+    assert kept == {"good-en", "good-zh"}
+    q = refs["quality"].stats["dropped"]
+    assert q.get("too_long") == 1 and sum(q.values()) >= 2

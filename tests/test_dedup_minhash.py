@@ -9,21 +9,14 @@ from tasks.dedup.components import checksum
 from tasks.dedup.minhash import MinHasher, estimated_jaccard
 from tasks.dedup.shingles import shingle_hashes
 from tasks.dedup.truthcorpus import f1, generate
-from tasks.store import Manifest, Store, schema_fields, write_shard
+from tasks.store import Store
 
 
 def commit_docs(ids, texts, shard_rows=400, dataset="docs"):
     """A document dataset version straight into the store (input for the stage under test)."""
-    store = Store()
-    version = f"v{abs(hash((tuple(ids), shard_rows))) % 10**12:012d}"
-    writer = store.writer(dataset, version)
-    shards = []
-    for k in range(0, len(ids), shard_rows):
-        t = pa.table({"id": ids[k:k + shard_rows], "text": texts[k:k + shard_rows]})
-        shards.append(write_shard(store.root, writer.staging_rel, f"part-{k // shard_rows:05d}.parquet", t))
-    m = Manifest(dataset=dataset, version=version, stage="test", params={}, code="", parents=[],
-                 schema=schema_fields(t.schema), shards=shards)
-    return store.commit(writer, m).ref
+    tables = [pa.table({"id": ids[k:k + shard_rows], "text": texts[k:k + shard_rows]})
+              for k in range(0, len(ids), shard_rows)]
+    return Store().import_tables(dataset, tables).ref
 
 
 def run_minhash(corpus, **kw):

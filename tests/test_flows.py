@@ -95,3 +95,29 @@ def test_cli_sample_corpus(tmp_path):
     assert main(["sample-corpus", "--out", str(tmp_path / "c"), "--pages", "40", "--files", "2"]) == 0
     assert sorted(p.name for p in Path(tmp_path / "c").iterdir()) == [
         "crawl-00000.warc.gz", "crawl-00001.warc.gz", "truth.json"]
+
+
+def test_data_pipeline_chains_every_stage_and_reports_a_funnel(prefect_harness, sample_crawl, zhinao_home):
+    from flows.pipelines import data
+    from flows.report import funnel_rows
+
+    stages = [name for name in DataParams.model_fields]
+    params = DataParams(**{name: {"use_ray": False} for name in stages})
+    params.ingest.sources = [str(sample_crawl)]
+    results = data(params)
+    assert [r.stage for r in results] == ["ingest", "extract", "langid", "quality", "dedup-exact", "dedup-minhash",
+                                          "embed", "dedup-semantic"]
+    store = Store()
+    node = store.lineage(results[-1].ref)
+    chain = []
+    while node.parents:
+        chain.append(node.manifest.stage)
+        node = node.parents[0]          # dedup-semantic's first input is the documents
+    assert chain + [node.manifest.stage] == ["dedup-semantic", "dedup-minhash", "dedup-exact", "quality", "langid",
+                                             "extract", "ingest"]
+    assert len(node.manifest.sources) == 4                       # down to the crawl files
+    rows = funnel_rows([r for r in results if r.stage != "embed"])
+    assert all(a["rows_out"] >= b["rows_out"] for a, b in zip(rows, rows[1:]))
+    assert rows[0]["rows_in"] > rows[0]["rows_out"] > rows[-1]["rows_out"] > 0
+    assert list((zhinao_home / "reports").glob("funnel-*.png"))
+    assert all(r.cache_hit for r in data(params))                # nothing changed: nothing recomputed

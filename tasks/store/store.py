@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 from ..settings import get_settings
 from .catalog import Catalog
 from .fs import Root, open_root
-from .manifest import MANIFEST, Manifest
-from .writer import VersionWriter
+from .manifest import MANIFEST, Manifest, schema_fields
+from .writer import VersionWriter, write_shard
 
 log = logging.getLogger("zhinao.store")
 
@@ -98,6 +98,26 @@ class Store:
         committed = self._read_manifest(manifest.dataset, manifest.version)
         self.catalog.register(committed)
         return committed
+
+    def import_tables(self, dataset: str, tables: list[pa.Table], stage: str = "import") -> Manifest:
+        """Commit in-memory tables as a version of `dataset` (one shard each); the version id is a
+        hash of their content, so importing the same data again finds the same version."""
+        import hashlib
+
+        h = hashlib.sha256(dataset.encode())
+        for t in tables:
+            sink = pa.BufferOutputStream()
+            with pa.ipc.new_stream(sink, t.schema) as w:
+                w.write_table(t)
+            h.update(sink.getvalue())
+        version = h.hexdigest()[:16]
+        existing = self.lookup(dataset, version)
+        if existing is not None:
+            return existing
+        writer = self.writer(dataset, version)
+        shards = [write_shard(self.root, writer.staging_rel, f"part-{i:05d}.parquet", t) for i, t in enumerate(tables)]
+        return self.commit(writer, Manifest(dataset=dataset, version=version, stage=stage, params={}, code="",
+                                            parents=[], schema=schema_fields(tables[0].schema), shards=shards))
 
     # ---- lineage -----------------------------------------------------------------------------
     def lineage(self, ref: str | Manifest) -> LineageNode:
