@@ -1,11 +1,14 @@
 """Vectorized MinHash signatures and LSH band keys for a batch of documents."""
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from .shingles import shingle_hashes
 
 _BAND_MULT = np.uint64(0x100000001B3)
+_LITTLE = sys.byteorder == "little"
 
 
 class MinHasher:
@@ -44,9 +47,11 @@ class MinHasher:
             with np.errstate(over="ignore"):  # in place: the matrix is the hot loop
                 h = self.a * x[None, :]
                 h += self.b
-                h >>= np.uint64(32)
+            # ">> 32" is the high 32-bit word of each value: read it through a view (little-endian)
+            # instead of shifting and narrowing the whole matrix
+            high = h.view(np.uint32)[:, 1::2] if _LITTLE else (h >> np.uint64(32)).astype(np.uint32)
             offsets = np.concatenate([[0], np.cumsum(sizes[docs])[:-1]])
-            out[docs] = np.minimum.reduceat(h, offsets, axis=1).T.astype(np.uint32)
+            out[docs] = np.minimum.reduceat(high, offsets, axis=1).T
             start = stop
         return out
 
