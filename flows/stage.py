@@ -32,6 +32,7 @@ class Plan:
     sources: list[dict[str, Any]] = field(default_factory=list)
     schema: pa.Schema | None = None       # output schema when it depends on the input's
     info: dict[str, Any] = field(default_factory=dict)   # what a multi-phase driver needs to know
+    parents: list[Manifest] = field(default_factory=list)  # versions named by params (a model version)
 
     @property
     def key(self) -> list[dict[str, Any]]:
@@ -68,6 +69,12 @@ class RunContext:
     output: str                    # staging folder of the version (store-relative)
     audit: str | None              # staging folder of the audit version, when auditing
     use_ray: bool
+    version: str = ""
+
+    @property
+    def resume(self) -> str:
+        """Work kept across attempts of this version (finished generation batches); removed on commit."""
+        return resume_folder(self.stage.name, self.version)
 
     @property
     def scratch(self) -> str:
@@ -93,6 +100,10 @@ class StageResult(BaseModel):
     stats: dict[str, Any] = {}
 
 
+def resume_folder(stage: str, version: str) -> str:
+    return f".resume/{stage}/{version}"
+
+
 def _logger() -> logging.Logger | logging.LoggerAdapter:
     try:
         return get_run_logger()
@@ -116,6 +127,7 @@ def execute_stage(stage: Stage, params: StageParams, inputs: dict[str, str] | No
         raise ValueError(f"stage {stage.name!r} has no input(s) {sorted(unknown)}; it reads {list(stage.inputs)}")
     parents = [store.resolve(inputs.get(name, name)) for name in stage.inputs]
     plan = stage.plan(params, parents, store)
+    parents = parents + [m for m in plan.parents if m.ref not in {p.ref for p in parents}]
     code = code_fingerprint(stage.code, salt=stage.name)
     vid = version_id(stage.name, params.key_params(), code, [p.version for p in parents], plan.key)
 
@@ -142,7 +154,7 @@ def execute_stage(stage: Stage, params: StageParams, inputs: dict[str, str] | No
         task_params = SimpleNamespace(**params.model_dump())
         audit_rel = audit_writer.staging_rel if audit_writer else None
         if stage.run is not None:
-            ctx = RunContext(stage, task_params, plan, store, writer.staging_rel, audit_rel, params.use_ray)
+            ctx = RunContext(stage, task_params, plan, store, writer.staging_rel, audit_rel, params.use_ray, vid)
             results = stage.run(ctx)
             _remove(store, ctx.scratch)
         else:
@@ -172,6 +184,7 @@ def execute_stage(stage: Stage, params: StageParams, inputs: dict[str, str] | No
                             sources=plan.sources,
                             stats=stats.to_dict(), **common)
         committed = store.commit(writer, manifest)
+        _remove(store, resume_folder(stage.name, vid))
     except BaseException:
         writer.abort()
         if audit_writer is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -12,6 +13,7 @@ from ..settings import get_settings
 from .catalog import Catalog
 from .fs import Root, open_root
 from .manifest import MANIFEST, Manifest, schema_fields
+from .models import copy_into, folder_version, materialize
 from .writer import VersionWriter, write_shard
 
 log = logging.getLogger("zhinao.store")
@@ -118,6 +120,35 @@ class Store:
         shards = [write_shard(self.root, writer.staging_rel, f"part-{i:05d}.parquet", t) for i, t in enumerate(tables)]
         return self.commit(writer, Manifest(dataset=dataset, version=version, stage=stage, params={}, code="",
                                             parents=[], schema=schema_fields(tables[0].schema), shards=shards))
+
+    def import_model(self, dataset: str, folder: str | Path, parents: list[str] | None = None,
+                     params: dict | None = None, stage: str = "import", stats: dict | None = None) -> Manifest:
+        """Commit a model folder (e.g. an HF checkpoint) as a version of `dataset` (kind "model");
+        the id hashes the files, params and parents, so the same model imports to the same version."""
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"model folder {folder} does not exist")
+        parents, params = list(parents or []), dict(params or {})
+        version = folder_version(dataset, folder, params, parents)
+        existing = self.lookup(dataset, version)
+        if existing is not None:
+            return existing
+        writer = self.writer(dataset, version)
+        try:
+            shards = copy_into(self.root, writer.staging_rel, folder)
+            return self.commit(writer, Manifest(dataset=dataset, version=version, stage=stage, params=params,
+                                                code="", parents=parents, kind="model", shards=shards,
+                                                stats=stats or {}))
+        except BaseException:
+            writer.abort()
+            raise
+
+    def model_path(self, ref: str | Manifest) -> Path:
+        """A local folder with a model version's files (copied once from a remote store)."""
+        m = ref if isinstance(ref, Manifest) else self.resolve(ref)
+        if m.kind != "model":
+            raise ValueError(f"{m.ref} is a {m.kind} version, not a model")
+        return materialize(self.root, m, get_settings().home / "model-cache")
 
     # ---- lineage -----------------------------------------------------------------------------
     def lineage(self, ref: str | Manifest) -> LineageNode:

@@ -1,0 +1,54 @@
+"""rewrite: kept web documents rewritten into cleaner, better-organised forms by an LLM."""
+from pydantic import Field, field_validator
+
+from tasks.generate.engine import GenerateRows
+from tasks.generate.prompts import REWRITE, templates_key
+from tasks.generate.rewrite import JOB, SCHEMA
+from tasks.generate.rows import pick_documents
+
+from .docstage import input_shards
+from .generation import GENERATOR_ACTORS, GenerationParams, gen_split, generator, model_plan, template_sources
+from .stage import Plan, Stage, make_flow
+
+
+class RewriteParams(GenerationParams):
+    styles: list[str] = Field(list(REWRITE), description=f"Rewrite styles, from {list(REWRITE)}.")
+    styles_per_doc: int = Field(1, gt=0, description="Styles per document, rotated by document id.")
+    docs: int = Field(0, ge=0, description="Documents to rewrite (a deterministic sample); 0: all.")
+    max_source_chars: int = Field(3000, gt=0, description="Characters of the source page put in the prompt.")
+    min_chars: int = Field(80, ge=1, description="Shorter rewrites are dropped as empty.")
+    max_tokens: int = 512
+
+    @field_validator("styles")
+    @classmethod
+    def _known(cls, v: list[str]) -> list[str]:
+        unknown = [s for s in v if s not in REWRITE]
+        if unknown or not v:
+            raise ValueError(f"unknown rewrite style(s) {unknown}; choose from {list(REWRITE)}")
+        return v
+
+
+def plan(p: RewriteParams, parents, store) -> Plan:
+    info, sources, model_parents = model_plan(p, store)
+    splits, _ = input_shards(parents, store)
+    picks = pick_documents(store.root, [s["path"] for s in splits], p.docs, "rewrite")
+    for s, ids in zip(splits, picks):
+        s["ids"] = ids
+    splits = [s for s in splits if s["ids"] is None or s["ids"]]
+    keys = templates_key({k: v for k, v in REWRITE.items() if k in p.styles})
+    return Plan(splits=splits, sources=sources + template_sources(keys), schema=SCHEMA, info=info,
+                parents=model_parents)
+
+
+def run(ctx):
+    with generator(ctx) as spec:
+        splits = [gen_split(ctx, spec, SCHEMA, path=s["path"], ids=s["ids"]) for s in ctx.plan.splits]
+        return ctx.final(GenerateRows(JOB), splits, desc="rewrite", actors=GENERATOR_ACTORS)
+
+
+REWRITE_STAGE = Stage(
+    name="rewrite", params=RewriteParams, plan=plan, process=GenerateRows(JOB), schema=SCHEMA, run=run,
+    code=("tasks.generate",), inputs=("dedup-semantic",),
+    description="LLM rewrites of kept web documents (article / Q&A / notes), linked by rewritten_from.")
+
+rewrite = make_flow(REWRITE_STAGE)

@@ -1,0 +1,49 @@
+"""Bad model output, named: every generation is checked before it is kept, and a failure is a drop
+reason (counted in the stage's statistics), never an exception that sinks the batch."""
+from __future__ import annotations
+
+from ..langid.model import predict
+from ..langid.script import correct_cjk
+from ..quality.gopher import GopherRepetitionConfig, gopher_repetition
+from ..quality.text import Doc
+from .api import Completion
+
+# generations are short: Gopher's document thresholds, a little looser on n-grams (lists and
+# step-by-step solutions repeat short phrases legitimately)
+_REPETITION = GopherRepetitionConfig(top_n_grams={2: 0.25, 3: 0.22, 4: 0.2},
+                                     dup_n_grams={5: 0.25, 6: 0.24, 7: 0.23, 8: 0.22, 9: 0.21, 10: 0.2})
+# n-gram shares mean little on a few dozen words: short answers are judged by repeated lines only
+_SHORT = GopherRepetitionConfig(top_n_grams={}, dup_n_grams={})
+_SHORT_WORDS = 60
+
+
+def base_lang(lang: str | None) -> str | None:
+    """'zh-Hans' -> 'zh'; None stays None (no expectation)."""
+    return lang.split("-")[0].split("_")[0].lower() if lang else None
+
+
+def detect_lang(text: str) -> tuple[str, float]:
+    pred = predict([text[:4000]], k=1)[0]
+    lang, score = pred[0] if pred else ("und", 0.0)
+    return correct_cjk(lang, text[:4000]), min(score, 1.0)
+
+
+def output_problem(c: Completion, expect_lang: str | None = None, min_chars: int = 1,
+                   allow_truncated: bool = False, lang_min_score: float = 0.5) -> str | None:
+    """The drop reason for a generation, or None when it is usable."""
+    if c.finish_reason == "error":
+        return "generation_error"
+    text = c.text.strip()
+    if len(text) < min_chars:
+        return "empty"
+    if c.finish_reason == "length" and not allow_truncated:
+        return "truncated"
+    want = base_lang(expect_lang)
+    doc = Doc(text, want)
+    if gopher_repetition(doc, _REPETITION if len(doc.words) >= _SHORT_WORDS else _SHORT)[1] is not None:
+        return "repetitive"
+    if want and want != "und":
+        got, score = detect_lang(text)
+        if got != want and score >= lang_min_score:
+            return "wrong_language"
+    return None
