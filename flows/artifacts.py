@@ -26,5 +26,8 @@ def publish_artifacts(store: Store, m: Manifest, stats: StageStats) -> None:
             {"metric": "bytes", "value": m.bytes}] + stats.rows()
     create_table_artifact(key=artifact_key(f"{m.dataset}-stats"), table=rows,
                           description=f"Statistics of {m.ref}")
+    for name, table in stats.tables.items():
+        create_table_artifact(key=artifact_key(f"{m.dataset}-{name}"), table=table,
+                              description=f"{name} of {m.ref}")
     create_markdown_artifact(key=artifact_key(f"{m.dataset}-lineage"), markdown=to_markdown(store.lineage(m)),
                              description=f"Lineage of {m.ref}")

@@ -22,14 +22,20 @@ def targets() -> dict[str, Target]:
     from .embed import EmbedParams, embed
     from .extract import ExtractParams, extract
     from .ingest import IngestParams, ingest
+    from .judge import JudgeParams, judge
     from .langid import LangIdParams, langid
     from .pipelines import DataParams, data
     from .quality import QualityParams, quality
+    from .rewrite import RewriteParams, rewrite
+    from .rm_score import RMScoreParams, rm_score
+    from .synth import SynthParams, synth
 
     stages = [("ingest", ingest, IngestParams), ("extract", extract, ExtractParams),
               ("langid", langid, LangIdParams), ("quality", quality, QualityParams),
               ("dedup-exact", dedup_exact, ExactDedupParams), ("dedup-minhash", dedup_minhash, MinHashParams),
-              ("embed", embed, EmbedParams), ("dedup-semantic", dedup_semantic, SemanticDedupParams)]
+              ("embed", embed, EmbedParams), ("dedup-semantic", dedup_semantic, SemanticDedupParams),
+              ("rewrite", rewrite, RewriteParams), ("synth", synth, SynthParams), ("judge", judge, JudgeParams),
+              ("rm-score", rm_score, RMScoreParams)]
     out = {name: Target(name, f, p, "stage") for name, f, p in stages}
     out["data"] = Target("data", data, DataParams, "pipeline")
     return out

@@ -10,6 +10,7 @@ class StageStats:
         self.counters: Counter[str] = Counter()
         self.dropped: Counter[str] = Counter()
         self.histograms: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        self.tables: dict[str, list[dict[str, Any]]] = {}     # small named tables (per-category figures)
 
     def count(self, key: str, n: int = 1) -> None:
         self.counters[key] += n
@@ -20,7 +21,11 @@ class StageStats:
     def observe(self, histogram: str, value: Any, n: int = 1) -> None:
         self.histograms[histogram][str(value)] += n
 
+    def table(self, name: str, rows: list[dict[str, Any]]) -> None:
+        self.tables[name] = rows
+
     def merge(self, other: "StageStats") -> "StageStats":
+        self.tables.update(other.tables)
         self.counters.update(other.counters)
         self.dropped.update(other.dropped)
         for name, hist in other.histograms.items():
@@ -32,11 +37,14 @@ class StageStats:
         return sum(self.dropped.values())
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "counters": dict(sorted(self.counters.items())),
             "dropped": dict(sorted(self.dropped.items())),
             "histograms": {k: dict(v.most_common()) for k, v in sorted(self.histograms.items())},
         }
+        if self.tables:
+            out["tables"] = dict(self.tables)
+        return out
 
     def rows(self) -> list[dict[str, Any]]:
         """Flat metric/value rows for a table artifact."""

@@ -16,6 +16,21 @@ def zhinao_home(tmp_path, monkeypatch):
     return home
 
 
+@pytest.fixture(scope="session", autouse=True)
+def models_dir(tmp_path_factory):
+    """Converted generator models (and vLLM's compile cache) are shared by the whole session."""
+    path = Path(os.environ.get("ZHINAO_TEST_MODELS") or tmp_path_factory.mktemp("models"))
+    os.environ["ZHINAO_MODELS"] = str(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def smollm2(models_dir):
+    from tasks.generate.models import DEFAULT_GENERATOR, resolve_generator_model
+
+    return resolve_generator_model(DEFAULT_GENERATOR)
+
+
 @pytest.fixture(scope="session")
 def sample_crawl(tmp_path_factory):
     """The default sample crawl, generated once per session."""

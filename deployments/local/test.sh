@@ -3,5 +3,6 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 bash deployments/local/setup.sh
+bash deployments/local/setup-vllm.sh     # the tests generate through a real vLLM server too
 . .venv/bin/activate
 python -m pytest "$@"

@@ -1,0 +1,1 @@
+"""Reward models: scoring (prompt, response) pairs and filtering by category statistics."""

@@ -1,0 +1,197 @@
+"""rewrite, synth, judge and rm-score as stages: real text from the default model, retries that keep
+finished batches, restarted actors, the reward-model filter, lineage back to the documents."""
+import datetime as dt
+import os
+import sys
+
+import pyarrow as pa
+import pytest
+
+from flows.judge import JUDGE_STAGE, JudgeParams
+from flows.rewrite import REWRITE_STAGE, RewriteParams
+from flows.rm_score import RM_SCORE_STAGE, RMScoreParams
+from flows.stage import execute_stage
+from flows.synth import SYNTH_STAGE, SynthParams
+from tasks.generate import engine
+from tasks.store import Store
+
+UTC = dt.timezone.utc
+DOCS = [
+    ("d1", "en", "The city council met on Tuesday to discuss the new bike lanes on Main Street. Residents said the "
+                 "lanes make cycling safer for children. The project costs two million dollars and will be finished "
+                 "next spring, the mayor said."),
+    ("d2", "en", "Sourdough bread needs only flour, water and salt. A starter of wild yeast gives it a sour taste. "
+                 "Knead the dough, let it rise overnight, then bake it at 230 degrees for 40 minutes until the crust "
+                 "is brown."),
+    ("d3", "en", "Python lists keep their items in order. Use append to add an item at the end, insert to put one at "
+                 "a position, and len to count the items. Lists can hold numbers, strings or other lists."),
+    ("d4", "en", "A train leaves the station at 9 am travelling at 80 kilometres per hour. Timetables list each stop "
+                 "and the time between them, so travellers can plan connections and arrival times."),
+]
+
+
+def _docs(store: Store, n: int = 4) -> str:
+    rows = [{"id": i, "text": t, "url": f"https://example.org/{i}", "source": "crawl", "lang": lang,
+             "timestamp": dt.datetime(2024, 1, k + 1, tzinfo=UTC)} for k, (i, lang, t) in enumerate(DOCS[:n])]
+    return store.import_tables("dedup-semantic", [pa.Table.from_pylist(rows)]).ref
+
+
+def test_rewrite_writes_real_text_linked_to_its_source(smollm2):
+    store = Store()
+    docs = _docs(store)
+    r = execute_stage(REWRITE_STAGE, RewriteParams(use_ray=False, max_tokens=160, audit=True), inputs={"dedup-semantic": docs})
+    kept, dropped = store.open_arrow(r.ref).to_pylist(), store.open_arrow(r.audit_ref).to_pylist()
+    assert len(kept) + len(dropped) == 4                        # one style per document by default
+    assert kept, dropped
+    for row in kept:
+        assert row["rewritten_from"] in {d[0] for d in DOCS} and row["style"] in ("article", "qa", "notes")
+        assert len(row["text"]) >= 80 and row["template"].startswith(f"rewrite-{row['style']}/v")
+    assert all(d["drop_reason"] for d in dropped)
+    assert r.stats["counters"]["completion_tokens"] > 0
+    assert store.resolve(r.ref).parents == [docs]
+    assert execute_stage(REWRITE_STAGE, RewriteParams(use_ray=False, max_tokens=160, audit=True),
+                         inputs={"dedup-semantic": docs}).cache_hit
+
+
+def test_a_failed_attempt_keeps_its_finished_batches(smollm2, monkeypatch):
+    store = Store()
+    docs = _docs(store, 3)
+    params = RewriteParams(use_ray=False, max_tokens=48, min_chars=1, batch_size=1)
+    real = engine.get_generator
+    calls = []
+
+    class Failing:
+        def __init__(self, gen):
+            self.gen = gen
+
+        def generate(self, requests):
+            calls.append(len(requests))
+            if len(calls) == 2:
+                raise RuntimeError("worker lost mid-stage")
+            return self.gen.generate(requests)
+
+    monkeypatch.setattr(engine, "get_generator", lambda spec: Failing(real(spec)))
+    with pytest.raises(RuntimeError, match="worker lost"):
+        execute_stage(REWRITE_STAGE, params, inputs={"dedup-semantic": docs})
+    assert calls == [1, 1]
+    resume = store.root.join(".resume", "rewrite")
+    assert len(store.root.listdir(resume)) == 1                 # one version's kept batches
+    r = execute_stage(REWRITE_STAGE, params, inputs={"dedup-semantic": docs})
+    assert r.stats["counters"]["batches_resumed"] == 1 and calls == [1, 1, 1, 1]   # 2 generated, 1 reused
+    assert r.stats["counters"]["rows_in"] == 3
+    assert not store.root.listdir(resume)                       # removed with the commit
+
+
+def test_synth_two_rounds_then_judge(smollm2):
+    store = Store()
+    docs = _docs(store)
+    s = execute_stage(SYNTH_STAGE, SynthParams(use_ray=False, max_tokens=256, rounds=2, audit=True, batch_size=12),
+                      inputs={"dedup-semantic": docs})
+    c = s.stats["counters"]
+    assert c["topics.rows_in"] == 4 and c["round1.rows_in"] > 0 and c["round2.rows_in"] > 0
+    items = store.open_arrow(s.ref).to_pylist()
+    dropped = store.open_arrow(s.audit_ref).to_pylist()
+    assert items and {i["round"] for i in items + dropped} == {1, 2}
+    for it in items:
+        assert it["synth_from"] in {d[0] for d in DOCS} and it["prompt"] and it["response"]
+        assert it["kind"] != "math" or it["answer"] is not None
+        assert it["round"] == 1 or it["evolved_from"]
+    assert sum(s.stats["dropped"].values()) == len(dropped)
+    j = execute_stage(JUDGE_STAGE, JudgeParams(use_ray=False, audit=True, min_scores={}), inputs={"synth": s.ref})
+    judged = store.open_arrow(j.ref).to_pylist() + store.open_arrow(j.audit_ref).to_pylist()
+    assert len(judged) == len(items)
+    for row in judged:
+        scored = row["judge_mean"] is not None
+        assert scored or row["drop_reason"] in ("judge_unparseable", "generation_error")
+        assert row["kind"] != "math" or row["answer_check"] in ("agree", "disagree", "unchecked")
+        assert row["kind"] != "code" or row["code_runs"] in (True, False)
+    lineage = store.lineage(j.ref)
+    assert lineage.parents[0].manifest.ref == s.ref and lineage.parents[0].parents[0].manifest.ref == docs
+
+
+def _kill_once_build(marker, row, p):
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        os._exit(1)                                             # the actor's process dies mid-batch
+    from tasks.generate.rewrite import build
+
+    return build(row, p)
+
+
+def test_a_dead_actor_is_restarted_and_its_batch_retried(smollm2, ray_local, tmp_path, monkeypatch):
+    import dataclasses
+    from functools import partial
+
+    from ray import cloudpickle
+
+    from flows import rewrite as rewrite_flow
+    from tasks.generate import rewrite
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])    # Ray workers cannot import tests/
+    marker = tmp_path / "killed"
+    monkeypatch.setattr(rewrite, "JOB", engine.GenJob("rewrite", partial(_kill_once_build, str(marker)), rewrite.parse))
+    stage = REWRITE_STAGE
+
+    def run(ctx):
+        with rewrite_flow.generator(ctx) as spec:
+            splits = [rewrite_flow.gen_split(ctx, spec, rewrite.SCHEMA, path=s["path"], ids=s["ids"])
+                      for s in ctx.plan.splits]
+            return ctx.final(engine.GenerateRows(rewrite.JOB), splits, desc="rewrite",
+                             actors=rewrite_flow.GENERATOR_ACTORS)
+
+    store = Store()
+    docs = _docs(store, 2)
+    r = execute_stage(dataclasses.replace(stage, run=run), RewriteParams(max_tokens=32, min_chars=1),
+                      inputs={"dedup-semantic": docs})
+    assert marker.exists() and r.stats["counters"]["rows_in"] == 2
+
+
+def _tiny_reward_model(path, smollm2) -> None:
+    """A 2-layer Llama reward model trained (Bradley-Terry) to prefer real answers over filler."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForSequenceClassification
+
+    torch.manual_seed(0)
+    tok = AutoTokenizer.from_pretrained(smollm2)
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, num_labels=1, pad_token_id=tok.pad_token_id)
+    model = LlamaForSequenceClassification(cfg)
+    good = ["Paris is the capital of France.", "Add the numbers: 3 + 4 = 7.", "Use a loop to sum the list items."]
+    bad = ["asdf asdf asdf asdf", "no no no no no", "zzz qqq zzz qqq"]
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    enc = lambda xs: tok(xs, return_tensors="pt", padding=True)    # noqa: E731
+    for _ in range(40):
+        loss = -torch.nn.functional.logsigmoid(model(**enc(good)).logits - model(**enc(bad)).logits).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+
+
+def test_rm_score_filters_each_category_below_mean_minus_std(smollm2, tmp_path):
+    store = Store()
+    _tiny_reward_model(tmp_path / "rm", smollm2)
+    rm = store.import_model("reward-model", tmp_path / "rm", stage="test")
+    rows = []
+    for kind in ("math", "code"):
+        for k in range(6):
+            rows.append({"id": f"{kind}-good-{k}", "kind": kind, "prompt": f"Question {k}?",
+                         "response": "Add the numbers: 3 + 4 = 7." if kind == "math" else "Use a loop to sum the list items."})
+        rows.append({"id": f"{kind}-bad", "kind": kind, "prompt": "Question?", "response": "asdf asdf asdf asdf"})
+    items = store.import_tables("judge", [pa.Table.from_pylist(rows)]).ref
+    r = execute_stage(RM_SCORE_STAGE, RMScoreParams(reward_model="reward-model", use_ray=False, audit=True),
+                      inputs={"judge": items})
+    kept = store.open_arrow(r.ref).to_pylist()
+    dropped = store.open_arrow(r.audit_ref).to_pylist()
+    assert {d["id"] for d in dropped} == {"math-bad", "code-bad"}
+    assert all(d["drop_reason"] == "rm_below_mean_minus_std" for d in dropped)
+    table = {t["category"]: t for t in r.stats["tables"]["categories"]}
+    for kind in ("math", "code"):
+        scores = [x["rm_score"] for x in kept + dropped if x["kind"] == kind]
+        mean = sum(scores) / len(scores)
+        std = (sum((s - mean) ** 2 for s in scores) / len(scores)) ** 0.5
+        assert table[kind]["threshold"] == pytest.approx(mean - std, abs=1e-3)
+        assert table[kind]["kept"] == 6 and table[kind]["dropped"] == 1
+    assert os.path.exists(r.stats["tables"]["plots"][0]["path"])
+    assert rm.ref in store.resolve(r.ref).parents                    # the reward model is in the lineage
