@@ -13,7 +13,7 @@ def label(m: Manifest) -> str:
 
 
 def _source_labels(m: Manifest) -> list[str]:
-    return [f"source {s['uri']}  (fingerprint {s['fingerprint']})" for s in m.sources]
+    return [f"source {s.get('uri') or s.get('name')}  (fingerprint {s['fingerprint']})" for s in m.sources]
 
 
 def to_rich_tree(node: LineageNode) -> Tree:

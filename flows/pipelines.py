@@ -30,9 +30,11 @@ class DataParams(BaseModel):
     dedup_semantic: SemanticDedupParams = Field(default_factory=SemanticDedupParams)
     generate: bool = Field(True, description="Run the LLM stages (rewrite, synth, judge, rm-score) after dedup.")
     # sample-sized defaults: a CPU runs the 135M default generator at tens of tokens per second
-    rewrite: RewriteParams = Field(default_factory=lambda: RewriteParams(docs=8))
+    rewrite: RewriteParams = Field(default_factory=lambda: RewriteParams(docs=12, max_tokens=384))
     synth: SynthParams = Field(default_factory=lambda: SynthParams(docs=4))
-    judge: JudgeParams = Field(default_factory=JudgeParams)
+    # the 135M default judge cannot tell good items from bad (it rates nearly all 1): on the sample,
+    # scores and answer/code checks are recorded without score floors; a real judge model gets them
+    judge: JudgeParams = Field(default_factory=lambda: JudgeParams(min_scores={}))
     rm_score: RMScoreParams | None = Field(None, description="Score judged items with a reward model and filter "
                                                              "per category (runs when given).")
 

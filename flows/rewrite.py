@@ -17,6 +17,8 @@ class RewriteParams(GenerationParams):
     docs: int = Field(0, ge=0, description="Documents to rewrite (a deterministic sample); 0: all.")
     max_source_chars: int = Field(3000, gt=0, description="Characters of the source page put in the prompt.")
     min_chars: int = Field(80, ge=1, description="Shorter rewrites are dropped as empty.")
+    trim_truncated: bool = Field(True, description="A rewrite cut at max_tokens is trimmed to its last complete "
+                                                   "paragraph or sentence (dropped as truncated when nothing is left).")
     max_tokens: int = 512
 
     @field_validator("styles")

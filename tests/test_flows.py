@@ -97,18 +97,22 @@ def test_cli_sample_corpus(tmp_path):
         "crawl-00000.warc.gz", "crawl-00001.warc.gz", "truth.json"]
 
 
-def test_data_pipeline_chains_every_stage_and_reports_a_funnel(prefect_harness, sample_crawl, zhinao_home):
+def test_data_pipeline_chains_every_stage_and_reports_a_funnel(prefect_harness, sample_crawl, zhinao_home, smollm2):
     from flows.pipelines import data
     from flows.report import funnel_rows
 
-    stages = [name for name in DataParams.model_fields]
+    stages = [name for name, f in DataParams.model_fields.items() if name not in ("generate", "rm_score")]
     params = DataParams(**{name: {"use_ray": False} for name in stages})
     params.ingest.sources = [str(sample_crawl)]
+    # the LLM stages on a few documents, short generations: real text from the default model
+    params.rewrite = params.rewrite.model_copy(update={"docs": 2, "max_tokens": 128})
+    params.synth = params.synth.model_copy(update={"docs": 2, "kinds": ["math", "instruction"], "max_tokens": 200})
     results = data(params)
     assert [r.stage for r in results] == ["ingest", "extract", "langid", "quality", "dedup-exact", "dedup-minhash",
-                                          "embed", "dedup-semantic"]
+                                          "embed", "dedup-semantic", "rewrite", "synth", "judge"]
     store = Store()
-    node = store.lineage(results[-1].ref)
+    semantic = results[7]
+    node = store.lineage(semantic.ref)
     chain = []
     while node.parents:
         chain.append(node.manifest.stage)
@@ -116,8 +120,18 @@ def test_data_pipeline_chains_every_stage_and_reports_a_funnel(prefect_harness, 
     assert chain + [node.manifest.stage] == ["dedup-semantic", "dedup-minhash", "dedup-exact", "quality", "langid",
                                              "extract", "ingest"]
     assert len(node.manifest.sources) == 4                       # down to the crawl files
-    rows = funnel_rows([r for r in results if r.stage != "embed"])
+    rows = funnel_rows(results[:7] + [semantic])
+    rows = [r for r in rows if r["stage"] != "embed"]
     assert all(a["rows_out"] >= b["rows_out"] for a, b in zip(rows, rows[1:]))
     assert rows[0]["rows_in"] > rows[0]["rows_out"] > rows[-1]["rows_out"] > 0
     assert list((zhinao_home / "reports").glob("funnel-*.png"))
+
+    kept_ids = set(store.open_arrow(semantic.ref, columns=["id"])["id"].to_pylist())
+    rewrite, synth, judge = results[8:]
+    assert rewrite.stats["counters"]["rows_in"] == 2
+    assert set(store.open_arrow(rewrite.ref, columns=["rewritten_from"])["rewritten_from"].to_pylist()) <= kept_ids
+    assert synth.stats["counters"]["topics.rows_in"] == 2 and synth.stats["counters"]["round1.rows_in"] > 0
+    assert set(store.open_arrow(synth.ref, columns=["synth_from"])["synth_from"].to_pylist()) <= kept_ids
+    assert judge.stats["counters"]["rows_in"] == synth.rows
+    assert store.resolve(judge.ref).parents == [synth.ref] and store.resolve(synth.ref).parents == [semantic.ref]
     assert all(r.cache_hit for r in data(params))                # nothing changed: nothing recomputed

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import pytest
 
 from tasks.generate.api import Completion, Request
-from tasks.generate.checks import output_problem
+from tasks.generate.checks import output_problem, trim_truncated
 from tasks.generate.judge import check_math, parse_scores
 from tasks.generate.models import ModelNotFound, resolve_generator_model
 from tasks.generate.neardup import near_duplicates
@@ -102,6 +102,16 @@ def test_backend_choice():
 ])
 def test_bad_output_is_named(completion, lang, reason):
     assert output_problem(completion, lang) == reason
+
+
+def test_truncated_rewrites_are_trimmed_to_complete_text():
+    cut = trim_truncated(Completion("Title\n\nFirst part ends here. Then more.\n\nA paragraph cut in the mi", "length"))
+    assert (cut.text, cut.finish_reason) == ("Title\n\nFirst part ends here. Then more.", "stop")
+    assert trim_truncated(Completion("One sentence. And then cut", "length")).text == "One sentence."
+    nothing = trim_truncated(Completion("no sentence end at all", "length"))
+    assert output_problem(nothing, "en") == "truncated"
+    whole = Completion("Done.", "stop")
+    assert trim_truncated(whole) is whole
 
 
 def test_judge_scores_parse_strictly():

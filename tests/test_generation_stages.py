@@ -8,6 +8,7 @@ import pyarrow as pa
 import pytest
 
 from flows.judge import JUDGE_STAGE, JudgeParams
+from flows.lineage_view import to_markdown
 from flows.rewrite import REWRITE_STAGE, RewriteParams
 from flows.rm_score import RM_SCORE_STAGE, RMScoreParams
 from flows.stage import execute_stage
@@ -107,6 +108,8 @@ def test_synth_two_rounds_then_judge(smollm2):
         assert row["kind"] != "code" or row["code_runs"] in (True, False)
     lineage = store.lineage(j.ref)
     assert lineage.parents[0].manifest.ref == s.ref and lineage.parents[0].parents[0].manifest.ref == docs
+    page = to_markdown(lineage)                  # the lineage artifact names the prompts and model files
+    assert "template/judge-scores" in page and "template/synth-math" in page and "model/model.safetensors" in page
 
 
 def _kill_once_build(marker, row, p):

@@ -2,6 +2,8 @@
 reason (counted in the stage's statistics), never an exception that sinks the batch."""
 from __future__ import annotations
 
+import re
+
 from ..langid.model import predict
 from ..langid.script import correct_cjk
 from ..quality.gopher import GopherRepetitionConfig, gopher_repetition
@@ -28,16 +30,35 @@ def detect_lang(text: str) -> tuple[str, float]:
     return correct_cjk(lang, text[:4000]), min(score, 1.0)
 
 
+_SENTENCE_END = re.compile(r"[.!?。！？…\"'”’)）]\s*$")
+
+
+def trim_truncated(c: Completion) -> Completion:
+    """A generation cut at max_tokens, trimmed back to its last complete paragraph (or sentence):
+    what is left is finished text, kept when long enough. Other completions pass unchanged."""
+    if c.finish_reason != "length":
+        return c
+    paras = [p for p in re.split(r"\n\s*\n", c.text.strip())]
+    while paras and not _SENTENCE_END.search(paras[-1]):
+        last = paras.pop()
+        cut = max(last.rfind(x) for x in (". ", "! ", "? ", "。", "！", "？"))
+        if cut > 0:
+            paras.append(last[:cut + 1])
+            break
+    text = "\n\n".join(paras)
+    return Completion(text, "stop" if text else "length", c.prompt_tokens, c.completion_tokens, c.error)
+
+
 def output_problem(c: Completion, expect_lang: str | None = None, min_chars: int = 1,
                    allow_truncated: bool = False, lang_min_score: float = 0.5) -> str | None:
     """The drop reason for a generation, or None when it is usable."""
     if c.finish_reason == "error":
         return "generation_error"
+    if c.finish_reason == "length" and not allow_truncated:
+        return "truncated"
     text = c.text.strip()
     if len(text) < min_chars:
         return "empty"
-    if c.finish_reason == "length" and not allow_truncated:
-        return "truncated"
     want = base_lang(expect_lang)
     doc = Doc(text, want)
     if gopher_repetition(doc, _REPETITION if len(doc.words) >= _SHORT_WORDS else _SHORT)[1] is not None:

@@ -8,7 +8,7 @@ from typing import Any
 import pyarrow as pa
 
 from .api import Completion, Request
-from .checks import output_problem
+from .checks import output_problem, trim_truncated
 from .engine import GenJob, request_seed
 from .prompts import REWRITE, language_name
 from .rows import stable_rank
@@ -19,7 +19,7 @@ SCHEMA = pa.schema([("id", pa.string()), ("text", pa.string()), ("url", pa.strin
                     ("template", pa.string())])
 
 _QA = re.compile(r"\bQ\s*[:：].+?\bA\s*[:：]\s*\S", re.S)
-_BULLET = re.compile(r"^\s*[-*•]\s+\S", re.M)
+_BULLET = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+\S", re.M)     # bullets or a numbered list
 
 
 def styles_for(doc_id: str, styles: list[str], per_doc: int) -> list[str]:
@@ -50,6 +50,8 @@ def format_problem(style: str, text: str) -> str | None:
 def parse(row: dict, completions: list[Completion], p: Any) -> list[dict]:
     out = []
     for style, c in zip(styles_for(row["id"], p.styles, p.styles_per_doc), completions):
+        if p.trim_truncated:
+            c = trim_truncated(c)
         text = c.text.strip()
         reason = output_problem(c, row.get("lang"), min_chars=p.min_chars) or format_problem(style, text)
         out.append({"id": f"{row['id']}~{style}", "text": text, "url": row.get("url"), "source": row.get("source"),
