@@ -9,14 +9,17 @@ from typing import Any, Iterator, Literal
 
 from pydantic import Field
 
-from tasks.generate.models import DEFAULT_GENERATOR, model_files, resolve_generator_model
+from tasks.generate.models import DEFAULT_GENERATOR, model_sources, resolve_generator_model
 from tasks.generate.service import GenSpec, serving
 from tasks.runtime.ray_exec import Actors
-from tasks.store import file_fingerprint
 
 from .params import NOT_IN_KEY, StageParams
 
 GENERATOR_ACTORS = Actors(gpus=1)     # a GPU each where the cluster has them
+# modules whose code shapes every generation stage's output (not the server plumbing or retries);
+# each stage adds its own module, so editing one stage's parser leaves the others' versions valid
+GENERATION_CODE = ("tasks.generate.api", "tasks.generate.engine", "tasks.generate.checks", "tasks.generate.prompts",
+                   "tasks.generate.hf", "tasks.generate.openai_client", "tasks.generate.rows")
 
 
 class GenerationParams(StageParams):
@@ -56,8 +59,7 @@ def model_plan(p: GenerationParams, store) -> tuple[dict[str, Any], list[dict], 
     parents = []
     if not Path(p.model).expanduser().exists() and p.model != DEFAULT_GENERATOR:
         parents = [store.resolve(p.model)]
-    sources = [{"uri": str(f), "name": f"model/{f.relative_to(path).as_posix()}", "fingerprint": file_fingerprint(str(f))}
-               for f in model_files(path)]
+    sources = model_sources(path)
     return {"model_path": str(path), "served_name": p.model if p.endpoint else Path(path).name}, sources, parents
 
 

@@ -9,7 +9,8 @@ from tasks.generate.prompts import JUDGE, PROGRAM, RESOLVE, templates_key
 from tasks.runtime.mapper import output_schema
 
 from .docstage import input_shards
-from .generation import GENERATOR_ACTORS, GenerationParams, gen_split, generator, model_plan, template_sources
+from .generation import (GENERATION_CODE, GENERATOR_ACTORS, GenerationParams, gen_split, generator, model_plan,
+                         template_sources)
 from .stage import Plan, Stage, make_flow
 
 
@@ -54,7 +55,8 @@ def run(ctx):
 
 JUDGE_STAGE = Stage(
     name="judge", params=JudgeParams, plan=plan, process=GenerateRows(JOB), schema=None, run=run,
-    code=("tasks.generate",), inputs=("synth",),
+    code=GENERATION_CODE + ("tasks.generate.judge", "tasks.generate.sandbox", "tasks.generate.synth"),
+    inputs=("synth",),
     description="LLM-as-judge scores (correctness, difficulty, clarity, usefulness) of synthetic items, math "
                 "answers re-solved and computed by program, code executed; weak items dropped by reason.")
 

@@ -7,7 +7,8 @@ from tasks.generate.rewrite import JOB, SCHEMA
 from tasks.generate.rows import pick_documents
 
 from .docstage import input_shards
-from .generation import GENERATOR_ACTORS, GenerationParams, gen_split, generator, model_plan, template_sources
+from .generation import (GENERATION_CODE, GENERATOR_ACTORS, GenerationParams, gen_split, generator, model_plan,
+                         template_sources)
 from .stage import Plan, Stage, make_flow
 
 
@@ -50,7 +51,7 @@ def run(ctx):
 
 REWRITE_STAGE = Stage(
     name="rewrite", params=RewriteParams, plan=plan, process=GenerateRows(JOB), schema=SCHEMA, run=run,
-    code=("tasks.generate",), inputs=("dedup-semantic",),
+    code=GENERATION_CODE + ("tasks.generate.rewrite",), inputs=("dedup-semantic",),
     description="LLM rewrites of kept web documents (article / Q&A / notes), linked by rewritten_from.")
 
 rewrite = make_flow(REWRITE_STAGE)

@@ -7,13 +7,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import Field
 
-from tasks.generate.models import model_files, resolve_generator_model
+from tasks.generate.models import model_sources, resolve_generator_model
 from tasks.reward.filter import category_thresholds, plot_histograms
 from tasks.reward.stage import filter_shard, score_shard
 from tasks.runtime.ray_exec import Actors
 from tasks.runtime.mapper import output_schema
 from tasks.settings import get_settings
-from tasks.store import file_fingerprint
 
 from .docstage import input_shards
 from .params import NOT_IN_KEY, StageParams
@@ -42,8 +41,7 @@ def plan(p: RMScoreParams, parents, store) -> Plan:
         raise ValueError(f"rm-score: input {parents[0].ref} has no column(s) {sorted(missing)}")
     for s in splits:
         s["model_path"] = str(path)
-    sources = [{"uri": str(f), "name": f"model/{f.relative_to(path).as_posix()}", "fingerprint": file_fingerprint(str(f))}
-               for f in model_files(path)]
+    sources = model_sources(path)
     return Plan(splits=splits, sources=sources, schema=output_schema(schema, (pa.field("rm_score", pa.float32()),)),
                 parents=model_parents)
 

@@ -9,7 +9,8 @@ from tasks.generate.synth import ITEM_JOB, ITEM_SCHEMA, KINDS, TOPIC_JOB, TOPIC_
 from tasks.stats import StageStats
 
 from .docstage import input_shards
-from .generation import GENERATOR_ACTORS, GenerationParams, gen_split, generator, model_plan, template_sources
+from .generation import (GENERATION_CODE, GENERATOR_ACTORS, GenerationParams, gen_split, generator, model_plan,
+                         template_sources)
 from .stage import Plan, Stage, make_flow
 
 
@@ -95,7 +96,7 @@ def run(ctx):
 
 SYNTH_STAGE = Stage(
     name="synth", params=SynthParams, plan=plan, process=WriteRows(), schema=ITEM_SCHEMA, run=run,
-    code=("tasks.generate",), inputs=("dedup-semantic",),
+    code=GENERATION_CODE + ("tasks.generate.synth", "tasks.generate.neardup"), inputs=("dedup-semantic",),
     description="Synthetic math (solution + final answer), code (with explanation) and instruction items from "
                 "topics of real documents; `rounds` of harder evolutions; near-duplicates removed.")
 

@@ -99,3 +99,11 @@ def model_files(path: Path) -> list[Path]:
     """The files that define a model's output (weights, configs, tokenizer)."""
     return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in
                   (".safetensors", ".bin", ".json", ".txt", ".model", ".gguf", ".jinja"))
+
+
+def model_sources(path: Path) -> list[dict]:
+    """A model's files as a plan's sources: their fingerprints enter the version id of what it made."""
+    from ..store import file_fingerprint
+
+    return [{"uri": str(f), "name": f"model/{f.relative_to(path).as_posix()}", "fingerprint": file_fingerprint(str(f))}
+            for f in model_files(path)]

