@@ -41,6 +41,19 @@ def test_default_model_converts_once_to_a_safetensors_folder(smollm2):
     assert resolve_generator_model("smollm2-135m-instruct") == smollm2
 
 
+def test_a_model_version_in_the_store_can_be_the_generator(smollm2, tmp_path):
+    from tasks.store import Store
+
+    store = Store()
+    m = store.import_model("generator", smollm2, stage="test")
+    path = resolve_generator_model("generator", store)
+    assert m.kind == "model" and (path / "config.json").exists()
+    assert resolve_generator_model(f"generator@{m.version[:6]}", store) == path
+    assert store.import_model("generator", smollm2).version == m.version      # same files: same version
+    with pytest.raises(ModelNotFound, match="model version"):
+        resolve_generator_model("no-such-model", store)
+
+
 def test_missing_model_is_a_clear_error(tmp_path):
     with pytest.raises(ModelNotFound, match="neither"):
         resolve_generator_model(str(tmp_path / "nope"))

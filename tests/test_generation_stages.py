@@ -109,7 +109,7 @@ def test_synth_two_rounds_then_judge(smollm2):
     lineage = store.lineage(j.ref)
     assert lineage.parents[0].manifest.ref == s.ref and lineage.parents[0].parents[0].manifest.ref == docs
     page = to_markdown(lineage)                  # the lineage artifact names the prompts and model files
-    assert "template/judge-scores" in page and "template/synth-math" in page and "model/model.safetensors" in page
+    assert "template/judge-scores" in page and "template/synth-math" in page and "model.safetensors" in page
 
 
 def _kill_once_build(marker, row, p):
