@@ -48,11 +48,13 @@ class Stage:
     process: Process
     schema: pa.Schema | None              # fixed output schema, or None when the plan gives it
     code: tuple[str, ...]                 # modules/packages whose source defines the output
-    inputs: tuple[str, ...] = ()          # upstream datasets, by default their latest version
+    # upstream datasets (by default their latest version), or a function of the params naming them
+    inputs: tuple[str, ...] | Callable[[Any], tuple[str, ...]] = ()
     # Multi-phase stages (global dedup) drive their own Ray work; the default runs one task per split.
     run: Callable[["RunContext"], list[SplitResult]] | None = None
     actors: Actors | None = None          # model-backed stages: splits go to long-lived actors
     description: str = ""
+    kind: str = "dataset"                 # "model": the splits write files (a checkpoint), not Parquet
     retries: int = 2
     retry_delay_s: float = 5.0
     timeout_s: float | None = None
@@ -122,10 +124,11 @@ def execute_stage(stage: Stage, params: StageParams, inputs: dict[str, str] | No
     log = _logger()
     store = store or Store()
     inputs = inputs or {}
-    unknown = set(inputs) - set(stage.inputs)
+    names = stage.inputs(params) if callable(stage.inputs) else stage.inputs
+    unknown = set(inputs) - set(names)
     if unknown:
-        raise ValueError(f"stage {stage.name!r} has no input(s) {sorted(unknown)}; it reads {list(stage.inputs)}")
-    parents = [store.resolve(inputs.get(name, name)) for name in stage.inputs]
+        raise ValueError(f"stage {stage.name!r} has no input(s) {sorted(unknown)}; it reads {list(names)}")
+    parents = [store.resolve(inputs.get(name, name)) for name in names]
     plan = stage.plan(params, parents, store)
     parents = parents + [m for m in plan.parents if m.ref not in {p.ref for p in parents}]
     code = code_fingerprint(stage.code, salt=stage.name)
@@ -145,7 +148,7 @@ def execute_stage(stage: Stage, params: StageParams, inputs: dict[str, str] | No
     started = time.time()
     writer = store.writer(stage.name, vid)
     audit_writer = store.writer(f"{stage.name}.dropped", version_id(stage.name + ".dropped", {}, code, [vid])) \
-        if params.audit else None
+        if params.audit and stage.kind == "dataset" else None
     try:
         if params.use_ray:
             init_ray(params.num_cpus)
@@ -178,9 +181,11 @@ def execute_stage(stage: Stage, params: StageParams, inputs: dict[str, str] | No
                                                     schema.append(pa.field("drop_reason", pa.string()))),
                                stats={"dropped": dict(stats.dropped)}, **common)
             audit_ref = store.commit(audit_writer, audit_m).ref
-        manifest = Manifest(dataset=stage.name, version=vid, params=params.key_params(),
+        shards = [s for r in results for s in r.shards]
+        manifest = Manifest(dataset=stage.name, version=vid, params=params.key_params(), kind=stage.kind,
                             parents=[p.ref for p in parents],
-                            **_shards_and_schema(store, writer, [s for r in results for s in r.shards], schema),
+                            **(_shards_and_schema(store, writer, shards, schema) if stage.kind == "dataset"
+                               else {"shards": shards}),
                             sources=plan.sources,
                             stats=stats.to_dict(), **common)
         committed = store.commit(writer, manifest)

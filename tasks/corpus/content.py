@@ -184,6 +184,15 @@ GENERIC = {
            "本文已根据补充报道进行更新。"],
 }
 
+# Web text is skewed by topic, and differently per language (news and games weigh more in the
+# Chinese crawl, sports and science in the English one): the sample keeps that so rebalancing has
+# something to do.
+TOPIC_WEIGHTS = {
+    "en": {"news": 6, "finance": 3, "sports": 5, "games": 2, "food": 3, "travel": 2, "medicine": 2,
+           "education": 1, "law": 1, "science": 2, "math": 1, "code": 2},
+    "zh": {"news": 7, "finance": 4, "sports": 2, "games": 4, "food": 3, "travel": 2, "medicine": 2,
+           "education": 2, "law": 1, "science": 1, "math": 1, "code": 1},
+}
 TITLES = {"en": "{topic} update from {city}", "zh": "{city}{topic}动态"}
 TOPIC_NAMES_ZH = {"news": "新闻", "finance": "财经", "law": "法律", "medicine": "健康", "education": "教育",
                   "science": "科学", "math": "数学", "code": "编程", "sports": "体育", "travel": "旅游",

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from .pages import Page, article, low_quality, near_duplicate, other_language, render_html, spam
-from .content import TOPICS
+from .content import TOPIC_WEIGHTS, TOPICS
 from .warcfile import gz_member, http_request, http_response, warc_record
 
 log = logging.getLogger("zhinao.corpus")
@@ -62,7 +62,8 @@ def _pages(rng: random.Random, n: int) -> list[Page]:
             other = rng.choice(["fr", "de", "es", "ru", "ja"])
             pages.append(other_language(rng, other, url.replace(".com", f".{other}").replace(".cn", f".{other}")))
         else:
-            pages.append(article(rng, lang, rng.choice(topics), url))
+            weights = TOPIC_WEIGHTS[lang]
+            pages.append(article(rng, lang, rng.choices(topics, [weights[t] for t in topics])[0], url))
     return pages
 
 

@@ -20,6 +20,12 @@ class ShardSink:
             name = f"{self.prefix}-{len(self.shards):04d}.parquet"
             self.shards.append(write_shard(self.root, self.folder, name, table))
 
+    def write_files(self, folder) -> None:
+        """A model stage's output: every file under a local folder, copied in (rows=0 shards)."""
+        from ..store.models import copy_into
+
+        self.shards.extend(copy_into(self.root, self.folder, folder))
+
     @property
     def auditing(self) -> bool:
         return self.audit_folder is not None

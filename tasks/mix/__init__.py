@@ -1,0 +1,1 @@
+"""The pretraining mixture: sources resolved by token shares into shuffled Parquet shards."""

@@ -1,0 +1,33 @@
+"""Deterministic sampling by id hash: an item is taken when a salted hash of its id, read as a
+number in [0, 1), falls under a threshold. Thresholds come from weighted histograms of the hashes
+(BUCKETS buckets), gathered in a first pass, so a target count or token budget is met to within
+one bucket's weight, whatever the shard layout."""
+from __future__ import annotations
+
+import xxhash
+
+BUCKETS = 4096
+
+
+def unit_hash(key: str, seed: int) -> float:
+    return xxhash.xxh64_intdigest(key, seed=seed) / 2.0**64
+
+
+def bucket(key: str, seed: int) -> int:
+    return int(unit_hash(key, seed) * BUCKETS)
+
+
+def threshold(histogram: dict, target: float) -> float:
+    """The hash threshold whose taken weight comes closest to `target`; histogram: bucket -> weight
+    (1.0 takes everything)."""
+    total = sum(histogram.values())
+    if target >= total:
+        return 1.0
+    if target <= 0:
+        return 0.0
+    cum = prev = 0
+    for b in sorted(histogram, key=int):
+        prev, cum = cum, cum + histogram[b]
+        if cum >= target:
+            return (int(b) + 1) / BUCKETS if cum - target <= target - prev else int(b) / BUCKETS
+    return 1.0
