@@ -2,6 +2,8 @@
 from prefect import flow
 from pydantic import BaseModel, ConfigDict, Field
 
+from .annotate import AnnotateParams, annotate
+from .classify import ClassifyParams, classify
 from .dedup_exact import ExactDedupParams, dedup_exact
 from .dedup_minhash import MinHashParams, dedup_minhash
 from .dedup_semantic import SemanticDedupParams, dedup_semantic
@@ -10,12 +12,15 @@ from .extract import ExtractParams, extract
 from .ingest import IngestParams, ingest
 from .judge import JudgeParams, judge
 from .langid import LangIdParams, langid
+from .mix import MixParams, MixStage2Params, mix_stage1, mix_stage2
 from .quality import QualityParams, quality
+from .rebalance import RebalanceParams, rebalance
 from .report import publish_funnel
 from .rewrite import RewriteParams, rewrite
 from .rm_score import RMScoreParams, rm_score
 from .stage import StageResult
 from .synth import SynthParams, synth
+from .topic_model import TopicModelParams, topic_model
 
 
 class DataParams(BaseModel):
@@ -28,7 +33,11 @@ class DataParams(BaseModel):
     dedup_minhash: MinHashParams = Field(default_factory=MinHashParams)
     embed: EmbedParams = Field(default_factory=EmbedParams)
     dedup_semantic: SemanticDedupParams = Field(default_factory=SemanticDedupParams)
-    generate: bool = Field(True, description="Run the LLM stages (rewrite, synth, judge, rm-score) after dedup.")
+    annotate: AnnotateParams = Field(default_factory=AnnotateParams)
+    topic_model: TopicModelParams = Field(default_factory=TopicModelParams)
+    classify: ClassifyParams = Field(default_factory=ClassifyParams)
+    rebalance: RebalanceParams = Field(default_factory=RebalanceParams)
+    generate: bool = Field(True, description="Run the LLM stages (rewrite, synth, judge, rm-score) after rebalance.")
     # sample-sized defaults: a CPU runs the 135M default generator at tens of tokens per second
     rewrite: RewriteParams = Field(default_factory=lambda: RewriteParams(docs=12, max_tokens=384))
     synth: SynthParams = Field(default_factory=lambda: SynthParams(docs=4))
@@ -37,11 +46,15 @@ class DataParams(BaseModel):
     judge: JudgeParams = Field(default_factory=lambda: JudgeParams(min_scores={}))
     rm_score: RMScoreParams | None = Field(None, description="Score judged items with a reward model and filter "
                                                              "per category (runs when given).")
+    # sample-sized shards: the sample's mixtures hold some ten thousand tokens
+    mix_stage1: MixParams = Field(default_factory=lambda: MixParams(shard_tokens=4000, partitions=4))
+    mix_stage2: MixStage2Params = Field(default_factory=lambda: MixStage2Params(shard_tokens=4000, partitions=4))
 
 
 @flow(name="data", description="The data pipeline: crawl files -> documents -> main text -> language ID -> "
                                 "quality filters -> exact dedup -> MinHash dedup -> embeddings -> semantic dedup "
-                                "-> LLM rewrite, synth (rounds), judge, rm-score.", persist_result=False)
+                                "-> topic annotation, classifier, classify, rebalance -> LLM rewrite, synth (rounds), "
+                                "judge, rm-score -> stage-1 and stage-2 mixtures.", persist_result=False)
 def data(params: DataParams = DataParams()) -> list[StageResult]:
     results = [ingest(params.ingest)]
     for run_stage, stage_params, upstream in ((extract, params.extract, "ingest"),
@@ -53,13 +66,32 @@ def data(params: DataParams = DataParams()) -> list[StageResult]:
     docs = results[-1].ref
     embedded = embed(params.embed, inputs={"dedup-minhash": docs})
     results += [embedded, dedup_semantic(params.dedup_semantic, inputs={"dedup-minhash": docs, "embed": embedded.ref})]
-    publish_funnel([r for r in results if r.stage != "embed"])
+    labels = annotate(params.annotate, inputs={"dedup-semantic": results[-1].ref})
+    model = topic_model(params.topic_model, inputs={"annotate": labels.ref})
+    classified = classify(params.classify, inputs={"dedup-semantic": results[-1].ref, "topic-model": model.ref})
+    results += [labels, model, classified, rebalance(params.rebalance, inputs={"classify": classified.ref})]
+    publish_funnel([r for r in results if r.stage not in ("embed", "annotate", "topic-model")])
+    web = results[-1].ref
+    made = {"rebalance": web}
     if params.generate:
-        kept = results[-1].ref
-        results.append(rewrite(params.rewrite, inputs={"dedup-semantic": kept}))
-        items = synth(params.synth, inputs={"dedup-semantic": kept})
+        results.append(rewrite(params.rewrite, inputs={"rebalance": web}))
+        items = synth(params.synth, inputs={"rebalance": web})
         judged = judge(params.judge, inputs={"synth": items.ref})
         results += [items, judged]
+        made |= {"rewrite": results[-3].ref, "judge": judged.ref}
         if params.rm_score is not None:
             results.append(rm_score(params.rm_score, inputs={"judge": judged.ref}))
+    for run_mix, mix_params in ((mix_stage1, params.mix_stage1), (mix_stage2, params.mix_stage2)):
+        results.append(run_mix(only_made(mix_params, made), inputs={k: v for k, v in made.items()
+                                                                   if k in mix_params.spec.datasets()}))
     return results
+
+
+def only_made(p: MixParams, made: dict[str, str]) -> MixParams:
+    """Without the LLM stages, a mixture keeps only the sources this run made (and pinned ones)."""
+    keep = [s for s in p.spec.sources if "@" in s.dataset or s.dataset in made]
+    if len(keep) == len(p.spec.sources):
+        return p
+    total = sum(s.share for s in keep)
+    sources = [s.model_copy(update={"share": s.share / total}) for s in keep]
+    return p.model_copy(update={"spec": p.spec.model_copy(update={"sources": sources})})

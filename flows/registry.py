@@ -16,6 +16,8 @@ class Target:
 
 
 def targets() -> dict[str, Target]:
+    from .annotate import AnnotateParams, annotate
+    from .classify import ClassifyParams, classify
     from .dedup_exact import ExactDedupParams, dedup_exact
     from .dedup_minhash import MinHashParams, dedup_minhash
     from .dedup_semantic import SemanticDedupParams, dedup_semantic
@@ -24,18 +26,24 @@ def targets() -> dict[str, Target]:
     from .ingest import IngestParams, ingest
     from .judge import JudgeParams, judge
     from .langid import LangIdParams, langid
+    from .mix import MixParams, MixStage2Params, mix_stage1, mix_stage2
     from .pipelines import DataParams, data
     from .quality import QualityParams, quality
+    from .rebalance import RebalanceParams, rebalance
     from .rewrite import RewriteParams, rewrite
     from .rm_score import RMScoreParams, rm_score
     from .synth import SynthParams, synth
+    from .topic_model import TopicModelParams, topic_model
 
     stages = [("ingest", ingest, IngestParams), ("extract", extract, ExtractParams),
               ("langid", langid, LangIdParams), ("quality", quality, QualityParams),
               ("dedup-exact", dedup_exact, ExactDedupParams), ("dedup-minhash", dedup_minhash, MinHashParams),
               ("embed", embed, EmbedParams), ("dedup-semantic", dedup_semantic, SemanticDedupParams),
+              ("annotate", annotate, AnnotateParams), ("topic-model", topic_model, TopicModelParams),
+              ("classify", classify, ClassifyParams), ("rebalance", rebalance, RebalanceParams),
               ("rewrite", rewrite, RewriteParams), ("synth", synth, SynthParams), ("judge", judge, JudgeParams),
-              ("rm-score", rm_score, RMScoreParams)]
+              ("rm-score", rm_score, RMScoreParams),
+              ("mix-stage1", mix_stage1, MixParams), ("mix-stage2", mix_stage2, MixStage2Params)]
     out = {name: Target(name, f, p, "stage") for name, f, p in stages}
     out["data"] = Target("data", data, DataParams, "pipeline")
     return out

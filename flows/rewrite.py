@@ -51,7 +51,7 @@ def run(ctx):
 
 REWRITE_STAGE = Stage(
     name="rewrite", params=RewriteParams, plan=plan, process=GenerateRows(JOB), schema=SCHEMA, run=run,
-    code=GENERATION_CODE + ("tasks.generate.rewrite",), inputs=("dedup-semantic",),
+    code=GENERATION_CODE + ("tasks.generate.rewrite",), inputs=("rebalance",),
     description="LLM rewrites of kept web documents (article / Q&A / notes), linked by rewritten_from.")
 
 rewrite = make_flow(REWRITE_STAGE)

@@ -96,7 +96,7 @@ def run(ctx):
 
 SYNTH_STAGE = Stage(
     name="synth", params=SynthParams, plan=plan, process=WriteRows(), schema=ITEM_SCHEMA, run=run,
-    code=GENERATION_CODE + ("tasks.generate.synth", "tasks.generate.neardup"), inputs=("dedup-semantic",),
+    code=GENERATION_CODE + ("tasks.generate.synth", "tasks.generate.neardup"), inputs=("rebalance",),
     description="Synthetic math (solution + final answer), code (with explanation) and instruction items from "
                 "topics of real documents; `rounds` of harder evolutions; near-duplicates removed.")
 

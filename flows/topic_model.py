@@ -17,8 +17,9 @@ from .stage import Plan, Stage, make_flow
 
 
 class TopicModelParams(StageParams):
-    epoch: int = Field(30, gt=0)
-    lr: float = Field(0.5, gt=0)
+    # many passes at a high rate: annotation sets are small (thousands of documents, not billions)
+    epoch: int = Field(50, gt=0)
+    lr: float = Field(1.0, gt=0)
     dim: int = Field(64, gt=0, description="Embedding size of the classifier.")
     word_ngrams: int = Field(2, gt=0, description="Word n-grams (Chinese is split in characters, so 2 = bigrams).")
     min_count: int = Field(1, gt=0)

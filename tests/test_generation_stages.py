@@ -34,13 +34,13 @@ DOCS = [
 def _docs(store: Store, n: int = 4) -> str:
     rows = [{"id": i, "text": t, "url": f"https://example.org/{i}", "source": "crawl", "lang": lang,
              "timestamp": dt.datetime(2024, 1, k + 1, tzinfo=UTC)} for k, (i, lang, t) in enumerate(DOCS[:n])]
-    return store.import_tables("dedup-semantic", [pa.Table.from_pylist(rows)]).ref
+    return store.import_tables("rebalance", [pa.Table.from_pylist(rows)]).ref
 
 
 def test_rewrite_writes_real_text_linked_to_its_source(smollm2):
     store = Store()
     docs = _docs(store)
-    r = execute_stage(REWRITE_STAGE, RewriteParams(use_ray=False, max_tokens=160, audit=True), inputs={"dedup-semantic": docs})
+    r = execute_stage(REWRITE_STAGE, RewriteParams(use_ray=False, max_tokens=160, audit=True), inputs={"rebalance": docs})
     kept, dropped = store.open_arrow(r.ref).to_pylist(), store.open_arrow(r.audit_ref).to_pylist()
     assert len(kept) + len(dropped) == 4                        # one style per document by default
     assert kept, dropped
@@ -51,7 +51,7 @@ def test_rewrite_writes_real_text_linked_to_its_source(smollm2):
     assert r.stats["counters"]["completion_tokens"] > 0
     assert store.resolve(r.ref).parents == [docs]
     assert execute_stage(REWRITE_STAGE, RewriteParams(use_ray=False, max_tokens=160, audit=True),
-                         inputs={"dedup-semantic": docs}).cache_hit
+                         inputs={"rebalance": docs}).cache_hit
 
 
 def test_a_failed_attempt_keeps_its_finished_batches(smollm2, monkeypatch):
@@ -73,11 +73,11 @@ def test_a_failed_attempt_keeps_its_finished_batches(smollm2, monkeypatch):
 
     monkeypatch.setattr(engine, "get_generator", lambda spec: Failing(real(spec)))
     with pytest.raises(RuntimeError, match="worker lost"):
-        execute_stage(REWRITE_STAGE, params, inputs={"dedup-semantic": docs})
+        execute_stage(REWRITE_STAGE, params, inputs={"rebalance": docs})
     assert calls == [1, 1]
     resume = store.root.join(".resume", "rewrite")
     assert len(store.root.listdir(resume)) == 1                 # one version's kept batches
-    r = execute_stage(REWRITE_STAGE, params, inputs={"dedup-semantic": docs})
+    r = execute_stage(REWRITE_STAGE, params, inputs={"rebalance": docs})
     assert r.stats["counters"]["batches_resumed"] == 1 and calls == [1, 1, 1, 1]   # 2 generated, 1 reused
     assert r.stats["counters"]["rows_in"] == 3
     assert not store.root.listdir(resume)                       # removed with the commit
@@ -87,7 +87,7 @@ def test_synth_two_rounds_then_judge(smollm2):
     store = Store()
     docs = _docs(store)
     s = execute_stage(SYNTH_STAGE, SynthParams(use_ray=False, max_tokens=256, rounds=2, audit=True, batch_size=12),
-                      inputs={"dedup-semantic": docs})
+                      inputs={"rebalance": docs})
     c = s.stats["counters"]
     assert c["topics.rows_in"] == 4 and c["round1.rows_in"] > 0 and c["round2.rows_in"] > 0
     items = store.open_arrow(s.ref).to_pylist()
@@ -145,7 +145,7 @@ def test_a_dead_actor_is_restarted_and_its_batch_retried(smollm2, ray_local, tmp
     store = Store()
     docs = _docs(store, 2)
     r = execute_stage(dataclasses.replace(stage, run=run), RewriteParams(max_tokens=32, min_chars=1),
-                      inputs={"dedup-semantic": docs})
+                      inputs={"rebalance": docs})
     assert marker.exists() and r.stats["counters"]["rows_in"] == 2
 
 

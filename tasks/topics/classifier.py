@@ -23,8 +23,8 @@ MODEL_FILES = ("model.ftz", "model.bin")     # quantized, full
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epoch: int = 30
-    lr: float = 0.5
+    epoch: int = 50
+    lr: float = 1.0
     dim: int = 64
     word_ngrams: int = 2
     min_count: int = 1
