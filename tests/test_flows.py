@@ -109,9 +109,11 @@ def test_data_pipeline_chains_every_stage_and_reports_a_funnel(prefect_harness, 
     params.synth = params.synth.model_copy(update={"docs": 2, "kinds": ["math", "instruction"], "max_tokens": 200})
     results = data(params)
     assert [r.stage for r in results] == ["ingest", "extract", "langid", "quality", "dedup-exact", "dedup-minhash",
-                                          "embed", "dedup-semantic", "rewrite", "synth", "judge"]
+                                          "embed", "dedup-semantic", "annotate", "topic-model", "classify", "rebalance",
+                                          "rewrite", "synth", "judge", "mix-stage1", "mix-stage2"]
+    by = {r.stage: r for r in results}
     store = Store()
-    semantic = results[7]
+    semantic = by["dedup-semantic"]
     node = store.lineage(semantic.ref)
     chain = []
     while node.parents:
@@ -120,18 +122,35 @@ def test_data_pipeline_chains_every_stage_and_reports_a_funnel(prefect_harness, 
     assert chain + [node.manifest.stage] == ["dedup-semantic", "dedup-minhash", "dedup-exact", "quality", "langid",
                                              "extract", "ingest"]
     assert len(node.manifest.sources) == 4                       # down to the crawl files
-    rows = funnel_rows(results[:7] + [semantic])
+    rows = funnel_rows(results[:8] + [by["classify"], by["rebalance"]])
     rows = [r for r in rows if r["stage"] != "embed"]
     assert all(a["rows_out"] >= b["rows_out"] for a, b in zip(rows, rows[1:]))
     assert rows[0]["rows_in"] > rows[0]["rows_out"] > rows[-1]["rows_out"] > 0
     assert list((zhinao_home / "reports").glob("funnel-*.png"))
 
-    kept_ids = set(store.open_arrow(semantic.ref, columns=["id"])["id"].to_pylist())
-    rewrite, synth, judge = results[8:]
+    # topics: a classifier model version between the annotations and every classified document
+    model = store.resolve(by["topic-model"].ref)
+    assert model.kind == "model" and model.parents == [by["annotate"].ref]
+    assert store.resolve(by["classify"].ref).parents == [semantic.ref, model.ref]
+    assert by["classify"].rows == semantic.rows and by["topic-model"].stats["tables"]["quality"][0]["accuracy"] > 0.5
+    assert by["rebalance"].stats["dropped"].get("rebalance_downsampled", 0) > 0      # the sample is skewed
+    assert list((zhinao_home / "reports").glob("rebalance-*.png"))
+
+    kept_ids = set(store.open_arrow(by["rebalance"].ref, columns=["id"])["id"].to_pylist())
+    rewrite, synth, judge = by["rewrite"], by["synth"], by["judge"]
     assert rewrite.stats["counters"]["rows_in"] == 2
     assert set(store.open_arrow(rewrite.ref, columns=["rewritten_from"])["rewritten_from"].to_pylist()) <= kept_ids
     assert synth.stats["counters"]["topics.rows_in"] == 2 and synth.stats["counters"]["round1.rows_in"] > 0
     assert set(store.open_arrow(synth.ref, columns=["synth_from"])["synth_from"].to_pylist()) <= kept_ids
-    assert judge.stats["counters"]["rows_in"] == synth.rows
-    assert store.resolve(judge.ref).parents == [synth.ref] and store.resolve(synth.ref).parents == [semantic.ref]
+    assert judge.stats["counters"].get("rows_in", 0) == synth.rows
+    assert store.resolve(judge.ref).parents == [synth.ref] and store.resolve(synth.ref).parents == [by["rebalance"].ref]
+
+    # the mixtures: what pretraining reads, with lineage back to web, rewrites and judged items
+    for name in ("mix-stage1", "mix-stage2"):
+        mix = by[name]
+        assert mix.rows > 0 and by["rebalance"].ref in store.resolve(mix.ref).parents
+        for row in mix.stats["tables"]["mixture"]:
+            assert abs(row["achieved_share"] - row["share"]) <= 0.05, (name, row)
+        mixed = store.open_arrow(mix.ref)
+        assert set(mixed["mix_source"].to_pylist()) <= {r["source"] for r in mix.stats["tables"]["mixture"]}
     assert all(r.cache_hit for r in data(params))                # nothing changed: nothing recomputed

@@ -28,7 +28,10 @@ def _tokenizer(path: str):
     file = p / "tokenizer.json" if p.is_dir() else p
     if not file.is_file():
         raise FileNotFoundError(f"tokenizer {path!r}: no tokenizer.json there (or say 'approx')")
-    return Tokenizer.from_file(str(file))
+    tok = Tokenizer.from_file(str(file))
+    tok.no_padding()           # a tokenizer saved for a model may pad or cut to its length: count raw
+    tok.no_truncation()
+    return tok
 
 
 def check_tokenizer(name: str) -> None:
