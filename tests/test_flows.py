@@ -154,3 +154,14 @@ def test_data_pipeline_chains_every_stage_and_reports_a_funnel(prefect_harness, 
         mixed = store.open_arrow(mix.ref)
         assert set(mixed["mix_source"].to_pylist()) <= {r["source"] for r in mix.stats["tables"]["mixture"]}
     assert all(r.cache_hit for r in data(params))                # nothing changed: nothing recomputed
+
+
+def test_every_stage_and_pipeline_has_a_deployment():
+    import yaml
+
+    from flows.registry import targets
+
+    spec = yaml.safe_load((Path(__file__).resolve().parents[1] / "prefect.yaml").read_text())
+    entry = {d["entrypoint"] for d in spec["deployments"]}
+    named = {e.rsplit(":", 1)[1] for e in entry}
+    assert named == {name.replace("-", "_") for name in targets()}     # flows are named after their stage
