@@ -195,8 +195,9 @@ def execute_stage(stage: Stage, params: StageParams, inputs: dict[str, str] | No
         if audit_writer is not None:
             audit_writer.abort()
         raise
-    log.info("committed %s: %d rows in %d shards, %d dropped (%s) in %.1fs", committed.ref, committed.rows,
-             len(committed.shards), stats.total_dropped,
+    size = f"{len(committed.shards)} files" if stage.kind == "model" else \
+        f"{committed.rows} rows in {len(committed.shards)} shards"
+    log.info("committed %s: %s, %d dropped (%s) in %.1fs", committed.ref, size, stats.total_dropped,
              ", ".join(f"{k}={v}" for k, v in sorted(stats.dropped.items())) or "none", finished - started)
     publish_artifacts(store, committed, stats)
     return StageResult(stage=stage.name, ref=committed.ref, version=vid, cache_hit=False,
