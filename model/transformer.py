@@ -1,12 +1,18 @@
 """A dense GQA transformer, readable top to bottom: token embeddings -> n_layers x (RMSNorm ->
 grouped-query attention with RoPE -> residual, RMSNorm -> SwiGLU -> residual) -> RMSNorm -> untied
 output projection. Weights are laid out like Hugging Face Llama (same shapes, same rotate-half RoPE),
-so export is a rename (model/hf.py)."""
+so export is a rename (model/hf.py). RMSNorm, RoPE, SwiGLU and the loss go through kernels/: Triton
+on CUDA, the PyTorch references elsewhere."""
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from kernels.cross_entropy import cross_entropy
+from kernels.rmsnorm import rmsnorm
+from kernels.rope import rope as apply_rope
+from kernels.swiglu import swiglu
 
 from .config import ModelConfig
 
@@ -18,10 +24,7 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        dtype = x.dtype
-        x = x.float()
-        x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
-        return self.weight * x.to(dtype)
+        return rmsnorm(x, self.weight, self.eps)
 
 
 def rope_tables(head_dim: int, seq_len: int, base: float, device=None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -30,13 +33,6 @@ def rope_tables(head_dim: int, seq_len: int, base: float, device=None) -> tuple[
     freqs = torch.outer(torch.arange(seq_len, dtype=torch.float32, device=device), inv_freq)
     emb = torch.cat([freqs, freqs], dim=-1)
     return emb.cos(), emb.sin()
-
-
-def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """x: (batch, heads, seq, head_dim). Rotates the first half of each head against the second."""
-    half = x.shape[-1] // 2
-    rotated = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
-    return (x.float() * cos + rotated.float() * sin).to(x.dtype)
 
 
 class Attention(nn.Module):
@@ -68,7 +64,7 @@ class FeedForward(nn.Module):
         self.w2 = nn.Linear(cfg.ffn_dim, cfg.dim, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.w2(F.silu(self.w1(x)) * self.w3(x))
+        return self.w2(swiglu(self.w1(x), self.w3(x)))
 
 
 class Block(nn.Module):
@@ -112,5 +108,5 @@ class Transformer(nn.Module):
         logits = self.output(self.norm(x))
         if targets is None:
             return logits
-        loss = F.cross_entropy(logits.float().view(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
+        loss = cross_entropy(logits.view(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
         return logits, loss
