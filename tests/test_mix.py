@@ -110,8 +110,8 @@ def test_stage2_mix_filters_web_to_high_quality_topics(sources):
 
 def test_a_missing_source_is_renormalised_or_an_error(sources):
     store = Store()
-    only_web = dict(sources, judge=store.import_tables("judge", [_items(3).filter(
-        pa.compute.equal(_items(3)["kind"], "math"))]).ref)
+    only_web = dict(sources, judge=store.import_tables("judge", [_items(60).filter(
+        pa.compute.equal(_items(60)["kind"], "math"))]).ref)
     r = execute_stage(MIX_STAGE1, MixParams(partitions=2), inputs=only_web)
     table = {row["source"]: row for row in r.stats["tables"]["mixture"]}
     assert table["synthetic_code"]["tokens"] == 0 and table["instruction"]["tokens"] == 0

@@ -66,7 +66,7 @@ def measure(split: dict, params: Any, sink, stats: StageStats) -> None:
     stats.count(f"tokens.{src}", sum(tokens))
     stats.count(f"docs.{src}", len(rows))
     for doc_id, n in zip(out["id"].to_pylist(), tokens):
-        stats.observe(f"hash/{src}", bucket(doc_id, params.seed), n)
+        stats.observe(f"hash/{src}", bucket(doc_id, params.seed, f"mix/{src}"), n)
 
 
 def scatter(split: dict, params: Any, sink, stats: StageStats) -> None:
@@ -75,7 +75,8 @@ def scatter(split: dict, params: Any, sink, stats: StageStats) -> None:
     with root.fs.open_input_file(split["norm"]) as fh:
         table = pq.read_table(fh)
     ids = table["id"].to_pylist()
-    extra = [bucket(i, params.seed) < split["threshold"] * BUCKETS for i in ids] if split["threshold"] > 0 \
+    extra = [bucket(i, params.seed, f"mix/{split['source']}") < split["threshold"] * BUCKETS
+             for i in ids] if split["threshold"] > 0 \
         else [False] * len(ids)
     take, epochs = [], []
     for row, more in enumerate(extra):

@@ -9,12 +9,15 @@ import xxhash
 BUCKETS = 4096
 
 
-def unit_hash(key: str, seed: int) -> float:
-    return xxhash.xxh64_intdigest(key, seed=seed) / 2.0**64
+def unit_hash(key: str, seed: int, salt: str) -> float:
+    """`salt` names the purpose: samples drawn by different stages from the same ids must be
+    independent (the same hash everywhere would make a later sample pick the documents an earlier
+    one favoured)."""
+    return xxhash.xxh64_intdigest(f"{salt}\x00{key}", seed=seed) / 2.0**64
 
 
-def bucket(key: str, seed: int) -> int:
-    return int(unit_hash(key, seed) * BUCKETS)
+def bucket(key: str, seed: int, salt: str) -> int:
+    return int(unit_hash(key, seed, salt) * BUCKETS)
 
 
 def threshold(histogram: dict, target: float) -> float:

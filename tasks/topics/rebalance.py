@@ -18,6 +18,7 @@ from ..stats import StageStats
 
 NONE = "(none)"
 REASON = "rebalance_downsampled"
+SALT = "rebalance"
 
 
 def group_of(lang: str | None, topic: str | None) -> str:
@@ -71,7 +72,7 @@ def count_groups(split: dict, params: Any, sink, stats: StageStats) -> None:
                                    t[params.topic_column].to_pylist()):
         g = group_of(lang, topic)
         stats.observe("before", g)
-        stats.observe(f"hash/{g}", bucket(doc_id, params.seed))
+        stats.observe(f"hash/{g}", bucket(doc_id, params.seed, SALT))
 
 
 def downsample_batch(table: pa.Table, params: Any, stats: StageStats, thresholds: dict[str, float]) -> tuple[pa.Table, pa.Table]:
@@ -79,7 +80,7 @@ def downsample_batch(table: pa.Table, params: Any, stats: StageStats, thresholds
     for doc_id, lang, topic in zip(table["id"].to_pylist(), table[params.lang_column].to_pylist(),
                                    table[params.topic_column].to_pylist()):
         g = group_of(lang, topic)
-        k = unit_hash(doc_id, params.seed) < thresholds.get(g, 1.0)
+        k = unit_hash(doc_id, params.seed, SALT) < thresholds.get(g, 1.0)
         keep.append(k)
         if k:
             stats.observe("after", g)
