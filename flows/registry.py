@@ -33,6 +33,8 @@ def targets() -> dict[str, Target]:
     from .rewrite import RewriteParams, rewrite
     from .rm_score import RMScoreParams, rm_score
     from .synth import SynthParams, synth
+    from .tokenize import TokenizeParams, tokens_stage1, tokens_stage2
+    from .tokenizer import TokenizerParams, tokenizer
     from .topic_model import TopicModelParams, topic_model
 
     stages = [("ingest", ingest, IngestParams), ("extract", extract, ExtractParams),
@@ -43,7 +45,9 @@ def targets() -> dict[str, Target]:
               ("classify", classify, ClassifyParams), ("rebalance", rebalance, RebalanceParams),
               ("rewrite", rewrite, RewriteParams), ("synth", synth, SynthParams), ("judge", judge, JudgeParams),
               ("rm-score", rm_score, RMScoreParams),
-              ("mix-stage1", mix_stage1, MixParams), ("mix-stage2", mix_stage2, MixStage2Params)]
+              ("mix-stage1", mix_stage1, MixParams), ("mix-stage2", mix_stage2, MixStage2Params),
+              ("tokenizer", tokenizer, TokenizerParams), ("tokens-stage1", tokens_stage1, TokenizeParams),
+              ("tokens-stage2", tokens_stage2, TokenizeParams)]
     out = {name: Target(name, f, p, "stage") for name, f, p in stages}
     out["data"] = Target("data", data, DataParams, "pipeline")
     return out

@@ -54,7 +54,7 @@ class Stage:
     run: Callable[["RunContext"], list[SplitResult]] | None = None
     actors: Actors | None = None          # model-backed stages: splits go to long-lived actors
     description: str = ""
-    kind: str = "dataset"                 # "model": the splits write files (a checkpoint), not Parquet
+    kind: str = "dataset"                 # "model" / "tokens": the splits write files, not Parquet
     retries: int = 2
     retry_delay_s: float = 5.0
     timeout_s: float | None = None
@@ -195,7 +195,7 @@ def execute_stage(stage: Stage, params: StageParams, inputs: dict[str, str] | No
         if audit_writer is not None:
             audit_writer.abort()
         raise
-    size = f"{len(committed.shards)} files" if stage.kind == "model" else \
+    size = f"{len(committed.shards)} files" if stage.kind != "dataset" else \
         f"{committed.rows} rows in {len(committed.shards)} shards"
     log.info("committed %s: %s, %d dropped (%s) in %.1fs", committed.ref, size, stats.total_dropped,
              ", ".join(f"{k}={v}" for k, v in sorted(stats.dropped.items())) or "none", finished - started)

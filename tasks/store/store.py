@@ -143,11 +143,12 @@ class Store:
             writer.abort()
             raise
 
-    def model_path(self, ref: str | Manifest) -> Path:
-        """A local folder with a model version's files (copied once from a remote store)."""
+    def model_path(self, ref: str | Manifest, kind: str = "model") -> Path:
+        """A local folder with the files of a file-folder version (a model, token shards), copied
+        once from a remote store."""
         m = ref if isinstance(ref, Manifest) else self.resolve(ref)
-        if m.kind != "model":
-            raise ValueError(f"{m.ref} is a {m.kind} version, not a model")
+        if m.kind != kind:
+            raise ValueError(f"{m.ref} is a {m.kind} version, not a {kind}")
         return materialize(self.root, m, get_settings().home / "model-cache")
 
     # ---- lineage -----------------------------------------------------------------------------
