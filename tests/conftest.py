@@ -55,9 +55,12 @@ def prefect_harness():
 def ray_local():
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, configure_logging=False)
+    started = not ray.is_initialized()      # an earlier stage test may have started Ray already
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, configure_logging=False)
     yield
-    ray.shutdown()
+    if started:
+        ray.shutdown()
 
 
 def shared_data(*parts: str) -> Path:
