@@ -29,26 +29,14 @@ def main() -> None:
     from flows.classify import CLASSIFY, ClassifyParams
     from flows.stage import execute_stage
     from flows.topic_model import TOPIC_MODEL, TopicModelParams
-    from tasks.corpus.content import TOPICS
-    from tasks.corpus.pages import article
+    from tasks.corpus.labelled import labelled_articles
     from tasks.semantic.encoder import resolve_model
     from tasks.store import Store
     from tasks.topics.classifier import TrainConfig, predict, train
     from tasks.topics.zeroshot import ZeroShotConfig, zero_shot
 
-    truth_ids = {"news": "news_politics", "finance": "finance_economy", "law": "law_government",
-                 "medicine": "medicine_health", "education": "education_exams", "science": "science_research",
-                 "math": "mathematics", "code": "code_software", "sports": "sports", "travel": "travel_tourism",
-                 "food": "food_cooking", "games": "games"}
-    rng = random.Random(0)
-    rows = []
-    for topic in sorted(TOPICS):
-        for lang in ("en", "zh"):
-            for k in range(args.per_topic):
-                page = article(rng, lang, topic, f"https://{lang}.example.org/{topic}/{k}")
-                rows.append({"id": f"{lang}-{topic}-{k}", "lang": lang, "truth": truth_ids[topic],
-                             "text": page.title + "\n" + "\n".join(page.paragraphs)})
-    rng.shuffle(rows)
+    rows = [{k: r[k] for k in ("id", "lang", "truth", "text")} for r in labelled_articles(args.per_topic)]
+    random.Random(0).shuffle(rows)
     texts, langs = [r["text"] for r in rows], [r["lang"] for r in rows]
 
     annotator = zero_shot(ZeroShotConfig(model_path=str(resolve_model("all-MiniLM-L6-v2")), device="cpu"))

@@ -8,7 +8,6 @@ from pydantic import Field
 from tasks.generate.engine import GenerateRows
 from tasks.generate.models import model_sources
 from tasks.generate.prompts import templates_key
-from tasks.generate.rows import pick_documents
 from tasks.generate.service import choose_backend
 from tasks.runtime.ray_exec import Actors
 from tasks.semantic.encoder import DEFAULT_MODEL, resolve_model
@@ -16,7 +15,7 @@ from tasks.topics.annotate import SCHEMA, annotate_shard
 from tasks.topics.llm_label import JOB, LABEL
 from tasks.topics.taxonomy import load_taxonomy
 
-from .docstage import input_shards
+from .docstage import sampled_shards
 from .generation import (GENERATION_CODE, GENERATOR_ACTORS, GenerationParams, gen_split, generator, model_plan,
                          template_sources)
 from .params import NOT_IN_KEY, StageParams
@@ -67,10 +66,7 @@ def resolve_annotator(p: AnnotateParams) -> str:
 
 def plan(p: AnnotateParams, parents, store) -> Plan:
     taxonomy = load_taxonomy(p.taxonomy)
-    splits, _ = input_shards(parents, store)
-    for s, ids in zip(splits, pick_documents(store.root, [s["path"] for s in splits], p.docs, "annotate")):
-        s["ids"] = ids
-    splits = [s for s in splits if s["ids"] is None or s["ids"]]
+    splits = sampled_shards(parents, store, p.docs, "annotate")
     kind = resolve_annotator(p)
     sources = [{"name": f"annotator/{kind}", "fingerprint": kind},
                {"name": "taxonomy", "fingerprint": taxonomy.fingerprint}]

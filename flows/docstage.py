@@ -4,6 +4,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tasks.generate.rows import pick_documents
 from tasks.runtime.mapper import BatchFn, ShardMap, output_schema
 
 from .params import StageParams
@@ -16,6 +17,15 @@ def input_shards(parents, store) -> tuple[list[dict[str, Any]], pa.Schema]:
     with store.root.fs.open_input_file(paths[0]) as fh:
         schema = pq.read_schema(fh)
     return [{"path": p, "root": store.root} for p in paths], schema
+
+
+def sampled_shards(parents, store, limit: int, salt: str) -> list[dict[str, Any]]:
+    """The input's shards, each with the `ids` of a deterministic sample of `limit` documents over
+    the whole input (None: all); shards with none of them are left out."""
+    splits, _ = input_shards(parents, store)
+    for s, ids in zip(splits, pick_documents(store.root, [s["path"] for s in splits], limit, salt)):
+        s["ids"] = ids
+    return [s for s in splits if s["ids"] is None or s["ids"]]
 
 
 def document_stage(name: str, params: type[StageParams], fn: BatchFn, added: tuple[pa.Field, ...],

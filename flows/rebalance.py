@@ -1,6 +1,7 @@
 """rebalance: per language, over-represented topics are down-sampled (cap at k x the median topic,
 or explicit target shares), deterministically by id hash. The before/after distribution is a table
 and a bar chart by language."""
+from collections import Counter
 from functools import partial
 
 from pydantic import Field, model_validator
@@ -62,15 +63,17 @@ def run(ctx):
     after = StageStats()
     for r in results:
         after.merge(r.stats)
+    kept = after.histograms["after"]
+    totals_before, totals_after = Counter(), Counter()
+    for g, n in before.items():
+        totals_before[split_group(g)[0]] += n
+        totals_after[split_group(g)[0]] += kept.get(g, 0)
     rows = []
     for g in sorted(before, key=lambda g: (split_group(g)[0], -before[g])):
         lang, topic = split_group(g)
-        total_b = sum(n for h, n in before.items() if split_group(h)[0] == lang)
-        total_a = sum(n for h, n in after.histograms["after"].items() if split_group(h)[0] == lang)
-        kept = after.histograms["after"].get(g, 0)
-        rows.append({"lang": lang, "topic": topic, "before": before[g], "target": goal[g], "after": kept,
-                     "share_before": round(before[g] / max(total_b, 1), 4),
-                     "share_after": round(kept / max(total_a, 1), 4)})
+        rows.append({"lang": lang, "topic": topic, "before": before[g], "target": goal[g], "after": kept.get(g, 0),
+                     "share_before": round(before[g] / max(totals_before[lang], 1), 4),
+                     "share_after": round(kept.get(g, 0) / max(totals_after[lang], 1), 4)})
     if results:
         results[0].stats.table("distribution", rows)
         if rows:

@@ -7,6 +7,7 @@ from pathlib import Path
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.context import FlowRunContext
 
+from tasks.plots import pyplot, save
 from tasks.settings import get_settings
 
 from .stage import StageResult
@@ -28,10 +29,7 @@ def funnel_rows(results: list[StageResult]) -> list[dict]:
 
 
 def plot_funnel(rows: list[dict], path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(7, 0.45 * len(rows) + 1.2))
     labels = ["raw records"] + [r["stage"] for r in rows]
@@ -42,11 +40,7 @@ def plot_funnel(rows: list[dict], path: Path) -> Path:
     ax.set_xlabel("documents")
     ax.set_title("Data pipeline funnel")
     ax.margins(x=0.15)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save(fig, path, dpi=120)
 
 
 def publish_funnel(results: list[StageResult]) -> list[dict]:

@@ -4,9 +4,8 @@ from pydantic import Field, field_validator
 from tasks.generate.engine import GenerateRows
 from tasks.generate.prompts import REWRITE, templates_key
 from tasks.generate.rewrite import JOB, SCHEMA
-from tasks.generate.rows import pick_documents
 
-from .docstage import input_shards
+from .docstage import sampled_shards
 from .generation import (GENERATION_CODE, GENERATOR_ACTORS, GenerationParams, gen_split, generator, model_plan,
                          template_sources)
 from .stage import Plan, Stage, make_flow
@@ -33,11 +32,7 @@ class RewriteParams(GenerationParams):
 
 def plan(p: RewriteParams, parents, store) -> Plan:
     info, sources, model_parents = model_plan(p, store)
-    splits, _ = input_shards(parents, store)
-    picks = pick_documents(store.root, [s["path"] for s in splits], p.docs, "rewrite")
-    for s, ids in zip(splits, picks):
-        s["ids"] = ids
-    splits = [s for s in splits if s["ids"] is None or s["ids"]]
+    splits = sampled_shards(parents, store, p.docs, "rewrite")
     keys = templates_key({k: v for k, v in REWRITE.items() if k in p.styles})
     return Plan(splits=splits, sources=sources + template_sources(keys), schema=SCHEMA, info=info,
                 parents=model_parents)

@@ -4,11 +4,11 @@ from pydantic import Field, field_validator
 from tasks.generate.engine import GenerateRows
 from tasks.generate.neardup import near_duplicates
 from tasks.generate.prompts import EVOLVE, SYNTH, TOPICS, templates_key
-from tasks.generate.rows import WriteRows, pick_documents, read_results
+from tasks.generate.rows import WriteRows, read_results
 from tasks.generate.synth import ITEM_JOB, ITEM_SCHEMA, KINDS, TOPIC_JOB, TOPIC_SCHEMA, evolve_rows, seed_rows
 from tasks.stats import StageStats
 
-from .docstage import input_shards
+from .docstage import sampled_shards
 from .generation import (GENERATION_CODE, GENERATOR_ACTORS, GenerationParams, gen_split, generator, model_plan,
                          template_sources)
 from .stage import Plan, Stage, make_flow
@@ -35,11 +35,7 @@ class SynthParams(GenerationParams):
 
 def plan(p: SynthParams, parents, store) -> Plan:
     info, sources, model_parents = model_plan(p, store)
-    splits, _ = input_shards(parents, store)
-    picks = pick_documents(store.root, [s["path"] for s in splits], p.docs, "synth")
-    for s, ids in zip(splits, picks):
-        s["ids"] = ids
-    splits = [s for s in splits if s["ids"] is None or s["ids"]]
+    splits = sampled_shards(parents, store, p.docs, "synth")
     keys = templates_key(TOPICS, {k: SYNTH[k] for k in p.kinds}, {k: EVOLVE[k] for k in p.kinds})
     return Plan(splits=splits, sources=sources + template_sources(keys), schema=ITEM_SCHEMA, info=info,
                 parents=model_parents)

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 from pydantic import Field
 
 from tasks.generate.models import resolve_generator_model
-from tasks.runtime.sampling import unit_hash
+from tasks.runtime.sampling import taken
 from tasks.semantic.encoder import resolve_model
 from tasks.settings import get_settings
 from tasks.store import file_fingerprint
@@ -61,7 +61,7 @@ def train_split(split: dict, params, sink, stats) -> None:
             if doc_id in seen or not text:       # the mixture repeats documents across epochs
                 continue
             seen.add(doc_id)
-            if unit_hash(doc_id, params.seed, "tokenizer/held-out") < params.held_out:
+            if taken(doc_id, params.seed, "tokenizer/held-out", params.held_out):
                 test.setdefault(lang or "und", []).append(text)
             else:
                 train.append(text)

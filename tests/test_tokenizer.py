@@ -5,13 +5,13 @@ import pytest
 
 from flows.stage import execute_stage
 from flows.tokenizer import TOKENIZER, TokenizerParams
+from tasks.corpus.labelled import labelled_articles
 from tasks.store import Store
-from tests.test_topics import articles
 
 
 @pytest.fixture
 def mix():
-    rows = [{"id": r["id"], "text": r["text"], "lang": r["lang"]} for r in articles(12)]
+    rows = [{"id": r["id"], "text": r["text"], "lang": r["lang"]} for r in labelled_articles(12)]
     return Store().import_tables("mix-stage1", [pa.Table.from_pylist(rows)]).ref
 
 

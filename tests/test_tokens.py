@@ -9,15 +9,15 @@ from flows.stage import execute_stage
 from flows.tokenize import TOKENS_STAGE1, TokenizeParams
 from flows.tokenizer import TOKENIZER, TokenizerParams
 from model.data import TokenWindows
+from tasks.corpus.labelled import labelled_articles
 from tasks.store import Store
 from tasks.tokens.pack import copies, load_tokenizer, read_tokens
-from tests.test_topics import articles
 
 
 @pytest.fixture
 def mix_and_tokenizer():
     rows = [{"id": r["id"], "text": r["text"], "lang": r["lang"], "mix_source": "web" if i % 2 else "rewritten_web"}
-            for i, r in enumerate(articles(3))]
+            for i, r in enumerate(labelled_articles(3))]
     store = Store()
     mix = store.import_tables("mix-stage1", [pa.Table.from_pylist(rows[:40]), pa.Table.from_pylist(rows[40:])]).ref
     tok = execute_stage(TOKENIZER, TokenizerParams(use_ray=False, vocab_size=2000, compare_with=[]),

@@ -1,6 +1,5 @@
 """Topic taxonomy, annotators, the fastText classifier as a model version, classify and rebalance."""
 import json
-import random
 import subprocess
 import sys
 
@@ -12,37 +11,17 @@ from flows.classify import CLASSIFY, ClassifyParams
 from flows.rebalance import REBALANCE, RebalanceParams
 from flows.stage import execute_stage
 from flows.topic_model import TOPIC_MODEL, TopicModelParams
-from tasks.corpus.content import TOPICS
-from tasks.corpus.pages import article
+from tasks.corpus.labelled import TAXONOMY_IDS, labelled_articles
+from tasks.runtime.sampling import threshold
 from tasks.store import Store
 from tasks.topics.llm_label import parse_label
 from tasks.topics.rebalance import targets
-from tasks.runtime.sampling import threshold
 from tasks.topics.taxonomy import load_taxonomy, parse_taxonomy
-
-# the sample crawl's topics and their taxonomy ids
-TRUTH = {"news": "news_politics", "finance": "finance_economy", "law": "law_government", "medicine": "medicine_health",
-         "education": "education_exams", "science": "science_research", "math": "mathematics",
-         "code": "code_software", "sports": "sports", "travel": "travel_tourism", "food": "food_cooking",
-         "games": "games"}
-
-
-def articles(per_topic: int, seed: int = 0, skew: dict[str, int] | None = None) -> list[dict]:
-    rng = random.Random(seed)
-    rows = []
-    for topic in sorted(TOPICS):
-        for lang in ("en", "zh"):
-            for k in range(per_topic * (skew or {}).get(topic, 1)):
-                page = article(rng, lang, topic, f"https://{lang}.example.org/{topic}/{k}")
-                text = page.title + "\n" + "\n".join(page.paragraphs)
-                rows.append({"id": f"{lang}-{topic}-{k}", "text": text, "lang": lang, "url": page.url,
-                             "source": "sample", "truth": TRUTH[topic]})
-    return rows
 
 
 @pytest.fixture
 def docs():
-    rows = articles(8)
+    rows = labelled_articles(8)
     return Store().import_tables("dedup-semantic", [pa.Table.from_pylist(rows[i::2]) for i in range(2)]).ref, rows
 
 
@@ -50,7 +29,7 @@ def test_the_taxonomy_has_42_bilingual_categories():
     t = load_taxonomy()
     assert len(t) == 42 and len(set(t.ids)) == 42
     assert all(c.zh and c.en and c.description_en and c.description_zh for c in t.categories)
-    assert set(TRUTH.values()) <= set(t.ids) and {"adult", "ads_spam"} <= set(t.ids)
+    assert set(TAXONOMY_IDS.values()) <= set(t.ids) and {"adult", "ads_spam"} <= set(t.ids)
     assert t["sports"].name("zh") == "体育" and t["sports"].description("zh").startswith("足球")
 
 
@@ -141,7 +120,7 @@ def test_fasttext_training_is_reproducible_across_processes(tmp_path):
     code = ("import json,sys; from pathlib import Path; from tasks.topics.classifier import train, TrainConfig, predict;"
             "rows=json.load(open(sys.argv[1])); m=train(rows, TrainConfig(quantize=False), Path(sys.argv[2]));"
             "print(json.dumps(predict(m, [r['text'] for r in rows], 2000)))")
-    rows = [{"id": r["id"], "text": r["text"], "topic": r["truth"]} for r in articles(3)]
+    rows = [{"id": r["id"], "text": r["text"], "topic": r["truth"]} for r in labelled_articles(3)]
     (tmp_path / "rows.json").write_text(json.dumps(rows))
     outs = []
     for k in range(2):
@@ -171,7 +150,7 @@ def test_hash_thresholds_hit_the_target_weight():
 
 
 def test_rebalance_stage_downsamples_deterministically_and_charts_it(zhinao_home):
-    rows = [r | {"topic": r["truth"]} for r in articles(2, skew={"news": 10, "sports": 4})]
+    rows = [r | {"topic": r["truth"]} for r in labelled_articles(2, skew={"news": 10, "sports": 4})]
     ref = Store().import_tables("classify", [pa.Table.from_pylist(rows)]).ref
     r = execute_stage(REBALANCE, RebalanceParams(use_ray=False, audit=True), inputs={"classify": ref})
     table = r.stats["tables"]["distribution"]

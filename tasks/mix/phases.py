@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import xxhash
 
 from ..dedup.shuffle import read_partition, write_partitioned
-from ..runtime.sampling import BUCKETS, bucket
+from ..runtime.sampling import bucket, taken
 from ..stats import StageStats
 from ..store.writer import write_shard
 from .tokens import count_tokens
@@ -75,9 +75,7 @@ def scatter(split: dict, params: Any, sink, stats: StageStats) -> None:
     with root.fs.open_input_file(split["norm"]) as fh:
         table = pq.read_table(fh)
     ids = table["id"].to_pylist()
-    extra = [bucket(i, params.seed, f"mix/{split['source']}") < split["threshold"] * BUCKETS
-             for i in ids] if split["threshold"] > 0 \
-        else [False] * len(ids)
+    extra = [taken(i, params.seed, f"mix/{split['source']}", split["threshold"]) for i in ids]
     take, epochs = [], []
     for row, more in enumerate(extra):
         for k in range(split["full"] + int(more)):

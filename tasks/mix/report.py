@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..plots import pyplot, save
 from ..stats import StageStats
 from .resolve import Allocation
 from .spec import MixSpec
@@ -24,10 +25,7 @@ def mixture_rows(spec: MixSpec, alloc: dict[str, Allocation], measured: StageSta
 
 
 def plot_mixture(rows: list[dict], path: Path, name: str) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     import numpy as np
 
     y = np.arange(len(rows))
@@ -39,8 +37,4 @@ def plot_mixture(rows: list[dict], path: Path, name: str) -> Path:
     ax.set_xlabel("share of tokens")
     ax.set_title(f"mixture {name}: {sum(r['tokens'] for r in rows):,} tokens")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save(fig, path)

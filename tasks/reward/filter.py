@@ -5,6 +5,8 @@ import math
 from collections import defaultdict
 from pathlib import Path
 
+from ..plots import pyplot, save
+
 
 def category_thresholds(categories: list[str], scores: list[float], k: float = 1.0) -> dict[str, dict]:
     """{category: {n, mean, std, threshold}}; std is the population standard deviation."""
@@ -20,10 +22,7 @@ def category_thresholds(categories: list[str], scores: list[float], k: float = 1
 
 
 def plot_histograms(categories: list[str], scores: list[float], stats: dict[str, dict], path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     cats = list(stats)
     fig, axes = plt.subplots(len(cats), 1, figsize=(7, 2.2 * max(1, len(cats))), squeeze=False)
@@ -35,8 +34,4 @@ def plot_histograms(categories: list[str], scores: list[float], stats: dict[str,
         ax.set_title(f"{c}: n={stats[c]['n']}, mean={stats[c]['mean']:.3f}, std={stats[c]['std']:.3f}", fontsize=9)
         ax.legend(fontsize=7)
     axes[-1, 0].set_xlabel("reward score")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save(fig, path)

@@ -16,6 +16,11 @@ def unit_hash(key: str, seed: int, salt: str) -> float:
     return xxhash.xxh64_intdigest(f"{salt}\x00{key}", seed=seed) / 2.0**64
 
 
+def taken(key: str, seed: int, salt: str, rate: float) -> bool:
+    """Whether `key` is in the sample of this rate (or under a threshold from threshold())."""
+    return unit_hash(key, seed, salt) < rate
+
+
 def bucket(key: str, seed: int, salt: str) -> int:
     return int(unit_hash(key, seed, salt) * BUCKETS)
 

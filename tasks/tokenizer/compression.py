@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..plots import pyplot, save
+
 
 def load_any(path: str | Path):
     """A `tokenizers.Tokenizer` from a tokenizer.json or a folder holding one (padding and
@@ -32,10 +34,7 @@ def compression(tok, texts: list[str]) -> dict:
 
 def plot_compression(rows: list[dict], path: Path) -> Path:
     """rows: {tokenizer, lang, bytes_per_token, chars_per_token}; grouped bars per language."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     import numpy as np
 
     names = list(dict.fromkeys(r["tokenizer"] for r in rows))
@@ -49,8 +48,4 @@ def plot_compression(rows: list[dict], path: Path) -> Path:
         ax.set_xticks(np.arange(len(langs)) + 0.4 - width / 2, langs)
         ax.set_title(metric.replace("_", " "))
     axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save(fig, path)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from ..runtime.sampling import unit_hash
+from ..runtime.sampling import taken
 
 DTYPE = np.uint32
 
@@ -34,7 +34,7 @@ def copies(row: dict, weights: dict[str, dict[str, float]], seed: int) -> int:
     for column, by_value in weights.items():
         w *= by_value.get(str(row.get(column)), 1.0)
     whole = int(w)
-    return whole + int(unit_hash(str(row["id"]), seed, "tokenize") < w - whole)
+    return whole + int(taken(str(row["id"]), seed, "tokenize", w - whole))
 
 
 def write_tokens(folder: Path, name: str, tokens: np.ndarray, starts: np.ndarray) -> list[Path]:

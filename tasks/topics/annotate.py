@@ -7,7 +7,7 @@ from typing import Any
 import pyarrow as pa
 
 from ..generate.engine import read_rows
-from ..runtime.mapper import conform
+from ..generate.rows import WriteRows
 from ..runtime.sink import ShardSink
 from ..stats import StageStats
 from .zeroshot import ZeroShotConfig, zero_shot
@@ -28,19 +28,13 @@ def annotate_shard(split: dict, params: Any, sink: ShardSink, stats: StageStats)
     rows = read_rows(split | {"columns": ["id", "lang", "text"]})
     labels = zero_shot(zero_shot_config(split, params)).annotate([r["text"] for r in rows],
                                                                  [r["lang"] for r in rows])
-    kept, dropped = [], []
+    out = []
     for r, (topic, score) in zip(rows, labels):
-        out = {"id": r["id"], "lang": r["lang"], "text": (r["text"] or "")[: params.max_chars], "topic": topic,
-               "annotation_score": score, "annotator": "zero-shot:embedding+keywords"}
-        stats.count("rows_in")
-        if score < params.min_confidence:
-            stats.drop("low_confidence")
-            dropped.append(out | {"drop_reason": "low_confidence"})
-        else:
-            stats.count("rows_out")
+        low = score < params.min_confidence
+        if not low:
             stats.observe("topic", topic)
-            kept.append(out)
-    if kept:
-        sink.write(conform(pa.Table.from_pylist(kept), SCHEMA))
-    if dropped and sink.auditing:
-        sink.drop(conform(pa.Table.from_pylist(dropped), SCHEMA.append(pa.field("drop_reason", pa.string()))))
+        out.append({"id": r["id"], "lang": r["lang"], "text": (r["text"] or "")[: params.max_chars], "topic": topic,
+                    "annotation_score": score, "annotator": "zero-shot:embedding+keywords",
+                    "drop_reason": "low_confidence" if low else None})
+    stats.count("rows_in", len(rows))
+    WriteRows()({"rows": out, "schema": SCHEMA}, params, sink, stats)

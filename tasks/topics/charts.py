@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..plots import pyplot, save
+
 
 def plot_distribution(rows: list[dict], path: Path, title: str) -> Path:
     """rows: {lang, topic, before, after} per group."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     import numpy as np
 
     langs = sorted({r["lang"] for r in rows})
@@ -30,8 +29,4 @@ def plot_distribution(rows: list[dict], path: Path, title: str) -> Path:
         ax.set_title(lang)
         ax.legend(fontsize=7, loc="lower right")
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save(fig, path)

@@ -4,6 +4,8 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from ..plots import pyplot, save
+
 
 def classification_report(truth: list[str], pred: list[str]) -> dict:
     """Accuracy, macro-F1 (over the classes that occur in truth or predictions) and per-class rows."""
@@ -30,10 +32,7 @@ def classification_report(truth: list[str], pred: list[str]) -> dict:
 
 
 def plot_confusion(truth: list[str], pred: list[str], path: Path, title: str) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     import numpy as np
 
     classes = sorted(set(truth) | set(pred))
@@ -54,8 +53,4 @@ def plot_confusion(truth: list[str], pred: list[str], path: Path, title: str) ->
                 ax.text(j, i, str(m[i, j]), ha="center", va="center", fontsize=6,
                         color="white" if m[i, j] > m.max() / 2 else "black")
     ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save(fig, path)

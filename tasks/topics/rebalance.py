@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..runtime.sampling import bucket, unit_hash
+from ..runtime.sampling import bucket, taken
 from ..stats import StageStats
 
 NONE = "(none)"
@@ -45,14 +45,12 @@ def targets(counts: dict[str, int], cap_factor: float | None, target_shares: dic
         labelled = {t: n for t, n in topics.items() if t != NONE and n > 0}
         shares = target_shares.get(lang)
         if shares and labelled:
-            unknown = set(shares) - set(labelled)
             total = sum(labelled.values())
             weights = {t: shares.get(t, n / total) for t, n in labelled.items()}
             norm = sum(weights.values())
             weights = {t: w / norm for t, w in weights.items()}
             size = min(labelled[t] / w for t, w in weights.items() if w > 0)
             keep = {t: min(labelled[t], math.floor(w * size + 1e-9)) for t, w in weights.items()}
-            keep |= {t: 0 for t in unknown}
         elif cap_factor is not None and labelled:
             cap = max(min_docs, math.ceil(cap_factor * median(labelled.values())))
             keep = {t: min(n, cap) for t, n in labelled.items()}
@@ -80,7 +78,7 @@ def downsample_batch(table: pa.Table, params: Any, stats: StageStats, thresholds
     for doc_id, lang, topic in zip(table["id"].to_pylist(), table[params.lang_column].to_pylist(),
                                    table[params.topic_column].to_pylist()):
         g = group_of(lang, topic)
-        k = unit_hash(doc_id, params.seed, SALT) < thresholds.get(g, 1.0)
+        k = taken(doc_id, params.seed, SALT, thresholds.get(g, 1.0))
         keep.append(k)
         if k:
             stats.observe("after", g)
