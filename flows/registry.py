@@ -29,6 +29,7 @@ def targets() -> dict[str, Target]:
     from .mix import MixParams, MixStage2Params, mix_stage1, mix_stage2
     from .pipelines import DataParams, data
     from .quality import QualityParams, quality
+    from .pretrain import AnnealParams, PretrainParams, pretrain_stage1, pretrain_stage2
     from .rebalance import RebalanceParams, rebalance
     from .rewrite import RewriteParams, rewrite
     from .rm_score import RMScoreParams, rm_score
@@ -47,7 +48,8 @@ def targets() -> dict[str, Target]:
               ("rm-score", rm_score, RMScoreParams),
               ("mix-stage1", mix_stage1, MixParams), ("mix-stage2", mix_stage2, MixStage2Params),
               ("tokenizer", tokenizer, TokenizerParams), ("tokens-stage1", tokens_stage1, TokenizeParams),
-              ("tokens-stage2", tokens_stage2, TokenizeParams)]
+              ("tokens-stage2", tokens_stage2, TokenizeParams),
+              ("pretrain-stage1", pretrain_stage1, PretrainParams), ("pretrain-stage2", pretrain_stage2, AnnealParams)]
     out = {name: Target(name, f, p, "stage") for name, f, p in stages}
     out["data"] = Target("data", data, DataParams, "pipeline")
     return out

@@ -34,3 +34,25 @@ def zero_memory_gb(cfg: ModelConfig, stage: int, gpus: int) -> float:
     if stage >= 3:
         params /= gpus
     return n * (params + grads + optim) / 1e9
+
+
+def device_peak_flops(device) -> tuple[float, str]:
+    """The MFU denominator for one rank and where it comes from: the bf16 dense peak of a known
+    GPU, or on CPU a measured fp32 matmul rate (this machine's practical peak)."""
+    import time
+
+    import torch
+
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device).lower()
+        for key, peak in (("h200", PEAK_FLOPS["h200"]), ("h100", PEAK_FLOPS["h100-sxm"]), ("a100", PEAK_FLOPS["a100"])):
+            if key in name:
+                return peak, f"{name} bf16 dense peak"
+        return 0.0, f"unknown peak for {name}"
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    a @ b                                    # warm up
+    runs, started = 0, time.perf_counter()
+    while time.perf_counter() - started < 0.3:
+        a @ b
+        runs += 1
+    return 2 * 1024 ** 3 * runs / (time.perf_counter() - started), "measured fp32 1024x1024 matmul on this CPU"

@@ -1,0 +1,211 @@
+"""One rank of a pretraining run: `python -m model.train SPEC.json`, started by model/launch.py (or
+the deepspeed launcher) with RANK / WORLD_SIZE / LOCAL_RANK / MASTER_ADDR / MASTER_PORT set.
+
+The loop: DeepSpeed engine around the plain model (ZeRO stage, offload and precision from the spec,
+activation checkpointing applied around the blocks) -> resume from the newest complete checkpoint
+-> for each step, gradient-accumulated micro-batches chosen by step number (so a resumed run sees
+the data order of an uninterrupted one) -> metrics line -> checkpoint every N steps -> rank 0
+writes the finished model as a Hugging Face Llama folder with the run's metrics."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+
+from . import checkpoint
+from .data import TokenWindows
+from .ds_config import deepspeed_config, use_bf16
+from .flops import device_peak_flops, flops_per_token
+from .hf import export_hf, import_hf
+from .metrics import MetricsLog
+from .parallel import apply_activation_checkpointing, plain_state_dict
+from .train_spec import TrainSpec
+from .transformer import Transformer
+
+log = logging.getLogger("zhinao.train")
+KILL_AT_STEP = "ZHINAO_KILL_AT_STEP"   # fault injection for resume tests: SIGKILL rank 0 after this step
+
+
+def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    """Weight decay on matrices, none on norms (1-D weights)."""
+    decay = [p for p in model.parameters() if p.ndim >= 2]
+    other = [p for p in model.parameters() if p.ndim < 2]
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": other, "weight_decay": 0.0}]
+
+
+def build_model(spec: TrainSpec) -> Transformer:
+    torch.manual_seed(spec.seed)
+    if spec.init_from:
+        model = import_hf(spec.init_from)
+        if model.cfg.max_seq_len < spec.seq_len:
+            raise ValueError(f"{spec.init_from}: max_seq_len {model.cfg.max_seq_len} < seq_len {spec.seq_len}")
+    else:
+        model = Transformer(spec.model_config())
+    if spec.activation_checkpointing:
+        apply_activation_checkpointing(model)
+    return model
+
+
+def gathered_state(engine, zero_stage: int) -> dict[str, torch.Tensor] | None:
+    """The full fp32 weights on rank 0 (ZeRO-3 gathers its partitions; every rank must call this)."""
+    import deepspeed
+
+    params = list(engine.module.parameters())
+    ctx = deepspeed.zero.GatheredParameters(params, modifier_rank=None) if zero_stage == 3 else _null()
+    with ctx:
+        if dist.get_rank() != 0:
+            return None
+        return plain_state_dict({k: v.detach().float().cpu().clone() for k, v in engine.module.state_dict().items()})
+
+
+class _null:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def local_grad_norm(engine) -> float:
+    """Without ZeRO, DeepSpeed does not record the norm; the reduced gradients are whole on every
+    rank, so it is computed from them (before the step clips and clears them)."""
+    grads = [p.grad for p in engine.module.parameters() if p.grad is not None]
+    return float(torch.nn.utils.get_total_norm(grads)) if grads else 0.0
+
+
+def evaluate(engine, data: TokenWindows, spec: TrainSpec, device) -> float | None:
+    losses = []
+    engine.eval()
+    with torch.no_grad():
+        for x, y in data.valid_batches(spec.micro_batch, spec.eval_batches, every_window=bool(spec.valid_data)):
+            losses.append(engine(x.to(device), y.to(device))[1].float().item())
+    engine.train()
+    return sum(losses) / len(losses) if losses else None
+
+
+def train(spec: TrainSpec) -> dict:
+    import deepspeed
+
+    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    local = int(os.environ.get("LOCAL_RANK", 0))
+    cuda = torch.cuda.is_available()
+    device = torch.device("cuda", local) if cuda else torch.device("cpu")
+    if cuda:
+        torch.cuda.set_device(device)
+    deepspeed.init_distributed(dist_backend=spec.backend or ("nccl" if cuda else "gloo"))
+    data = TokenWindows(spec.data, spec.seq_len, spec.seed, 0.0 if spec.valid_data else spec.valid_fraction)
+    valid = TokenWindows(spec.valid_data, spec.seq_len, spec.seed) if spec.valid_data else data
+    model = build_model(spec)
+    schedule = spec.lr_schedule()
+    engine, _, _, lr_sched = deepspeed.initialize(
+        model=model, model_parameters=param_groups(model, spec.weight_decay), config=deepspeed_config(spec, world),
+        lr_scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lambda s: schedule(s) / spec.max_lr))
+
+    step, tokens, resumed = 0, 0, checkpoint.latest(spec.checkpoints)
+    if resumed is not None:
+        state = checkpoint.load(engine, spec.checkpoints, resumed)
+        step, tokens = int(state["step"]), int(state["tokens"])
+        if rank == 0:
+            log.info("resumed from the checkpoint at step %d (%d tokens)", step, tokens)
+    metrics = MetricsLog(Path(spec.checkpoints) / "metrics.jsonl", resume_step=resumed) if rank == 0 else None
+    peak, peak_source = device_peak_flops(device) if spec.peak_flops <= 0 else (spec.peak_flops, "stated")
+    per_token = flops_per_token(engine.module.cfg, spec.seq_len)
+    per_step = spec.tokens_per_step(world)
+    kill_at = int(os.environ.get(KILL_AT_STEP, 0)) if resumed is None else 0
+    last_time, last_tokens, started = time.perf_counter(), tokens, time.perf_counter()
+
+    engine.train()
+    while step < spec.steps:
+        lr = schedule(step)
+        total = torch.zeros((), device=device)
+        for micro in range(spec.grad_accum):
+            x, y = data.batch(step * spec.grad_accum + micro, spec.micro_batch, rank, world)
+            _, loss = engine(x.to(device), y.to(device))
+            engine.backward(loss)
+            if micro == spec.grad_accum - 1 and spec.zero_stage == 0:
+                norm = local_grad_norm(engine)
+            engine.step()
+            total += loss.detach().float()
+        if spec.zero_stage > 0:
+            norm = float(engine.get_global_grad_norm())
+        dist.all_reduce(total)
+        step, tokens = step + 1, tokens + per_step
+        row = {"step": step, "loss": total.item() / (spec.grad_accum * world), "lr": lr, "grad_norm": norm,
+               "tokens": tokens}
+        if step % spec.log_every == 0 or step == spec.steps:
+            now = time.perf_counter()
+            tps = (tokens - last_tokens) / max(now - last_time, 1e-9)
+            row |= {"tokens_per_s": tps, "mfu": per_token * tps / (peak * world) if peak else None,
+                    "elapsed_s": now - started}
+            last_time, last_tokens = now, tokens
+        if (spec.eval_every and step % spec.eval_every == 0) or step == spec.steps:
+            row["valid_loss"] = evaluate(engine, valid, spec, device)
+        if metrics is not None:
+            metrics.write(row)
+        if step % spec.checkpoint_every == 0 or step == spec.steps:
+            checkpoint.save(engine, spec.checkpoints, step, {"step": step, "tokens": tokens}, spec.keep_checkpoints)
+        if kill_at and step == kill_at and rank == 0:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    weights = gathered_state(engine, spec.zero_stage)
+    summary = {}
+    if rank == 0:
+        summary = finish(spec, engine.module.cfg, weights, world, resumed, peak, peak_source)
+    dist.barrier()
+    return summary
+
+
+def finish(spec: TrainSpec, cfg, weights: dict, world: int, resumed: int | None, peak: float, peak_source: str) -> dict:
+    """Rank 0: the finished model as a Llama folder (+ tokenizer), with metrics and the run summary;
+    written to a temporary name and renamed, so `out` exists only complete."""
+    out = Path(spec.out)
+    tmp = out.with_name(out.name + ".part")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model = Transformer(cfg)
+    model.load_state_dict(weights)
+    export_hf(model, tmp, spec.tokenizer or None)
+    rows = [json.loads(line) for line in (Path(spec.checkpoints) / "metrics.jsonl").read_text().splitlines()]
+    shutil.copyfile(Path(spec.checkpoints) / "metrics.jsonl", tmp / "metrics.jsonl")
+    last = rows[-1]
+    summary = {"steps": spec.steps, "tokens": last["tokens"], "world_size": world, "zero_stage": spec.zero_stage,
+               "precision": "bf16" if use_bf16(spec) else "fp32", "params": cfg.num_params(),
+               "first_loss": rows[0]["loss"], "final_loss": last["loss"], "valid_loss": last.get("valid_loss"),
+               "final_lr": spec.lr_schedule().final_lr, "resumed_from_step": resumed,
+               "peak_flops_per_rank": peak, "peak_source": peak_source,
+               "mean_tokens_per_s": _mean([r.get("tokens_per_s") for r in rows[1:]]),
+               "mean_mfu": _mean([r.get("mfu") for r in rows[1:]])}
+    (tmp / "trainer_state.json").write_text(json.dumps(summary, indent=2))
+    spec.save(tmp / "train_spec.json")
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    return summary
+
+
+def _mean(values) -> float | None:
+    values = [v for v in values if v is not None]
+    return sum(values) / len(values) if values else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = argv if argv is not None else sys.argv[1:]
+    if len(args) != 1:
+        print("usage: python -m model.train SPEC.json", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s rank" + os.environ.get("RANK", "0")
+                        + " %(levelname)s %(message)s")
+    train(TrainSpec.load(args[0]))
+    if dist.is_initialized():
+        dist.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

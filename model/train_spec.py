@@ -1,0 +1,87 @@
+"""What one pretraining run is: the model shape, the data, the schedule and the DeepSpeed plan, as
+one JSON-serialisable dataclass that the flow writes and every rank reads."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import ModelConfig, preset
+from .schedule import LRSchedule
+
+
+@dataclass
+class TrainSpec:
+    data: str                               # folder of token shards (*.bin)
+    out: str                                # where rank 0 writes the finished model's files
+    checkpoints: str                        # DeepSpeed checkpoints, kept across attempts (resume)
+    preset: str = "tiny"
+    model: dict[str, Any] = field(default_factory=dict)       # ModelConfig overrides
+    seq_len: int = 128
+    micro_batch: int = 4                    # sequences per rank per micro-step
+    grad_accum: int = 1
+    steps: int = 100
+    # LR: "cosine_floor" (stage 1: warmup, cosine to floor_ratio x max_lr) or "anneal" (stage 2: to 0)
+    schedule: str = "cosine_floor"
+    max_lr: float = 3e-4
+    warmup_steps: int = 0
+    floor_ratio: float = 0.3
+    anneal_shape: str = "linear"
+    weight_decay: float = 0.1
+    betas: tuple[float, float] = (0.9, 0.95)
+    grad_clip: float = 1.0
+    zero_stage: int = 1
+    offload_optimizer: bool = False
+    offload_params: bool = False            # ZeRO-3 only
+    activation_checkpointing: bool = False
+    precision: str = "auto"                 # auto | bf16 | fp32 (auto: bf16 where the device supports it)
+    checkpoint_every: int = 50
+    keep_checkpoints: int = 2
+    eval_every: int = 0                     # 0: only at the end
+    eval_batches: int = 8
+    valid_fraction: float = 0.05            # windows held out of training for validation loss
+    valid_data: str = ""                    # another token folder to validate on (ablations)
+    seed: int = 0
+    init_from: str = ""                     # a finished model folder (stage 2 starts from stage 1)
+    tokenizer: str = ""                     # tokenizer folder, exported with the model
+    peak_flops: float = 0.0                 # per rank, for MFU; 0: by device (measured on CPU)
+    log_every: int = 1
+    backend: str = ""                       # torch.distributed backend; "": nccl on CUDA, gloo on CPU
+
+    def __post_init__(self):
+        self.betas = tuple(self.betas)
+        if self.steps <= 0 or self.micro_batch <= 0 or self.grad_accum <= 0 or self.seq_len <= 0:
+            raise ValueError("steps, micro_batch, grad_accum and seq_len must be positive")
+        if self.zero_stage not in (0, 1, 2, 3):
+            raise ValueError(f"zero_stage {self.zero_stage}: DeepSpeed ZeRO has stages 0-3")
+        if self.offload_params and self.zero_stage != 3:
+            raise ValueError("offload_params needs zero_stage 3 (only ZeRO-3 partitions parameters)")
+        if self.offload_optimizer and self.zero_stage == 0:
+            raise ValueError("offload_optimizer needs zero_stage >= 1")
+        if self.precision not in ("auto", "bf16", "fp32"):
+            raise ValueError(f"precision {self.precision!r}: choose auto, bf16 or fp32")
+        if self.checkpoint_every <= 0:
+            raise ValueError("checkpoint_every must be positive")
+        self.lr_schedule()          # raises on an impossible schedule
+        cfg = self.model_config()
+        if self.seq_len > cfg.max_seq_len:
+            raise ValueError(f"seq_len {self.seq_len} is longer than the model's max_seq_len {cfg.max_seq_len}")
+
+    def model_config(self) -> ModelConfig:
+        return preset(self.preset, **self.model)
+
+    def lr_schedule(self) -> LRSchedule:
+        return LRSchedule(total_steps=self.steps, max_lr=self.max_lr, warmup_steps=self.warmup_steps,
+                          floor_ratio=self.floor_ratio, kind=self.schedule, anneal_shape=self.anneal_shape)
+
+    def tokens_per_step(self, world: int) -> int:
+        return self.seq_len * self.micro_batch * self.grad_accum * world
+
+    def save(self, path: Path) -> Path:
+        path.write_text(json.dumps(asdict(self), indent=2))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TrainSpec":
+        return cls(**json.loads(Path(path).read_text()))

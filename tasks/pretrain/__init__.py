@@ -1,0 +1,1 @@
+"""Pretraining runs as stage work: the run spec, the launch with progress, and the run report."""

@@ -1,0 +1,79 @@
+"""One pretraining run as the work of a model stage: write the run's spec beside its checkpoints,
+launch the ranks while following their metrics, then hand the finished model folder (a Llama
+checkpoint with the tokenizer, metrics, loss and LR plots) to the version being written."""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+from model.launch import launch
+from model.metrics import read_metrics
+from model.schedule import LRSchedule, plot_schedules
+from model.train_spec import TrainSpec
+
+from ..settings import get_settings
+from .progress import MetricsFollower
+from .report import plot_loss, rounded, thin
+
+
+def _logger():
+    from prefect import get_run_logger
+    from prefect.exceptions import MissingContextError
+
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger("zhinao.pretrain")
+
+
+def schedules(split: dict[str, Any], spec: TrainSpec) -> list[tuple[str, LRSchedule]]:
+    """This run's LR schedule, after the one it continues from (stage 2 after stage 1)."""
+    before = [(name, LRSchedule(**s)) for name, s in split.get("schedules_before", [])]
+    return before + [(split["stage"], spec.lr_schedule())]
+
+
+def run_training(split: dict[str, Any], params: Any, sink, stats) -> None:
+    log = _logger()
+    spec = TrainSpec(**split["spec"])
+    checkpoints = Path(spec.checkpoints)
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    spec_path = spec.save(checkpoints / "train_spec.json")
+    log.info("%s: %d steps of %d tokens on %d rank(s), ZeRO-%d%s, checkpoints every %d steps in %s",
+             split["stage"], spec.steps, spec.tokens_per_step(params.world_size), params.world_size, spec.zero_stage,
+             " + optimizer offload" if spec.offload_optimizer else "", spec.checkpoint_every, checkpoints)
+    follower = MetricsFollower(checkpoints / "metrics.jsonl", spec.steps, split["stage"], log)
+    try:
+        launch(spec_path, params.world_size, params.launcher, params.hostfile or None,
+               on_line=lambda line: log.debug("rank 0: %s", line), poll=follower)
+    finally:
+        follower.close()
+
+    out = Path(spec.out)
+    rows = read_metrics(out / "metrics.jsonl")
+    state = json.loads((out / "trainer_state.json").read_text())
+    title = f"{split['stage']}@{split['version']}"
+    plots = [("loss curve (train, validation; LR dashed)", plot_loss(rows, out / "loss.png", title)),
+             ("LR schedule", plot_schedules(schedules(split, spec), out / "lr.png"))]
+    reports = get_settings().reports
+    listed = []
+    for what, png in plots:
+        copy = reports / f"{split['stage']}-{split['version']}-{png.name}"
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(png, copy)
+        listed.append({"plot": what, "path": str(copy)})
+    sink.write_files(out)
+    stats.count("steps", spec.steps)
+    stats.count("tokens_trained", state["tokens"])
+    stats.table("run", [{"metric": k, "value": v} for k, v in state.items()])
+    stats.table("metrics", [rounded(r) for r in thin(rows)])
+    stats.table("plots", listed)
+    log.info("%s: loss %.4f -> %.4f, validation %s, %s tokens/s, MFU %s (peak: %s)", split["stage"],
+             state["first_loss"], state["final_loss"], _fmt(state["valid_loss"], ".4f"),
+             _fmt(state["mean_tokens_per_s"], ".0f"), _fmt(state["mean_mfu"], ".1%"), state["peak_source"])
+
+
+def _fmt(value, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
