@@ -38,7 +38,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     results = result if isinstance(result, list) else [result]
     for r in results:
         what = "cache hit" if r.cache_hit else "computed"
-        console.print(f"[bold]{r.ref}[/bold]  {what}, {r.rows:,} rows"
+        size = {"model": "model", "tokens": f"{r.rows:,} tokens"}.get(r.kind, f"{r.rows:,} rows")
+        console.print(f"[bold]{r.ref}[/bold]  {what}, {size}"
                       + (f", dropped {r.stats.get('dropped')}" if r.stats.get("dropped") else "")
                       + (f", audit {r.audit_ref}" if r.audit_ref else ""))
     return 0

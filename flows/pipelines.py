@@ -13,6 +13,7 @@ from .ingest import IngestParams, ingest
 from .judge import JudgeParams, judge
 from .langid import LangIdParams, langid
 from .mix import MixParams, MixStage2Params, mix_stage1, mix_stage2
+from .pretrain import AnnealParams, PretrainParams, pretrain_stage1, pretrain_stage2
 from .quality import QualityParams, quality
 from .rebalance import RebalanceParams, rebalance
 from .report import publish_funnel
@@ -20,6 +21,8 @@ from .rewrite import RewriteParams, rewrite
 from .rm_score import RMScoreParams, rm_score
 from .stage import StageResult
 from .synth import SynthParams, synth
+from .tokenize import TokenizeParams, tokens_stage1, tokens_stage2
+from .tokenizer import TokenizerParams, tokenizer
 from .topic_model import TopicModelParams, topic_model
 
 
@@ -95,3 +98,28 @@ def only_made(p: MixParams, made: dict[str, str]) -> MixParams:
     total = sum(s.share for s in keep)
     sources = [s.model_copy(update={"share": s.share / total}) for s in keep]
     return p.model_copy(update={"spec": p.spec.model_copy(update={"sources": sources})})
+
+
+class ModelParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tokenizer: TokenizerParams = Field(default_factory=TokenizerParams)
+    tokens_stage1: TokenizeParams = Field(default_factory=TokenizeParams)
+    tokens_stage2: TokenizeParams = Field(default_factory=TokenizeParams)
+    # sample-sized defaults: the tiny preset on some ten thousand tokens, a minute on a CPU
+    pretrain_stage1: PretrainParams = Field(default_factory=lambda: PretrainParams(
+        seq_len=64, steps=60, max_lr=3e-3, warmup_steps=5, checkpoint_every=20, eval_every=20))
+    pretrain_stage2: AnnealParams = Field(default_factory=lambda: AnnealParams(
+        seq_len=64, steps=20, checkpoint_every=10, eval_every=10))
+
+
+@flow(name="model", description="The model pipeline on the latest mixtures: tokenizer -> stage-1 and stage-2 "
+                                 "token shards -> pretraining stage 1 (cosine to a raised floor) -> stage 2 "
+                                 "(anneal to 0 on the high-quality mix).", persist_result=False)
+def model(params: ModelParams = ModelParams()) -> list[StageResult]:
+    tok = tokenizer(params.tokenizer)
+    first = tokens_stage1(params.tokens_stage1, inputs={"tokenizer": tok.ref})
+    second = tokens_stage2(params.tokens_stage2, inputs={"tokenizer": tok.ref})
+    base = pretrain_stage1(params.pretrain_stage1, inputs={"tokens-stage1": first.ref})
+    annealed = pretrain_stage2(params.pretrain_stage2, inputs={"tokens-stage2": second.ref,
+                                                               "pretrain-stage1": base.ref})
+    return [tok, first, second, base, annealed]

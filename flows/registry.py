@@ -27,7 +27,7 @@ def targets() -> dict[str, Target]:
     from .judge import JudgeParams, judge
     from .langid import LangIdParams, langid
     from .mix import MixParams, MixStage2Params, mix_stage1, mix_stage2
-    from .pipelines import DataParams, data
+    from .pipelines import DataParams, ModelParams, data, model
     from .quality import QualityParams, quality
     from .pretrain import AnnealParams, PretrainParams, pretrain_stage1, pretrain_stage2
     from .rebalance import RebalanceParams, rebalance
@@ -52,4 +52,5 @@ def targets() -> dict[str, Target]:
               ("pretrain-stage1", pretrain_stage1, PretrainParams), ("pretrain-stage2", pretrain_stage2, AnnealParams)]
     out = {name: Target(name, f, p, "stage") for name, f, p in stages}
     out["data"] = Target("data", data, DataParams, "pipeline")
+    out["model"] = Target("model", model, ModelParams, "pipeline")
     return out

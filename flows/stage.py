@@ -98,6 +98,7 @@ class StageResult(BaseModel):
     version: str
     cache_hit: bool
     rows: int
+    kind: str = "dataset"
     audit_ref: str | None = None
     stats: dict[str, Any] = {}
 
@@ -141,7 +142,7 @@ def execute_stage(stage: Stage, params: StageParams, inputs: dict[str, str] | No
         audit = store.catalog.find(f"{stage.name}.dropped")
         audit_ref = next((a.ref for a in audit if f"{stage.name}@{vid}" in a.parents), None)
         return StageResult(stage=stage.name, ref=existing.ref, version=vid, cache_hit=True,
-                           rows=existing.rows, audit_ref=audit_ref, stats=existing.stats)
+                           rows=existing.rows, kind=stage.kind, audit_ref=audit_ref, stats=existing.stats)
 
     log.info("computing %s@%s from %d split(s)%s", stage.name, vid, len(plan.splits),
              f" and inputs {[p.ref for p in parents]}" if parents else "")
@@ -201,7 +202,7 @@ def execute_stage(stage: Stage, params: StageParams, inputs: dict[str, str] | No
              ", ".join(f"{k}={v}" for k, v in sorted(stats.dropped.items())) or "none", finished - started)
     publish_artifacts(store, committed, stats)
     return StageResult(stage=stage.name, ref=committed.ref, version=vid, cache_hit=False,
-                       rows=committed.rows, audit_ref=audit_ref, stats=committed.stats)
+                       rows=committed.rows, kind=stage.kind, audit_ref=audit_ref, stats=committed.stats)
 
 
 def _remove(store: Store, folder: str) -> None:

@@ -1,0 +1,155 @@
+"""Pretraining with DeepSpeed on CPU (gloo): stage 1 then stage 2 as Prefect flows with falling loss
+and a Llama export that transformers loads with our logits; a killed two-rank run that resumes
+with the losses of an uninterrupted one; ZeRO-3 with offload, activation checkpointing and bf16;
+bad configurations refused before any process starts."""
+import json
+
+import pytest
+import torch
+
+from flows.pretrain import PRETRAIN_STAGE1, PRETRAIN_STAGE2, AnnealParams, PretrainParams, pretrain_stage1, pretrain_stage2
+from flows.stage import execute_stage
+from model import checkpoint
+from model.hf import import_hf
+from model.metrics import MetricsLog, read_metrics
+from model.parallel import apply_activation_checkpointing, plain_state_dict
+from model.train import KILL_AT_STEP
+from model.config import preset
+from model.transformer import Transformer
+from tasks.store import Store
+
+from .pretrain_data import token_versions
+
+SMALL = dict(seq_len=64, micro_batch=8, max_lr=3e-3, warmup_steps=3)
+
+
+def _metrics(store: Store, ref: str) -> list[dict]:
+    return read_metrics(store.model_path(ref) / "metrics.jsonl")
+
+
+def test_stage1_then_stage2_pretrain_with_falling_loss_and_export_to_transformers(prefect_harness):
+    refs = token_versions()
+    store = Store()
+    first = pretrain_stage1(PretrainParams(steps=40, checkpoint_every=20, eval_every=20, **SMALL),
+                            inputs={"tokens-stage1": refs["tokens-stage1"]})
+    m1 = store.resolve(first.ref)
+    assert m1.kind == "model" and set(m1.parents) == {refs["tokens-stage1"], refs["tokenizer"]}
+    rows = _metrics(store, first.ref)
+    assert [r["step"] for r in rows] == list(range(1, 41))
+    start, end = sum(r["loss"] for r in rows[:5]) / 5, sum(r["loss"] for r in rows[-5:]) / 5
+    assert end < start - 1.0, (start, end)
+    valid = [r["valid_loss"] for r in rows if "valid_loss" in r]
+    assert len(valid) == 2 and valid[1] < valid[0]
+    assert all(r["grad_norm"] > 0 and r["tokens_per_s"] > 0 and 0 < r["mfu"] < 1 for r in rows)
+    assert rows[-1]["tokens"] == 40 * 64 * 8
+    assert {t["plot"] for t in first.stats["tables"]["plots"]} >= {"LR schedule"}
+
+    second = pretrain_stage2(AnnealParams(steps=10, seq_len=64, micro_batch=8, checkpoint_every=5),
+                             inputs={"tokens-stage2": refs["tokens-stage2"], "pretrain-stage1": first.ref})
+    m2 = store.resolve(second.ref)
+    assert first.ref in m2.parents and refs["tokens-stage2"] in m2.parents
+    rows2 = _metrics(store, second.ref)
+    final_lr = json.loads((store.model_path(first.ref) / "trainer_state.json").read_text())["final_lr"]
+    assert rows2[0]["lr"] == pytest.approx(final_lr) and rows2[-1]["lr"] < rows2[0]["lr"] / 5   # anneal to 0
+    assert rows2[0]["loss"] < start - 0.8           # starts from stage 1's weights, not from scratch
+    assert json.loads((store.model_path(second.ref) / "trainer_state.json").read_text())["final_lr"] == 0
+    assert store.lineage(m2)                          # reaches back through stage 1 to the tokens
+
+    from transformers import AutoTokenizer, LlamaForCausalLM
+
+    folder = store.model_path(second.ref)
+    hf = LlamaForCausalLM.from_pretrained(folder).eval()
+    ours = import_hf(folder).eval()
+    tok = AutoTokenizer.from_pretrained(folder)
+    ids = torch.tensor([tok("The river delta 河流三角洲 1234")["input_ids"]])
+    with torch.no_grad():
+        assert torch.allclose(hf(ids).logits, ours(ids), atol=1e-4)
+    again = pretrain_stage2(AnnealParams(steps=10, seq_len=64, micro_batch=8, checkpoint_every=5),
+                            inputs={"tokens-stage2": refs["tokens-stage2"], "pretrain-stage1": first.ref})
+    assert again.cache_hit and again.ref == second.ref
+
+
+def test_killed_two_rank_run_resumes_with_the_losses_of_an_uninterrupted_one(prefect_harness, tmp_path,
+                                                                            monkeypatch):
+    params = PretrainParams(steps=12, checkpoint_every=4, zero_stage=2, world_size=2, **SMALL)
+    refs = token_versions()
+    monkeypatch.setenv(KILL_AT_STEP, "6")            # rank 0 gets SIGKILL after step 6; Prefect retries the flow
+    killed = pretrain_stage1(params, inputs={"tokens-stage1": refs["tokens-stage1"]})
+    state = json.loads((Store().model_path(killed.ref) / "trainer_state.json").read_text())
+    assert state["resumed_from_step"] == 4 and state["world_size"] == 2
+    resumed = _metrics(Store(), killed.ref)
+
+    monkeypatch.delenv(KILL_AT_STEP)
+    monkeypatch.setenv("ZHINAO_HOME", str(tmp_path / "other"))   # the same run again, uninterrupted
+    refs = token_versions()
+    clean = pretrain_stage1(params, inputs={"tokens-stage1": refs["tokens-stage1"]})
+    assert clean.ref.split("@")[1] == killed.ref.split("@")[1]
+    reference = _metrics(Store(), clean.ref)
+    assert [r["step"] for r in resumed] == list(range(1, 13))
+    assert [r["loss"] for r in resumed] == pytest.approx([r["loss"] for r in reference], rel=1e-6)
+    assert [r["grad_norm"] for r in resumed] == pytest.approx([r["grad_norm"] for r in reference], rel=1e-5)
+
+
+@pytest.mark.parametrize("setup", [
+    dict(zero_stage=0, precision="fp32"),
+    dict(zero_stage=3, offload_optimizer=True, offload_params=True, activation_checkpointing=True, precision="bf16"),
+])
+def test_zero_stages_offload_checkpointing_and_precision(setup):
+    refs = token_versions()
+    r = execute_stage(PRETRAIN_STAGE1, PretrainParams(steps=6, checkpoint_every=3, **SMALL, **setup),
+                      inputs={"tokens-stage1": refs["tokens-stage1"]})
+    folder = Store().model_path(r.ref)
+    state = json.loads((folder / "trainer_state.json").read_text())
+    assert state["zero_stage"] == setup["zero_stage"] and state["precision"] == setup["precision"]
+    rows = read_metrics(folder / "metrics.jsonl")
+    assert len(rows) == 6 and rows[-1]["loss"] < rows[0]["loss"] and all(r["grad_norm"] > 0 for r in rows)
+    model = import_hf(folder)                     # the gathered weights load into the plain model
+    assert model.cfg.n_layers == 4 and all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_bad_configurations_fail_before_training():
+    refs = token_versions()
+    tokens = {"tokens-stage1": refs["tokens-stage1"]}
+    with pytest.raises(ValueError, match="offload_params needs zero_stage 3"):
+        execute_stage(PRETRAIN_STAGE1, PretrainParams(offload_params=True, zero_stage=2), inputs=tokens)
+    with pytest.raises(ValueError, match="longer than the model's max_seq_len"):
+        execute_stage(PRETRAIN_STAGE1, PretrainParams(seq_len=512), inputs=tokens)
+    with pytest.raises(ValueError, match="unknown model preset"):
+        execute_stage(PRETRAIN_STAGE1, PretrainParams(preset="13b"), inputs=tokens)
+    with pytest.raises(ValueError, match="not a token-shard version"):
+        execute_stage(PRETRAIN_STAGE1, PretrainParams(), inputs={"tokens-stage1": refs["tokenizer"]})
+    with pytest.raises(ValueError, match="not a pretrain-stage1 model version"):
+        execute_stage(PRETRAIN_STAGE2, AnnealParams(), inputs={"tokens-stage2": refs["tokens-stage2"],
+                                                               "pretrain-stage1": refs["tokenizer"]})
+    assert not Store().catalog.find("pretrain-stage1")
+
+
+def test_checkpoint_markers_metrics_truncation_and_activation_checkpointing(tmp_path):
+    for step in (4, 8, 12):
+        (tmp_path / checkpoint.tag(step)).mkdir()
+    for step in (4, 8):
+        (tmp_path / checkpoint.tag(step) / checkpoint.MARKER).write_text("{}")
+    assert checkpoint.latest(tmp_path) == 8           # step 12 was being written when the run died
+
+    log = MetricsLog(tmp_path / "m.jsonl")
+    for step in range(1, 11):
+        log.write({"step": step, "loss": 1.0 / step})
+    with (tmp_path / "m.jsonl").open("a") as fh:
+        fh.write('{"step": 11, "lo')                  # a line cut by the kill
+    MetricsLog(tmp_path / "m.jsonl", resume_step=8)
+    assert [r["step"] for r in read_metrics(tmp_path / "m.jsonl")] == list(range(1, 9))
+
+    torch.manual_seed(0)
+    plain = Transformer(preset("tiny"))
+    wrapped = Transformer(preset("tiny"))
+    wrapped.load_state_dict(plain.state_dict())
+    apply_activation_checkpointing(wrapped)
+    x = torch.randint(0, 4096, (2, 33))
+    for m in (plain, wrapped):
+        m(x[:, :-1], x[:, 1:])[1].backward()
+    grads = dict(wrapped.named_parameters())
+    for name, p in plain.named_parameters():
+        twin = grads[name.replace("layers.0.", "layers.0.block.")] if name.startswith("layers.0.") else None
+        if twin is not None:
+            assert torch.allclose(p.grad, twin.grad, atol=1e-6)
+    assert set(plain_state_dict(wrapped.state_dict())) == set(plain.state_dict())
