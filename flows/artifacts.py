@@ -6,17 +6,12 @@ import logging
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.context import FlowRunContext
 
-from tasks.stats import StageStats
+from tasks.stats import StageStats, artifact_key
 from tasks.store import Manifest, Store
 
 from .lineage_view import to_markdown
 
 log = logging.getLogger("zhinao.artifacts")
-
-
-def artifact_key(name: str) -> str:
-    """Prefect keys allow lowercase letters, digits and dashes only."""
-    return "".join(c if c.isalnum() else "-" for c in name.lower())
 
 
 def publish_artifacts(store: Store, m: Manifest, stats: StageStats) -> None:

@@ -118,6 +118,28 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     return rc or _prefect(["--no-prompt", "deploy", "--all"])
 
 
+def cmd_ablate(args: argparse.Namespace) -> int:
+    """The ablate stage with the datasets as arguments; prints the comparison table."""
+    from .ablate import AblateParams, ablate
+    from .params import parse_params
+
+    params = parse_params(AblateParams, [f"datasets={json.dumps(args.datasets)}"] + (args.param or []))
+    inputs = dict(i.split("=", 1) for i in args.input) if args.input else None
+    result = ablate(params, inputs=inputs)
+    table = Table(title=f"{result.ref}: validation loss after {params.steps} steps"
+                        + (" (cache hit)" if result.cache_hit else ""))
+    rows = result.stats.get("tables", {}).get("ablation", [])
+    for col in ("dataset", "train_docs", "train_tokens", "epochs", "final_valid_loss", "best_valid_loss", "vs_first"):
+        table.add_column(col, justify="left" if col == "dataset" else "right", overflow="fold")
+    for r in rows:
+        table.add_row(*(str(r[c]) for c in ("dataset", "train_docs", "train_tokens", "epochs", "final_valid_loss",
+                                             "best_valid_loss", "vs_first")))
+    console.print(table)
+    for plot in result.stats.get("tables", {}).get("plots", []):
+        console.print(f"plot: {plot['path']}")
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     return _prefect(["worker", "start", "--pool", args.pool, "--type", "process"])
 
@@ -132,6 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--input", "-i", action="append", metavar="NAME=DATASET@VERSION",
                      help="pin an input version of a stage (default: the latest)")
     run.set_defaults(func=cmd_run)
+    ab = sub.add_parser("ablate", help="train the same small model on each dataset and compare validation loss")
+    ab.add_argument("datasets", nargs="+", metavar="DATASET[@VERSION]", help="two or more document versions")
+    ab.add_argument("--param", "-p", action="append", metavar="KEY=VALUE",
+                    help="ablate parameter (steps=200, seeds=0,1,2, validation=DATASET@VERSION, preset=small ...)")
+    ab.add_argument("--input", "-i", action="append", metavar="tokenizer=tokenizer@VERSION",
+                    help="pin the tokenizer version (default: the latest)")
+    ab.set_defaults(func=cmd_ablate)
     ds = sub.add_parser("datasets", help="list dataset versions in the catalog")
     ds.add_argument("--json", action="store_true")
     ds.set_defaults(func=cmd_datasets)

@@ -125,10 +125,16 @@ def plan_stage2(p: AnnealParams, parents, store) -> Plan:
     return Plan(splits=[{"spec": spec, "schedules_before": [["pretrain-stage1", earlier]]}], parents=[tokenizer])
 
 
-def run(ctx):
+def work_folder(ctx) -> Path:
+    """Checkpoints and run files: the version's resume folder (kept across attempts, removed on
+    commit), on local disk even when the store is remote."""
     root = ctx.store.root
-    work = Path(root.join(ctx.resume)) if root.is_local else \
+    return Path(root.join(ctx.resume)) if root.is_local else \
         get_settings().home / "checkpoints" / ctx.stage.name / ctx.version
+
+
+def run(ctx):
+    work = work_folder(ctx)
     splits = [s | {"stage": ctx.stage.name, "version": ctx.version,
                    "spec": s["spec"] | {"checkpoints": str(work), "out": str(work / "final")}}
               for s in ctx.plan.splits]

@@ -16,6 +16,7 @@ class Target:
 
 
 def targets() -> dict[str, Target]:
+    from .ablate import AblateParams, ablate
     from .annotate import AnnotateParams, annotate
     from .classify import ClassifyParams, classify
     from .dedup_exact import ExactDedupParams, dedup_exact
@@ -49,7 +50,8 @@ def targets() -> dict[str, Target]:
               ("mix-stage1", mix_stage1, MixParams), ("mix-stage2", mix_stage2, MixStage2Params),
               ("tokenizer", tokenizer, TokenizerParams), ("tokens-stage1", tokens_stage1, TokenizeParams),
               ("tokens-stage2", tokens_stage2, TokenizeParams),
-              ("pretrain-stage1", pretrain_stage1, PretrainParams), ("pretrain-stage2", pretrain_stage2, AnnealParams)]
+              ("pretrain-stage1", pretrain_stage1, PretrainParams), ("pretrain-stage2", pretrain_stage2, AnnealParams),
+              ("ablate", ablate, AblateParams)]
     out = {name: Target(name, f, p, "stage") for name, f, p in stages}
     out["data"] = Target("data", data, DataParams, "pipeline")
     out["model"] = Target("model", model, ModelParams, "pipeline")

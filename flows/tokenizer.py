@@ -1,7 +1,6 @@
 """tokenizer: a byte-level BPE trained on the stage-1 mixture (a model version), with its compression
 (bytes and characters per token) on held-out Chinese and English text against other tokenizers."""
 import json
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -11,7 +10,7 @@ from pydantic import Field
 from tasks.generate.models import resolve_generator_model
 from tasks.runtime.sampling import taken
 from tasks.semantic.encoder import resolve_model
-from tasks.settings import get_settings
+from tasks.plots import to_reports
 from tasks.store import file_fingerprint
 from tasks.tokenizer.bpe import save_tokenizer, train_bpe
 from tasks.tokenizer.compression import compression, load_any, plot_compression
@@ -77,10 +76,8 @@ def train_split(split: dict, params, sink, stats) -> None:
         (folder / "compression.json").write_text(json.dumps(rows, indent=2))
         if rows:
             png = plot_compression(rows, folder / "compression.png")
-            report = get_settings().reports / f"tokenizer-{split['version']}-compression.png"
-            report.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(png, report)
-            stats.table("plots", [{"plot": "compression by language vs other tokenizers", "path": str(report)}])
+            stats.table("plots", [to_reports(png, f"tokenizer-{split['version']}-compression.png",
+                                             "compression by language vs other tokenizers")])
         sink.write_files(folder)
     stats.count("train_docs", len(train))
     stats.count("held_out_docs", sum(len(v) for v in test.values()))

@@ -1,14 +1,13 @@
 """topic-model: the fastText topic classifier trained on the annotate version, committed as a model
 version (lineage: annotations -> classifier -> every classified document), with its held-out
 accuracy / macro-F1 and a confusion plot as artifacts."""
-import shutil
 import tempfile
 from pathlib import Path
 
 import pyarrow.parquet as pq
 from pydantic import Field
 
-from tasks.settings import get_settings
+from tasks.plots import to_reports
 from tasks.topics.classifier import TrainConfig, train_and_evaluate
 from tasks.topics.taxonomy import TAXONOMY_FILE
 
@@ -53,10 +52,8 @@ def train_split(split: dict, params, sink, stats) -> None:
         metrics = train_and_evaluate(rows, cfg, params.test_fraction, folder, Path(split.get("taxonomy_file")
                                                                                   or TAXONOMY_FILE))
         if (folder / "confusion.png").exists():
-            report = get_settings().reports / f"topic-model-{split['version']}-confusion.png"
-            report.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(folder / "confusion.png", report)
-            stats.table("plots", [{"plot": "confusion on held-out annotations", "path": str(report)}])
+            stats.table("plots", [to_reports(folder / "confusion.png", f"topic-model-{split['version']}-confusion.png",
+                                             "confusion on held-out annotations")])
         sink.write_files(folder)
     stats.count("rows_in", len(rows))
     stats.count("train_docs", metrics["train"])

@@ -23,3 +23,16 @@ def save(fig, path: Path, dpi: int = 110) -> Path:
     fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
+
+
+def to_reports(png: Path, name: str, what: str) -> dict[str, str]:
+    """A copy of a plot written inside a version's folder, under the reports folder as `name`; the
+    row that lists it in the stage's "plots" table."""
+    import shutil
+
+    from .settings import get_settings
+
+    copy = get_settings().reports / name
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(png, copy)
+    return {"plot": what, "path": str(copy)}

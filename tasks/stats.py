@@ -53,3 +53,8 @@ class StageStats:
         for name, hist in sorted(self.histograms.items()):
             out += [{"metric": f"{name}.{k}", "value": v} for k, v in hist.most_common()]
         return out
+
+
+def artifact_key(name: str) -> str:
+    """Prefect artifact keys allow lowercase letters, digits and dashes only."""
+    return "".join(c if c.isascii() and c.isalnum() else "-" for c in name.lower())

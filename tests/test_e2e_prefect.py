@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 
 from flows.prefect_env import healthy
+from model.metrics import read_metrics
 from tasks.store import Store
+
+from .pretrain_data import token_versions
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.e2e
@@ -36,7 +39,7 @@ def _stop(proc):
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-def test_deployment_triggered_by_name_commits_a_version(zhinao_home, tmp_path):
+def test_deployments_triggered_by_name_commit_versions(zhinao_home, tmp_path):
     port = _free_port()
     api = f"http://127.0.0.1:{port}/api"
     env = os.environ | {"ZHINAO_HOME": str(zhinao_home), "PREFECT_HOME": str(tmp_path / "prefect"),
@@ -65,6 +68,22 @@ def test_deployment_triggered_by_name_commits_a_version(zhinao_home, tmp_path):
         versions = Store().catalog.find("ingest")
         assert len(versions) == 1 and versions[0].rows > 400
         assert versions[0].flow_run_id and versions[0].stats["dropped"]["corrupt_gzip"] == 1
+
+        # pretraining stage 1 then stage 2, each triggered by its deployment name
+        token_versions()
+        small = '"seq_len": 64, "micro_batch": 8, "checkpoint_every": 10'
+        for name, params in (("pretrain-stage1/default", f'params={{{small}, "steps": 30, "max_lr": 0.003}}'),
+                             ("pretrain-stage2/default", f'params={{{small}, "steps": 10}}')):
+            run = subprocess.run([sys.executable, "-m", "prefect", "deployment", "run", name, "--param", params,
+                                  "--watch", "--watch-timeout", "400"],
+                                 cwd=REPO, env=env, capture_output=True, text=True, timeout=450)
+            assert run.returncode == 0 and "Completed" in run.stdout, (
+                run.stdout[-3000:] + run.stderr[-2000:] + (logs / "worker").read_text()[-4000:])
+        store = Store()
+        stage1, stage2 = store.resolve("pretrain-stage1"), store.resolve("pretrain-stage2")
+        assert stage1.flow_run_id and stage2.flow_run_id and stage1.ref in stage2.parents
+        losses = [r["loss"] for r in read_metrics(store.model_path(stage1) / "metrics.jsonl")]
+        assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5 - 0.8
     finally:
         if worker is not None:
             _stop(worker)

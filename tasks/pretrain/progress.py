@@ -9,6 +9,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from ..stats import artifact_key
+
 
 class MetricsFollower:
     def __init__(self, path: Path, total_steps: int, key: str, logger: logging.Logger | logging.LoggerAdapter,
@@ -53,7 +55,7 @@ def _create_progress(key: str):
 
     if FlowRunContext.get() is None:
         return None
-    return create_progress_artifact(0.0, key=key, description=f"training progress of {key}")
+    return create_progress_artifact(0.0, key=artifact_key(key), description=f"training progress of {key}")
 
 
 def _update_progress(artifact, percent: float) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +13,12 @@ from model.metrics import read_metrics
 from model.schedule import LRSchedule, plot_schedules
 from model.train_spec import TrainSpec
 
-from ..settings import get_settings
+from ..plots import to_reports
 from .progress import MetricsFollower
 from .report import plot_loss, rounded, thin
 
 
-def _logger():
+def logger():
     from prefect import get_run_logger
     from prefect.exceptions import MissingContextError
 
@@ -35,35 +34,33 @@ def schedules(split: dict[str, Any], spec: TrainSpec) -> list[tuple[str, LRSched
     return before + [(split["stage"], spec.lr_schedule())]
 
 
-def run_training(split: dict[str, Any], params: Any, sink, stats) -> None:
-    log = _logger()
-    spec = TrainSpec(**split["spec"])
+def train_run(spec: TrainSpec, name: str, params: Any, log) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Launch one run (resuming from its checkpoints) and follow it; its metrics rows and summary."""
     checkpoints = Path(spec.checkpoints)
     checkpoints.mkdir(parents=True, exist_ok=True)
     spec_path = spec.save(checkpoints / "train_spec.json")
     log.info("%s: %d steps of %d tokens on %d rank(s), ZeRO-%d%s, checkpoints every %d steps in %s",
-             split["stage"], spec.steps, spec.tokens_per_step(params.world_size), params.world_size, spec.zero_stage,
+             name, spec.steps, spec.tokens_per_step(params.world_size), params.world_size, spec.zero_stage,
              " + optimizer offload" if spec.offload_optimizer else "", spec.checkpoint_every, checkpoints)
-    follower = MetricsFollower(checkpoints / "metrics.jsonl", spec.steps, split["stage"], log)
+    follower = MetricsFollower(checkpoints / "metrics.jsonl", spec.steps, name, log)
     try:
         launch(spec_path, params.world_size, params.launcher, params.hostfile or None,
                on_line=lambda line: log.debug("rank 0: %s", line), poll=follower)
     finally:
         follower.close()
-
     out = Path(spec.out)
-    rows = read_metrics(out / "metrics.jsonl")
-    state = json.loads((out / "trainer_state.json").read_text())
+    return read_metrics(out / "metrics.jsonl"), json.loads((out / "trainer_state.json").read_text())
+
+
+def run_training(split: dict[str, Any], params: Any, sink, stats) -> None:
+    log = logger()
+    spec = TrainSpec(**split["spec"])
+    rows, state = train_run(spec, split["stage"], params, log)
+    out = Path(spec.out)
     title = f"{split['stage']}@{split['version']}"
     plots = [("loss curve (train, validation; LR dashed)", plot_loss(rows, out / "loss.png", title)),
              ("LR schedule", plot_schedules(schedules(split, spec), out / "lr.png"))]
-    reports = get_settings().reports
-    listed = []
-    for what, png in plots:
-        copy = reports / f"{split['stage']}-{split['version']}-{png.name}"
-        copy.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(png, copy)
-        listed.append({"plot": what, "path": str(copy)})
+    listed = [to_reports(png, f"{split['stage']}-{split['version']}-{png.name}", what) for what, png in plots]
     sink.write_files(out)
     stats.count("steps", spec.steps)
     stats.count("tokens_trained", state["tokens"])

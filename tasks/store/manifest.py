@@ -23,7 +23,7 @@ class Manifest:
     params: dict[str, Any]
     code: str
     parents: list[str]                   # "dataset@version" of every input version
-    kind: str = "dataset"                # "dataset" | "model" | "audit"
+    kind: str = "dataset"                # "dataset" | "audit" | "model" | "tokens" | "report"
     schema: list[dict[str, str]] = field(default_factory=list)
     shards: list[Shard] = field(default_factory=list)
     sources: list[dict[str, Any]] = field(default_factory=list)   # raw inputs: {uri, fingerprint}

@@ -64,6 +64,13 @@ def pack_shard(root, path: str, tokenizer_folder: str, params: Any, stats) -> tu
         texts += [r["text"] or ""] * n
         stats.count("docs_in")
         stats.count("docs_out", n)
+    tokens, starts = encode_documents(tok, texts, eos)
+    stats.count("tokens", int(tokens.size))
+    return tokens, starts
+
+
+def encode_documents(tok, texts: list[str], eos: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each text's tokens followed by EOS, concatenated, and the offsets where each starts (+ the end)."""
     pieces, starts, offset = [], [0], 0
     for enc in tok.encode_batch(texts, add_special_tokens=False):
         ids = np.asarray(enc.ids + [eos], dtype=DTYPE)
@@ -71,5 +78,4 @@ def pack_shard(root, path: str, tokenizer_folder: str, params: Any, stats) -> tu
         offset += len(ids)
         starts.append(offset)
     tokens = np.concatenate(pieces) if pieces else np.zeros(0, dtype=DTYPE)
-    stats.count("tokens", int(tokens.size))
     return tokens, np.asarray(starts, dtype=np.int64)

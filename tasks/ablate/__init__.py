@@ -1,0 +1,1 @@
+"""Small-model data ablations: the same model trained on several data versions, compared on one validation set."""
