@@ -92,6 +92,7 @@ def test_killed_two_rank_run_resumes_with_the_losses_of_an_uninterrupted_one(pre
 
 @pytest.mark.parametrize("setup", [
     dict(zero_stage=0, precision="fp32"),
+    dict(zero_stage=1, precision="fp32", launcher="deepspeed"),      # through the deepspeed launcher
     dict(zero_stage=3, offload_optimizer=True, offload_params=True, activation_checkpointing=True, precision="bf16"),
 ])
 def test_zero_stages_offload_checkpointing_and_precision(setup):

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# One command: set up, then run the main job (the data pipeline on the embedded sample crawl) and
-# show what it produced. Rerunning is a cache hit.
+# One command: set up, then run the main job (the data pipeline on the embedded sample crawl, then
+# the model pipeline: tokenizer, token shards, pretraining stages 1 and 2) and show what it produced.
+# Rerunning is a cache hit.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 bash deployments/local/setup.sh
 . .venv/bin/activate
 zhinao run data "$@"
+zhinao run model
 zhinao datasets
 zhinao lineage          # the newest version's upstream graph, down to the crawl files
