@@ -22,8 +22,8 @@ from .stage import Plan, Stage, make_flow
 
 
 class RunParams(StageParams):
-    use_ray: bool = Field(False, description="Run the launcher inside a Ray task (the ranks are processes "
-                                             "either way).", json_schema_extra=NOT_IN_KEY)
+    use_ray: bool = Field(False, description="Run the launcher inside a Ray task (launcher=ray is what places "
+                                             "the ranks themselves on Ray).", json_schema_extra=NOT_IN_KEY)
     seq_len: int = Field(128, gt=0, description="Tokens per training sequence.")
     micro_batch: int = Field(8, gt=0, description="Sequences per rank per micro-step.")
     grad_accum: int = Field(1, gt=0, description="Micro-steps per optimizer step.")
@@ -43,10 +43,10 @@ class RunParams(StageParams):
     eval_batches: int = Field(8, gt=0)
     valid_fraction: float = Field(0.05, ge=0, lt=1, description="Token windows held out for validation.")
     seed: int = 0
-    world_size: int = Field(1, gt=0, description="Ranks: processes on this machine (CPU: gloo), one per GPU.")
-    launcher: Literal["processes", "deepspeed"] = Field("processes", json_schema_extra=NOT_IN_KEY,
-                                                        description="processes: ranks on this machine; "
-                                                                    "deepspeed: the deepspeed launcher.")
+    world_size: int = Field(1, gt=0, description="Ranks (CPU: gloo; one per GPU: NCCL).")
+    launcher: Literal["processes", "deepspeed", "ray"] = Field(
+        "processes", json_schema_extra=NOT_IN_KEY, description="processes: ranks on this machine; deepspeed: the "
+        "deepspeed launcher (hostfile); ray: one Ray actor per rank across the Ray cluster (RAY_ADDRESS).")
     hostfile: str = Field("", json_schema_extra=NOT_IN_KEY, description="deepspeed launcher hostfile (nodes).")
     peak_flops: float = Field(0.0, ge=0, json_schema_extra=NOT_IN_KEY, description=(
         "Peak FLOP/s of one rank for the MFU estimate; 0: a known GPU's bf16 peak, or measured on CPU."))

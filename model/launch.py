@@ -2,9 +2,10 @@
 
 `processes` (default): one `python -m model.train` per rank on this machine, with the
 torch.distributed environment set (gloo on CPU, one GPU per rank on CUDA). `deepspeed`: DeepSpeed's
-own launcher (`--hostfile` for several nodes). Each rank's output goes to `logs/rank-<r>.log` beside
-the checkpoints; rank 0's lines also reach `on_line`. When a rank fails, the others are stopped and
-the error names the rank, how it ended and the tail of its log."""
+own launcher (`--hostfile` for several nodes). `ray`: one Ray actor per rank in a placement group,
+across the nodes of the Ray cluster (model/ray_ranks.py). Each rank's output goes to
+`logs/rank-<r>.log` beside the checkpoints; rank 0's lines also reach `on_line`. When a rank fails,
+the others are stopped and the error names the rank, how it ended and the tail of its log."""
 from __future__ import annotations
 
 import os
@@ -17,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
+LAUNCHERS = ("processes", "deepspeed", "ray")
+
 
 class TrainingFailed(RuntimeError):
     pass
@@ -28,25 +31,37 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def rank_env(rank: int, world: int, local_rank: int, local_world: int, addr: str, port: int) -> dict[str, str]:
+    """torch.distributed's environment for one rank."""
+    return {"MASTER_ADDR": addr, "MASTER_PORT": str(port), "RANK": str(rank), "WORLD_SIZE": str(world),
+            "LOCAL_RANK": str(local_rank), "LOCAL_WORLD_SIZE": str(local_world), "PYTHONUNBUFFERED": "1"}
+
+
+def cpu_threads(ranks_here: int) -> str:
+    """OMP threads per rank, so the ranks on one machine share its cores instead of each taking all."""
+    return str(max(1, (os.cpu_count() or 1) // ranks_here))
+
+
+def train_command(spec_path: Path) -> list[str]:
+    return [sys.executable, "-m", "model.train", str(spec_path)]
+
+
 def _commands(spec_path: Path, world: int, launcher: str, hostfile: str | None) -> list[tuple[list[str], dict]]:
-    port = str(free_port())
-    base = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port, "PYTHONUNBUFFERED": "1"}
+    port = free_port()
     if launcher == "deepspeed":
-        cmd = ["deepspeed", "--master_port", port, "--no_local_rank"]
+        base = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "PYTHONUNBUFFERED": "1"}
+        cmd = ["deepspeed", "--master_port", str(port), "--no_local_rank"]
         cmd += ["--hostfile", hostfile] if hostfile else ["--num_gpus", str(world)] if _gpus() else []
         return [(cmd + ["--module", "model.train", str(spec_path)], base)]
-    if launcher != "processes":
-        raise ValueError(f"launcher {launcher!r}: choose processes or deepspeed")
     if _gpus() and world > _gpus():
-        raise ValueError(f"world_size {world} > {_gpus()} GPUs on this machine; use launcher=deepspeed with a hostfile")
-    threads = str(max(1, (os.cpu_count() or 1) // world))
+        raise ValueError(f"world_size {world} > {_gpus()} GPUs on this machine; use launcher=deepspeed with a "
+                         "hostfile, or launcher=ray on a Ray cluster")
     out = []
     for rank in range(world):
-        env = base | {"RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(world),
-                      "LOCAL_WORLD_SIZE": str(world)}
-        if not _gpus():    # ranks share the CPU cores instead of each taking all of them
-            env.setdefault("OMP_NUM_THREADS", threads)
-        out.append(([sys.executable, "-m", "model.train", str(spec_path)], env))
+        env = {**os.environ, **rank_env(rank, world, rank, world, "127.0.0.1", port)}
+        if not _gpus():
+            env.setdefault("OMP_NUM_THREADS", cpu_threads(world))
+        out.append((train_command(spec_path), env))
     return out
 
 
@@ -56,69 +71,97 @@ def _gpus() -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
-def _pump(proc: subprocess.Popen, log: Path, on_line: Callable[[str], None] | None) -> None:
-    with log.open("a") as fh:
-        for line in proc.stdout:
-            fh.write(line)
-            fh.flush()
-            if on_line is not None:
-                on_line(line.rstrip())
-
-
-def _describe(code: int) -> str:
+def describe_exit(code: int) -> str:
     if code < 0:
         return f"was killed by {signal.Signals(-code).name}"
     return f"exited with status {code}"
 
 
+class ProcessRank:
+    """One rank (or the whole deepspeed launcher) as a child process of this one."""
+
+    def __init__(self, cmd: list[str], env: dict, log: Path, on_line: Callable[[str], None] | None):
+        self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     start_new_session=True)
+        self.pump = threading.Thread(target=self._pump, args=(log, on_line), daemon=True)
+        self.pump.start()
+
+    def _pump(self, log: Path, on_line: Callable[[str], None] | None) -> None:
+        with log.open("a") as fh:
+            for line in self.proc.stdout:
+                fh.write(line)
+                fh.flush()
+                if on_line is not None:
+                    on_line(line.rstrip())
+
+    def poll(self) -> str | None:
+        """None while running, "" on success, else how it ended."""
+        code = self.proc.poll()
+        return None if code is None else "" if code == 0 else describe_exit(code)
+
+    def stop(self, deadline: float) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=max(0.1, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def flush(self) -> None:
+        self.pump.join(timeout=5)
+
+
 def launch(spec_path: str | Path, world: int, launcher: str = "processes", hostfile: str | None = None,
            on_line: Callable[[str], None] | None = None, poll: Callable[[], None] | None = None,
            poll_s: float = 1.0) -> None:
+    if launcher not in LAUNCHERS:
+        raise ValueError(f"launcher {launcher!r}: choose one of {', '.join(LAUNCHERS)}")
     spec_path = Path(spec_path)
     logs = spec_path.parent / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    procs, pumps = [], []
-    for rank, (cmd, env) in enumerate(_commands(spec_path, world, launcher, hostfile)):
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                start_new_session=True)
-        pump = threading.Thread(target=_pump, args=(proc, logs / f"rank-{rank}.log", on_line if rank == 0 else None),
-                                daemon=True)
-        pump.start()
-        procs.append(proc)
-        pumps.append(pump)
+    if launcher == "ray":
+        from .ray_ranks import start_ray_ranks
+
+        ranks, release = start_ray_ranks(spec_path, world, logs, on_line)
+        try:
+            watch(ranks, spec_path, logs, poll, poll_s)
+        finally:
+            release()
+        return
+    ranks = [ProcessRank(cmd, env, logs / f"rank-{r}.log", on_line if r == 0 else None)
+             for r, (cmd, env) in enumerate(_commands(spec_path, world, launcher, hostfile))]
+    watch(ranks, spec_path, logs, poll, poll_s)
+
+
+def watch(ranks: list, spec_path: Path, logs: Path, poll: Callable[[], None] | None, poll_s: float) -> None:
+    """Wait for every rank to succeed; on the first failure stop the others and raise TrainingFailed."""
     try:
         while True:
-            codes = [p.poll() for p in procs]
-            failed = next((r for r, c in enumerate(codes) if c not in (None, 0)), None)
+            ends = [r.poll() for r in ranks]
+            failed = next((i for i, e in enumerate(ends) if e), None)
             if failed is not None:
-                _stop(procs)
-                pumps[failed].join(timeout=5)
+                stop(ranks)
+                ranks[failed].flush()
                 tail = (logs / f"rank-{failed}.log").read_text(errors="replace").splitlines()[-20:]
-                raise TrainingFailed(f"training rank {failed} {_describe(codes[failed])}; the last complete "
-                                     f"checkpoint stays in {spec_path.parent} and a rerun resumes from it. "
-                                     "Log tail:\n" + "\n".join(tail))
-            if all(c == 0 for c in codes):
+                raise TrainingFailed(f"training rank {failed} {ends[failed]}; the last complete checkpoint "
+                                     f"stays in {spec_path.parent} and a rerun resumes from it. Log tail:\n"
+                                     + "\n".join(tail))
+            if all(e == "" for e in ends):
                 break
             if poll is not None:
                 poll()
             time.sleep(poll_s)
     except BaseException:
-        _stop(procs)
+        stop(ranks)
         raise
-    for pump in pumps:
-        pump.join(timeout=5)
+    for rank in ranks:
+        rank.flush()
     if poll is not None:
         poll()
 
 
-def _stop(procs: list[subprocess.Popen]) -> None:
-    for p in procs:
-        if p.poll() is None:
-            os.killpg(p.pid, signal.SIGTERM)
+def stop(ranks: list) -> None:
     deadline = time.time() + 10
-    for p in procs:
-        try:
-            p.wait(timeout=max(0.1, deadline - time.time()))
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
-            p.wait()
+    for rank in ranks:
+        rank.stop(deadline)

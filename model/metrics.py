@@ -9,15 +9,18 @@ from typing import Any
 
 class MetricsLog:
     """Append-only JSONL. On resume, lines past the checkpoint's step are dropped: the resumed run
-    logs those steps again."""
+    logs those steps again (the kept lines go to a new file renamed over the old one, so a kill
+    during the rewrite loses nothing)."""
 
     def __init__(self, path: str | Path, resume_step: int | None = None):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         rows = read_metrics(self.path) if resume_step is not None else []
         kept = [r for r in rows if r.get("step", 0) <= (resume_step or 0)]
-        with self.path.open("w") as fh:
+        fresh = self.path.with_name(self.path.name + ".part")
+        with fresh.open("w") as fh:
             fh.writelines(json.dumps(r) + "\n" for r in kept)
+        os.replace(fresh, self.path)
 
     def write(self, row: dict[str, Any]) -> None:
         with self.path.open("a") as fh:
@@ -28,10 +31,12 @@ class MetricsLog:
 
 def read_metrics(path: str | Path) -> list[dict[str, Any]]:
     p = Path(path)
-    if not p.exists():
-        return []
+    return parse_rows(p.read_text()) if p.exists() else []
+
+
+def parse_rows(text: str) -> list[dict[str, Any]]:
     rows = []
-    for line in p.read_text().splitlines():
+    for line in text.splitlines():
         try:
             rows.append(json.loads(line))
         except json.JSONDecodeError:     # a line cut by a kill

@@ -3,6 +3,7 @@ and a Llama export that transformers loads with our logits; a killed two-rank ru
 with the losses of an uninterrupted one; ZeRO-3 with offload, activation checkpointing and bf16;
 bad configurations refused before any process starts."""
 import json
+import logging
 
 import pytest
 import torch
@@ -16,6 +17,7 @@ from model.parallel import apply_activation_checkpointing, plain_state_dict
 from model.train import KILL_AT_STEP
 from model.config import preset
 from model.transformer import Transformer
+from tasks.pretrain.progress import MetricsFollower
 from tasks.store import Store
 
 from .pretrain_data import token_versions
@@ -69,12 +71,14 @@ def test_stage1_then_stage2_pretrain_with_falling_loss_and_export_to_transformer
     assert again.cache_hit and again.ref == second.ref
 
 
+@pytest.mark.parametrize("launcher", ["processes", "ray"])
 def test_killed_two_rank_run_resumes_with_the_losses_of_an_uninterrupted_one(prefect_harness, tmp_path,
-                                                                            monkeypatch):
+                                                                            monkeypatch, launcher):
     params = PretrainParams(steps=12, checkpoint_every=4, zero_stage=2, world_size=2, **SMALL)
     refs = token_versions()
     monkeypatch.setenv(KILL_AT_STEP, "6")            # rank 0 gets SIGKILL after step 6; Prefect retries the flow
-    killed = pretrain_stage1(params, inputs={"tokens-stage1": refs["tokens-stage1"]})
+    killed = pretrain_stage1(params.model_copy(update={"launcher": launcher}),
+                             inputs={"tokens-stage1": refs["tokens-stage1"]})
     state = json.loads((Store().model_path(killed.ref) / "trainer_state.json").read_text())
     assert state["resumed_from_step"] == 4 and state["world_size"] == 2
     resumed = _metrics(Store(), killed.ref)
@@ -82,7 +86,7 @@ def test_killed_two_rank_run_resumes_with_the_losses_of_an_uninterrupted_one(pre
     monkeypatch.delenv(KILL_AT_STEP)
     monkeypatch.setenv("ZHINAO_HOME", str(tmp_path / "other"))   # the same run again, uninterrupted
     refs = token_versions()
-    clean = pretrain_stage1(params, inputs={"tokens-stage1": refs["tokens-stage1"]})
+    clean = pretrain_stage1(params, inputs={"tokens-stage1": refs["tokens-stage1"]})   # processes, not killed
     assert clean.ref.split("@")[1] == killed.ref.split("@")[1]
     reference = _metrics(Store(), clean.ref)
     assert [r["step"] for r in resumed] == list(range(1, 13))
@@ -133,12 +137,18 @@ def test_checkpoint_markers_metrics_truncation_and_activation_checkpointing(tmp_
     assert checkpoint.latest(tmp_path) == 8           # step 12 was being written when the run died
 
     log = MetricsLog(tmp_path / "m.jsonl")
+    follower = MetricsFollower(tmp_path / "m.jsonl", 20, "run", logging.getLogger("test"))
     for step in range(1, 11):
-        log.write({"step": step, "loss": 1.0 / step})
+        log.write({"step": step, "loss": 1.0 / step, "lr": 1e-3, "grad_norm": 1.0})
     with (tmp_path / "m.jsonl").open("a") as fh:
         fh.write('{"step": 11, "lo')                  # a line cut by the kill
+    follower()
+    assert follower.step == 10
     MetricsLog(tmp_path / "m.jsonl", resume_step=8)
     assert [r["step"] for r in read_metrics(tmp_path / "m.jsonl")] == list(range(1, 9))
+    MetricsLog(tmp_path / "m.jsonl", resume_step=8).write({"step": 9, "loss": 0.1, "lr": 1e-3, "grad_norm": 1.0})
+    follower()                                        # the follower starts over on the rewritten file
+    assert follower.step == 9 and follower.bar.n == 9
 
     torch.manual_seed(0)
     plain = Transformer(preset("tiny"))

@@ -14,6 +14,7 @@ from model.schedule import LRSchedule, plot_schedules
 from model.train_spec import TrainSpec
 
 from ..plots import to_reports
+from ..runtime.ray_exec import init_ray
 from .progress import MetricsFollower
 from .report import plot_loss, rounded, thin
 
@@ -42,6 +43,8 @@ def train_run(spec: TrainSpec, name: str, params: Any, log) -> tuple[list[dict[s
     log.info("%s: %d steps of %d tokens on %d rank(s), ZeRO-%d%s, checkpoints every %d steps in %s",
              name, spec.steps, spec.tokens_per_step(params.world_size), params.world_size, spec.zero_stage,
              " + optimizer offload" if spec.offload_optimizer else "", spec.checkpoint_every, checkpoints)
+    if params.launcher == "ray":
+        init_ray()
     follower = MetricsFollower(checkpoints / "metrics.jsonl", spec.steps, name, log)
     try:
         launch(spec_path, params.world_size, params.launcher, params.hostfile or None,
