@@ -87,17 +87,25 @@ def config_from_hf(folder: str | Path) -> ModelConfig:
 
 def import_hf(folder: str | Path) -> Transformer:
     """Our model from a Llama checkpoint folder (single or sharded safetensors)."""
+    model = Transformer(config_from_hf(folder))
+    load_weights(model, hf_weights(folder), folder)
+    return model
+
+
+def hf_weights(folder: str | Path) -> dict[str, torch.Tensor]:
+    """A Llama folder's weights under our names, in fp32."""
     from safetensors.torch import load_file
 
-    folder = Path(folder)
-    files = sorted(folder.glob("*.safetensors"))
+    files = sorted(Path(folder).glob("*.safetensors"))
     if not files:
         raise FileNotFoundError(f"{folder}: no .safetensors weights")
-    model = Transformer(config_from_hf(folder))
     state = {}
     for f in files:
-        state.update({our_name(k): v for k, v in load_file(str(f)).items() if "rotary_emb" not in k})
-    missing, unexpected = model.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
+        state.update({our_name(k): v.float() for k, v in load_file(str(f)).items() if "rotary_emb" not in k})
+    return state
+
+
+def load_weights(model: Transformer, state: dict[str, torch.Tensor], folder: str | Path) -> None:
+    missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise ValueError(f"{folder}: weights do not fit the config (missing {missing[:4]}, unexpected {unexpected[:4]})")
-    return model

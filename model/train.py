@@ -24,7 +24,7 @@ from . import checkpoint
 from .data import TokenWindows
 from .ds_config import deepspeed_config, use_bf16
 from .flops import device_peak_flops, flops_per_token
-from .hf import export_hf, import_hf
+from .hf import config_from_hf, export_hf, hf_weights, load_weights
 from .metrics import MetricsLog
 from .parallel import apply_activation_checkpointing, plain_state_dict
 from .train_spec import TrainSpec
@@ -35,20 +35,33 @@ KILL_AT_STEP = "ZHINAO_KILL_AT_STEP"   # fault injection for resume tests: SIGKI
 
 
 def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
-    """Weight decay on matrices, none on norms (1-D weights)."""
-    decay = [p for p in model.parameters() if p.ndim >= 2]
-    other = [p for p in model.parameters() if p.ndim < 2]
+    """Weight decay on matrices, none on norms (1-D weights). A ZeRO-3 shard keeps its full shape in
+    `ds_shape` (its own data is flat)."""
+    def matrix(p: torch.Tensor) -> bool:
+        return len(getattr(p, "ds_shape", p.shape)) >= 2
+
+    decay = [p for p in model.parameters() if matrix(p)]
+    other = [p for p in model.parameters() if not matrix(p)]
     return [{"params": decay, "weight_decay": weight_decay}, {"params": other, "weight_decay": 0.0}]
 
 
-def build_model(spec: TrainSpec) -> Transformer:
+def build_model(spec: TrainSpec, ds_config: dict) -> Transformer:
+    """The model, fresh (seeded) or from `init_from`. Under ZeRO-3 it is built inside zero.Init, so
+    each rank only ever holds its shard of the parameters (a 7B model is never whole on one rank);
+    `init_from` weights then go in through rank 0 while the shards are gathered."""
+    import deepspeed
+
     torch.manual_seed(spec.seed)
+    cfg = config_from_hf(spec.init_from) if spec.init_from else spec.model_config()
+    if cfg.max_seq_len < spec.seq_len:
+        raise ValueError(f"{spec.init_from}: max_seq_len {cfg.max_seq_len} < seq_len {spec.seq_len}")
+    sharded = spec.zero_stage == 3
+    with deepspeed.zero.Init(config_dict_or_path=ds_config) if sharded else _null():
+        model = Transformer(cfg)
     if spec.init_from:
-        model = import_hf(spec.init_from)
-        if model.cfg.max_seq_len < spec.seq_len:
-            raise ValueError(f"{spec.init_from}: max_seq_len {model.cfg.max_seq_len} < seq_len {spec.seq_len}")
-    else:
-        model = Transformer(spec.model_config())
+        with deepspeed.zero.GatheredParameters(list(model.parameters()), modifier_rank=0) if sharded else _null():
+            if not sharded or dist.get_rank() == 0:
+                load_weights(model, hf_weights(spec.init_from), spec.init_from)
     if spec.activation_checkpointing:
         apply_activation_checkpointing(model)
     return model
@@ -103,10 +116,11 @@ def train(spec: TrainSpec) -> dict:
     deepspeed.init_distributed(dist_backend=spec.backend or ("nccl" if cuda else "gloo"))
     data = TokenWindows(spec.data, spec.seq_len, spec.seed, 0.0 if spec.valid_data else spec.valid_fraction)
     valid = TokenWindows(spec.valid_data, spec.seq_len, spec.seed) if spec.valid_data else data
-    model = build_model(spec)
+    config = deepspeed_config(spec, world)
+    model = build_model(spec, config)
     schedule = spec.lr_schedule()
     engine, _, _, lr_sched = deepspeed.initialize(
-        model=model, model_parameters=param_groups(model, spec.weight_decay), config=deepspeed_config(spec, world),
+        model=model, model_parameters=param_groups(model, spec.weight_decay), config=config,
         lr_scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lambda s: schedule(s) / spec.max_lr))
 
     step, tokens, resumed = 0, 0, checkpoint.latest(spec.checkpoints)
