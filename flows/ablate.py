@@ -57,7 +57,8 @@ def plan(p: AblateParams, parents, store) -> Plan:
             raise ValueError(f"{m.ref} is not a document version (no text column)")
     folder = store.model_path(tokenizer)
     spec = check_spec({k: v for k, v in run_fields(p).items() if k != "seed"} | {
-        "model": {"vocab_size": vocab_size(folder)} | p.model, "data": "-", "schedule": "cosine_floor"})
+        "model": {"vocab_size": vocab_size(folder)} | p.model, "data": "-", "schedule": "cosine_floor",
+        "keep_optimizer_state": False})      # the runs are compared, never continued
     del spec["data"]
     valid = docs.pop() if p.validation else None
     return Plan(splits=[{"root": store.root, "tokenizer": str(folder), "spec": spec,

@@ -61,12 +61,18 @@ class PretrainParams(RunParams):
     warmup_steps: int = Field(10, ge=0)
     floor_ratio: float = Field(0.3, ge=0, le=1, description="The cosine ends at floor_ratio x max_lr: a raised "
                                                             "floor, so stage 2's anneal starts steep.")
+    keep_optimizer_state: bool = Field(True, description=(
+        "Keep the final DeepSpeed checkpoint (fp32 master weights and AdamW moments, partitioned as trained) "
+        "in the model version, so stage 2 continues the optimizer instead of starting its moments at zero."))
 
 
 class AnnealParams(RunParams):
     steps: int = Field(50, gt=0, description="Optimizer steps of the anneal.")
     anneal_shape: Literal["linear", "cosine"] = "linear"
     start_lr: float | None = Field(None, gt=0, description="LR the anneal starts from (default: stage 1's final LR).")
+    optimizer_state: Literal["carry", "fresh"] = Field("carry", description=(
+        "carry: continue stage 1's optimizer (needs stage 1's world_size, zero_stage, offload and precision); "
+        "fresh: new AdamW moments on stage 1's weights."))
 
 
 def tokenizer_of(tokens, store):
@@ -120,9 +126,28 @@ def plan_stage2(p: AnnealParams, parents, store) -> Plan:
     spec = check_spec(run_fields(p) | {
         "data": str(store.model_path(tokens, kind="tokens")), "init_from": str(folder),
         "preset": before["preset"], "model": before["model"], "tokenizer": str(store.model_path(tokenizer)),
-        "schedule": "anneal", "max_lr": p.start_lr or first.final_lr, "warmup_steps": 0})
+        "schedule": "anneal", "max_lr": p.start_lr or first.final_lr, "warmup_steps": 0,
+        "init_state": carried_state(p, stage1, folder, before)})
     earlier = {k: getattr(first, k) for k in ("total_steps", "max_lr", "warmup_steps", "floor_ratio", "kind")}
     return Plan(splits=[{"spec": spec, "schedules_before": [["pretrain-stage1", earlier]]}], parents=[tokenizer])
+
+
+def carried_state(p: AnnealParams, stage1, folder: Path, before: dict[str, Any]) -> str:
+    """Stage 1's DeepSpeed checkpoint for stage 2 to continue, after checking that stage 2 runs with
+    the layout it was partitioned in."""
+    if p.optimizer_state == "fresh":
+        return ""
+    state = folder / "deepspeed"
+    if not state.is_dir():
+        raise ValueError(f"{stage1.ref} kept no optimizer state (keep_optimizer_state=false): run stage 2 with "
+                         "optimizer_state=fresh, or stage 1 again keeping it")
+    world = json.loads((folder / "trainer_state.json").read_text())["world_size"]
+    layout = {"world_size": world} | {k: before[k] for k in ("zero_stage", "offload_optimizer", "precision")}
+    differ = [f"{k} {getattr(p, k)} (stage 1: {v})" for k, v in layout.items() if getattr(p, k) != v]
+    if differ:
+        raise ValueError(f"optimizer_state=carry continues {stage1.ref}'s optimizer as it was partitioned, so "
+                         f"stage 2 needs its layout: {', '.join(differ)}; match it or set optimizer_state=fresh")
+    return str(state)
 
 
 def work_folder(ctx) -> Path:

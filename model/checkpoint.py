@@ -45,11 +45,11 @@ def save(engine, folder: str | Path, step: int, state: dict[str, Any], keep: int
     dist.barrier()
 
 
-def load(engine, folder: str | Path, step: int, module_only: bool = False) -> dict[str, Any]:
-    """Restore a checkpoint (all states, or only the weights) and return its trainer state."""
-    path, client = engine.load_checkpoint(str(folder), tag=tag(step), load_module_only=module_only,
-                                          load_optimizer_states=not module_only,
-                                          load_lr_scheduler_states=not module_only)
+def load(engine, folder: str | Path, step: int, scheduler: bool = True) -> dict[str, Any]:
+    """Restore a checkpoint (weights and optimizer state, and the LR scheduler's unless a new run
+    with its own schedule continues from it) and return its trainer state."""
+    path, client = engine.load_checkpoint(str(folder), tag=tag(step), load_optimizer_states=True,
+                                          load_lr_scheduler_states=scheduler)
     if path is None:
         raise FileNotFoundError(f"checkpoint {tag(step)} in {folder} could not be loaded")
     return client or {}

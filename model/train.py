@@ -67,6 +67,17 @@ def build_model(spec: TrainSpec, ds_config: dict) -> Transformer:
     return model
 
 
+def carry_state(engine, folder: str) -> None:
+    """Continue another run's optimizer: its fp32 master weights and AdamW moments (and step count)
+    from its final DeepSpeed checkpoint; the LR scheduler stays this run's own."""
+    step = checkpoint.latest(folder)
+    if step is None:
+        raise FileNotFoundError(f"{folder}: no complete DeepSpeed checkpoint to continue the optimizer from")
+    checkpoint.load(engine, folder, step, scheduler=False)
+    if dist.get_rank() == 0:
+        log.info("continuing the optimizer state of %s (step %d)", folder, step)
+
+
 def gathered_state(engine, zero_stage: int) -> dict[str, torch.Tensor] | None:
     """The full fp32 weights on rank 0 (ZeRO-3 gathers its partitions; every rank must call this)."""
     import deepspeed
@@ -129,6 +140,8 @@ def train(spec: TrainSpec) -> dict:
         step, tokens = int(state["step"]), int(state["tokens"])
         if rank == 0:
             log.info("resumed from the checkpoint at step %d (%d tokens)", step, tokens)
+    elif spec.init_state:
+        carry_state(engine, spec.init_state)
     metrics = MetricsLog(Path(spec.checkpoints) / "metrics.jsonl", resume_step=resumed) if rank == 0 else None
     peak, peak_source = device_peak_flops(device) if spec.peak_flops <= 0 else (spec.peak_flops, "stated")
     per_token = flops_per_token(engine.module.cfg, spec.seq_len)
@@ -196,6 +209,10 @@ def finish(spec: TrainSpec, cfg, weights: dict, world: int, resumed: int | None,
                "peak_flops_per_rank": peak, "peak_source": peak_source,
                "mean_tokens_per_s": _mean([r.get("tokens_per_s") for r in rows[1:]]),
                "mean_mfu": _mean([r.get("mfu") for r in rows[1:]])}
+    if spec.keep_optimizer_state:       # the final checkpoint: what a following stage continues from
+        final = checkpoint.tag(spec.steps)
+        shutil.copytree(Path(spec.checkpoints) / final, tmp / "deepspeed" / final)
+    summary["optimizer_from"] = spec.init_state or "fresh"
     (tmp / "trainer_state.json").write_text(json.dumps(summary, indent=2))
     spec.save(tmp / "train_spec.json")
     shutil.rmtree(out, ignore_errors=True)

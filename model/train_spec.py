@@ -44,6 +44,8 @@ class TrainSpec:
     valid_data: str = ""                    # another token folder to validate on (ablations)
     seed: int = 0
     init_from: str = ""                     # a finished model folder (stage 2 starts from stage 1)
+    init_state: str = ""                    # a DeepSpeed checkpoint folder whose optimizer state a fresh run continues
+    keep_optimizer_state: bool = False      # put the final DeepSpeed checkpoint into `out` (for init_state)
     tokenizer: str = ""                     # tokenizer folder, exported with the model
     peak_flops: float = 0.0                 # per rank, for MFU; 0: by device (measured on CPU)
     log_every: int = 1

@@ -54,7 +54,8 @@ def test_stage1_then_stage2_pretrain_with_falling_loss_and_export_to_transformer
     final_lr = json.loads((store.model_path(first.ref) / "trainer_state.json").read_text())["final_lr"]
     assert rows2[0]["lr"] == pytest.approx(final_lr) and rows2[-1]["lr"] < rows2[0]["lr"] / 5   # anneal to 0
     assert rows2[0]["loss"] < start - 0.8           # starts from stage 1's weights, not from scratch
-    assert json.loads((store.model_path(second.ref) / "trainer_state.json").read_text())["final_lr"] == 0
+    state2 = json.loads((store.model_path(second.ref) / "trainer_state.json").read_text())
+    assert state2["final_lr"] == 0 and state2["optimizer_from"].endswith("deepspeed")   # stage 1's AdamW continued
     assert store.lineage(m2)                          # reaches back through stage 1 to the tokens
 
     from transformers import AutoTokenizer, LlamaForCausalLM
@@ -112,6 +113,32 @@ def test_zero_stages_offload_checkpointing_and_precision(setup):
     assert model.cfg.n_layers == 4 and all(torch.isfinite(p).all() for p in model.parameters())
 
 
+def test_stage2_continues_stage1s_optimizer_or_starts_fresh_and_refuses_another_layout():
+    """Carried AdamW moments change stage 2's updates (same weights and data, so the first loss and
+    gradient are those of a fresh optimizer; the second step differs), a layout stage 1's partitions
+    do not fit is refused before training, and a stage 1 that kept no state says so."""
+    refs = token_versions()
+    first = execute_stage(PRETRAIN_STAGE1, PretrainParams(steps=6, **SMALL),
+                          inputs={"tokens-stage1": refs["tokens-stage1"]})
+    assert (Store().model_path(first.ref) / "deepspeed" / checkpoint.tag(6) / checkpoint.MARKER).exists()
+    inputs = {"tokens-stage2": refs["tokens-stage2"], "pretrain-stage1": first.ref}
+    runs = {}
+    for how in ("carry", "fresh"):
+        r = execute_stage(PRETRAIN_STAGE2, AnnealParams(steps=3, seq_len=64, micro_batch=8, optimizer_state=how),
+                          inputs=inputs)
+        runs[how] = _metrics(Store(), r.ref)
+    assert runs["carry"][0]["loss"] == pytest.approx(runs["fresh"][0]["loss"], rel=1e-6)
+    assert runs["carry"][0]["grad_norm"] == pytest.approx(runs["fresh"][0]["grad_norm"], rel=1e-5)
+    assert abs(runs["carry"][1]["loss"] - runs["fresh"][1]["loss"]) > 1e-3
+    with pytest.raises(ValueError, match=r"needs its layout: zero_stage 2 \(stage 1: 1\)"):
+        execute_stage(PRETRAIN_STAGE2, AnnealParams(steps=3, seq_len=64, micro_batch=8, zero_stage=2), inputs=inputs)
+    bare = execute_stage(PRETRAIN_STAGE1, PretrainParams(steps=6, keep_optimizer_state=False, **SMALL),
+                         inputs={"tokens-stage1": refs["tokens-stage1"]})
+    with pytest.raises(ValueError, match="kept no optimizer state"):
+        execute_stage(PRETRAIN_STAGE2, AnnealParams(steps=3, seq_len=64, micro_batch=8),
+                      inputs={"tokens-stage2": refs["tokens-stage2"], "pretrain-stage1": bare.ref})
+
+
 def test_zero3_builds_the_model_sharded_with_the_same_init_and_loads_stage1_weights_into_shards():
     """ZeRO-3 builds inside zero.Init (no rank ever holds the whole model): its losses match ZeRO-2's
     from the same seed, and stage 2 under ZeRO-3 starts from stage 1's weights exactly as ZeRO-1 does."""
@@ -125,7 +152,7 @@ def test_zero3_builds_the_model_sharded_with_the_same_init_and_loads_stage1_weig
     assert losses[3] == pytest.approx(losses[2], rel=1e-4) and losses[3][-1] < losses[3][0]
     anneal = {}
     for zero in (1, 3):
-        r = execute_stage(PRETRAIN_STAGE2, AnnealParams(steps=2, zero_stage=zero, **run),
+        r = execute_stage(PRETRAIN_STAGE2, AnnealParams(steps=2, zero_stage=zero, optimizer_state="fresh", **run),
                           inputs={"tokens-stage2": refs["tokens-stage2"], "pretrain-stage1": stage1[3]})
         anneal[zero] = _metrics(Store(), r.ref)[0]["loss"]
     assert anneal[3] == pytest.approx(anneal[1], rel=1e-4)
