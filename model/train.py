@@ -67,13 +67,17 @@ def build_model(spec: TrainSpec, ds_config: dict) -> Transformer:
     return model
 
 
-def carry_state(engine, folder: str) -> None:
+def carry_state(engine, scheduler, folder: str) -> None:
     """Continue another run's optimizer: its fp32 master weights and AdamW moments (and step count)
-    from its final DeepSpeed checkpoint; the LR scheduler stays this run's own."""
+    from its final DeepSpeed checkpoint. The LR schedule, betas and weight decay stay this run's own
+    (loading the optimizer state would bring back the other run's)."""
     step = checkpoint.latest(folder)
     if step is None:
         raise FileNotFoundError(f"{folder}: no complete DeepSpeed checkpoint to continue the optimizer from")
+    own = [{k: v for k, v in g.items() if k != "params"} for g in scheduler.optimizer.param_groups]
     checkpoint.load(engine, folder, step, scheduler=False)
+    for group, settings in zip(scheduler.optimizer.param_groups, own):
+        group.update(settings)
     if dist.get_rank() == 0:
         log.info("continuing the optimizer state of %s (step %d)", folder, step)
 
@@ -141,7 +145,7 @@ def train(spec: TrainSpec) -> dict:
         if rank == 0:
             log.info("resumed from the checkpoint at step %d (%d tokens)", step, tokens)
     elif spec.init_state:
-        carry_state(engine, spec.init_state)
+        carry_state(engine, lr_sched, spec.init_state)
     metrics = MetricsLog(Path(spec.checkpoints) / "metrics.jsonl", resume_step=resumed) if rank == 0 else None
     peak, peak_source = device_peak_flops(device) if spec.peak_flops <= 0 else (spec.peak_flops, "stated")
     per_token = flops_per_token(engine.module.cfg, spec.seq_len)
@@ -151,7 +155,7 @@ def train(spec: TrainSpec) -> dict:
 
     engine.train()
     while step < spec.steps:
-        lr = schedule(step)
+        lr = lr_sched.optimizer.param_groups[0]["lr"]     # the LR this step applies
         total = torch.zeros((), device=device)
         for micro in range(spec.grad_accum):
             x, y = data.batch(step * spec.grad_accum + micro, spec.micro_batch, rank, world)

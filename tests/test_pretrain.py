@@ -124,9 +124,10 @@ def test_stage2_continues_stage1s_optimizer_or_starts_fresh_and_refuses_another_
     inputs = {"tokens-stage2": refs["tokens-stage2"], "pretrain-stage1": first.ref}
     runs = {}
     for how in ("carry", "fresh"):
-        r = execute_stage(PRETRAIN_STAGE2, AnnealParams(steps=3, seq_len=64, micro_batch=8, optimizer_state=how),
-                          inputs=inputs)
+        r = execute_stage(PRETRAIN_STAGE2, AnnealParams(steps=3, seq_len=64, micro_batch=8, optimizer_state=how,
+                                                        start_lr=2e-3), inputs=inputs)
         runs[how] = _metrics(Store(), r.ref)
+        assert [row["lr"] for row in runs[how]] == pytest.approx([2e-3, 2e-3 * 2 / 3, 2e-3 / 3])   # stage 2's own
     assert runs["carry"][0]["loss"] == pytest.approx(runs["fresh"][0]["loss"], rel=1e-6)
     assert runs["carry"][0]["grad_norm"] == pytest.approx(runs["fresh"][0]["grad_norm"], rel=1e-5)
     assert abs(runs["carry"][1]["loss"] - runs["fresh"][1]["loss"]) > 1e-3
