@@ -25,9 +25,10 @@ class TrainingFailed(RuntimeError):
     pass
 
 
-def free_port() -> int:
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port free on `host` ("" for every interface: a rendezvous other nodes connect to)."""
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((host, 0))
         return s.getsockname()[1]
 
 
@@ -37,9 +38,10 @@ def rank_env(rank: int, world: int, local_rank: int, local_world: int, addr: str
             "LOCAL_RANK": str(local_rank), "LOCAL_WORLD_SIZE": str(local_world), "PYTHONUNBUFFERED": "1"}
 
 
-def cpu_threads(ranks_here: int) -> str:
-    """OMP threads per rank, so the ranks on one machine share its cores instead of each taking all."""
-    return str(max(1, (os.cpu_count() or 1) // ranks_here))
+def cpu_threads(ranks_here: int, cpus: int | None = None) -> str:
+    """OMP threads per rank, so the ranks on one machine (of `cpus` cores, default this one's) share
+    its cores instead of each taking all."""
+    return str(max(1, (cpus or os.cpu_count() or 1) // ranks_here))
 
 
 def train_command(spec_path: Path) -> list[str]:
@@ -47,19 +49,19 @@ def train_command(spec_path: Path) -> list[str]:
 
 
 def _commands(spec_path: Path, world: int, launcher: str, hostfile: str | None) -> list[tuple[list[str], dict]]:
-    port = free_port()
+    port, gpus = free_port(), _gpus()
     if launcher == "deepspeed":
         base = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "PYTHONUNBUFFERED": "1"}
         cmd = ["deepspeed", "--master_port", str(port), "--no_local_rank"]
-        cmd += ["--hostfile", hostfile] if hostfile else ["--num_gpus", str(world)] if _gpus() else []
+        cmd += ["--hostfile", hostfile] if hostfile else ["--num_gpus", str(world)] if gpus else []
         return [(cmd + ["--module", "model.train", str(spec_path)], base)]
-    if _gpus() and world > _gpus():
-        raise ValueError(f"world_size {world} > {_gpus()} GPUs on this machine; use launcher=deepspeed with a "
+    if gpus and world > gpus:
+        raise ValueError(f"world_size {world} > {gpus} GPUs on this machine; use launcher=deepspeed with a "
                          "hostfile, or launcher=ray on a Ray cluster")
     out = []
     for rank in range(world):
         env = {**os.environ, **rank_env(rank, world, rank, world, "127.0.0.1", port)}
-        if not _gpus():
+        if not gpus:
             env.setdefault("OMP_NUM_THREADS", cpu_threads(world))
         out.append((train_command(spec_path), env))
     return out
@@ -75,6 +77,17 @@ def describe_exit(code: int) -> str:
     if code < 0:
         return f"was killed by {signal.Signals(-code).name}"
     return f"exited with status {code}"
+
+
+def terminate(proc: subprocess.Popen, grace_s: float) -> None:
+    """Stop a rank's process group: SIGTERM, then SIGKILL after `grace_s`."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 class ProcessRank:
@@ -100,13 +113,7 @@ class ProcessRank:
         return None if code is None else "" if code == 0 else describe_exit(code)
 
     def stop(self, deadline: float) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=max(0.1, deadline - time.time()))
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+        terminate(self.proc, max(0.1, deadline - time.time()))
 
     def flush(self) -> None:
         self.pump.join(timeout=5)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections import defaultdict
@@ -18,7 +17,8 @@ from typing import Callable
 
 import ray
 
-from .launch import cpu_threads, describe_exit, rank_env, train_command
+from .launch import cpu_threads, describe_exit, free_port, rank_env, terminate, train_command
+from .tail import LineTail
 
 READY_TIMEOUT_S = 120
 
@@ -30,10 +30,7 @@ class RankActor:
         self.stopped = False
 
     def where(self) -> dict:
-        with socket.socket() as s:
-            s.bind(("", 0))
-            port = s.getsockname()[1]
-        return {"ip": ray.util.get_node_ip_address(), "port": port, "cpus": os.cpu_count() or 1,
+        return {"ip": ray.util.get_node_ip_address(), "port": free_port(""), "cpus": os.cpu_count() or 1,
                 "gpus": [str(g) for g in ray.get_gpu_ids()]}
 
     def run(self, spec_path: str, env: dict[str, str], log: str) -> int:
@@ -46,31 +43,19 @@ class RankActor:
 
     def stop(self, grace_s: float) -> None:
         self.stopped = True
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+        if self.proc is not None:
+            terminate(self.proc, grace_s)
 
 
 class RayRank:
     def __init__(self, actor, future, log: Path, on_line: Callable[[str], None] | None):
-        self.actor, self.future, self.log, self.on_line = actor, future, log, on_line
-        self.offset = 0
+        self.actor, self.future, self.on_line = actor, future, on_line
+        self.tail = LineTail(log)
 
     def _follow(self) -> None:
-        if self.on_line is None or not self.log.exists():
-            return
-        with self.log.open("rb") as fh:
-            fh.seek(self.offset)
-            data = fh.read()
-        done = data.rfind(b"\n") + 1     # only whole lines; the rest is read next time
-        self.offset += done
-        for line in data[:done].decode(errors="replace").splitlines():
-            self.on_line(line)
+        if self.on_line is not None:
+            for line in self.tail.read():
+                self.on_line(line)
 
     def poll(self) -> str | None:
         self._follow()
@@ -121,7 +106,7 @@ def plan_envs(places: list[dict]) -> list[dict[str, str]]:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(node_gpus)
             env["LOCAL_RANK"] = str(node_gpus.index(place["gpus"][0]))
         else:
-            env["OMP_NUM_THREADS"] = str(max(1, place["cpus"] // len(here)))
+            env["OMP_NUM_THREADS"] = cpu_threads(len(here), place["cpus"])
         envs.append(env)
     return envs
 

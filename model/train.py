@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from contextlib import nullcontext
 import os
 import shutil
 import signal
@@ -25,7 +26,7 @@ from .data import TokenWindows
 from .ds_config import deepspeed_config, use_bf16
 from .flops import device_peak_flops, flops_per_token
 from .hf import config_from_hf, export_hf, hf_weights, load_weights
-from .metrics import MetricsLog
+from .metrics import MetricsLog, read_metrics
 from .parallel import apply_activation_checkpointing, plain_state_dict
 from .train_spec import TrainSpec
 from .transformer import Transformer
@@ -56,10 +57,10 @@ def build_model(spec: TrainSpec, ds_config: dict) -> Transformer:
     if cfg.max_seq_len < spec.seq_len:
         raise ValueError(f"{spec.init_from}: max_seq_len {cfg.max_seq_len} < seq_len {spec.seq_len}")
     sharded = spec.zero_stage == 3
-    with deepspeed.zero.Init(config_dict_or_path=ds_config) if sharded else _null():
+    with deepspeed.zero.Init(config_dict_or_path=ds_config) if sharded else nullcontext():
         model = Transformer(cfg)
     if spec.init_from:
-        with deepspeed.zero.GatheredParameters(list(model.parameters()), modifier_rank=0) if sharded else _null():
+        with deepspeed.zero.GatheredParameters(list(model.parameters()), modifier_rank=0) if sharded else nullcontext():
             if not sharded or dist.get_rank() == 0:
                 load_weights(model, hf_weights(spec.init_from), spec.init_from)
     if spec.activation_checkpointing:
@@ -87,19 +88,11 @@ def gathered_state(engine, zero_stage: int) -> dict[str, torch.Tensor] | None:
     import deepspeed
 
     params = list(engine.module.parameters())
-    ctx = deepspeed.zero.GatheredParameters(params, modifier_rank=None) if zero_stage == 3 else _null()
+    ctx = deepspeed.zero.GatheredParameters(params, modifier_rank=None) if zero_stage == 3 else nullcontext()
     with ctx:
         if dist.get_rank() != 0:
             return None
         return plain_state_dict({k: v.detach().float().cpu().clone() for k, v in engine.module.state_dict().items()})
-
-
-class _null:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
 
 
 def local_grad_norm(engine) -> float:
@@ -203,7 +196,7 @@ def finish(spec: TrainSpec, cfg, weights: dict, world: int, resumed: int | None,
     model = Transformer(cfg)
     model.load_state_dict(weights)
     export_hf(model, tmp, spec.tokenizer or None)
-    rows = [json.loads(line) for line in (Path(spec.checkpoints) / "metrics.jsonl").read_text().splitlines()]
+    rows = read_metrics(Path(spec.checkpoints) / "metrics.jsonl")
     shutil.copyfile(Path(spec.checkpoints) / "metrics.jsonl", tmp / "metrics.jsonl")
     last = rows[-1]
     summary = {"steps": spec.steps, "tokens": last["tokens"], "world_size": world, "zero_stage": spec.zero_stage,
@@ -212,11 +205,10 @@ def finish(spec: TrainSpec, cfg, weights: dict, world: int, resumed: int | None,
                "final_lr": spec.lr_schedule().final_lr, "resumed_from_step": resumed,
                "peak_flops_per_rank": peak, "peak_source": peak_source,
                "mean_tokens_per_s": _mean([r.get("tokens_per_s") for r in rows[1:]]),
-               "mean_mfu": _mean([r.get("mfu") for r in rows[1:]])}
+               "mean_mfu": _mean([r.get("mfu") for r in rows[1:]]), "optimizer_from": spec.init_state or "fresh"}
     if spec.keep_optimizer_state:       # the final checkpoint: what a following stage continues from
         final = checkpoint.tag(spec.steps)
         shutil.copytree(Path(spec.checkpoints) / final, tmp / "deepspeed" / final)
-    summary["optimizer_from"] = spec.init_state or "fresh"
     (tmp / "trainer_state.json").write_text(json.dumps(summary, indent=2))
     spec.save(tmp / "train_spec.json")
     shutil.rmtree(out, ignore_errors=True)

@@ -15,7 +15,7 @@ from ..dedup.exact import text_hash
 from ..plots import to_reports
 from ..pretrain.run import logger, train_run
 from ..runtime.sampling import taken
-from ..tokens.pack import encode_documents, load_tokenizer, write_tokens
+from ..tokens.pack import encode_documents, eos_id, load_tokenizer, write_tokens
 from .decontaminate import Decontaminator
 from .report import plot, table
 
@@ -49,9 +49,7 @@ def pack(folder: Path, tok, texts: list[str], eos: int) -> int:
 def run_ablation(split: dict[str, Any], params: Any, sink, stats) -> None:
     log, root, work = logger(), split["root"], Path(split["work"])
     tok = load_tokenizer(split["tokenizer"])
-    eos = tok.token_to_id(params.eos_token)
-    if eos is None:
-        raise ValueError(f"tokenizer {split['tokenizer']} has no {params.eos_token!r} token")
+    eos = eos_id(tok, params.eos_token, split["tokenizer"])
     data = {ref: read_docs(root, paths) for ref, paths in split["datasets"].items()}
     first = next(iter(data))
     if split["validation"]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from model.metrics import parse_rows
+from model.tail import LineTail
 
 from ..stats import artifact_key
 
@@ -16,26 +17,13 @@ from ..stats import artifact_key
 class MetricsFollower:
     def __init__(self, path: Path, total_steps: int, key: str, logger: logging.Logger | logging.LoggerAdapter,
                  log_every_s: float = 10.0):
-        self.path, self.total, self.key, self.log, self.log_every_s = path, total_steps, key, logger, log_every_s
-        self.offset, self.last_line, self.last_log, self.step = 0, b"", 0.0, 0
+        self.total, self.key, self.log, self.log_every_s = total_steps, key, logger, log_every_s
+        self.tail, self.last_log, self.step = LineTail(path), 0.0, 0
         self.bar = tqdm(total=total_steps, desc=key, unit="step", leave=False)
         self.artifact = _create_progress(key)
 
     def __call__(self) -> None:
-        try:
-            with self.path.open("rb") as fh:
-                fh.seek(self.offset - len(self.last_line))
-                if fh.read(len(self.last_line)) != self.last_line:    # a resumed run rewrote the file
-                    self.offset = 0
-                    fh.seek(0)
-                chunk = fh.read()
-        except FileNotFoundError:
-            return
-        complete = chunk[:chunk.rfind(b"\n") + 1]         # a line being written waits for the next poll
-        self.offset += len(complete)
-        if complete:
-            self.last_line = complete[complete.rstrip(b"\n").rfind(b"\n") + 1:]
-        rows = parse_rows(complete.decode(errors="replace"))
+        rows = parse_rows("\n".join(self.tail.read()))
         if not rows:
             return
         row = rows[-1]

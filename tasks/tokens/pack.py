@@ -49,12 +49,18 @@ def read_tokens(folder: Path, name: str) -> tuple[np.memmap, np.ndarray]:
             np.fromfile(folder / f"{name}.idx", dtype="<i8"))
 
 
+def eos_id(tok, token: str, tokenizer_folder: str) -> int:
+    """The id of the document separator, or an error naming the tokenizer that lacks it."""
+    eos = tok.token_to_id(token)
+    if eos is None:
+        raise ValueError(f"tokenizer {tokenizer_folder} has no {token!r} token")
+    return eos
+
+
 def pack_shard(root, path: str, tokenizer_folder: str, params: Any, stats) -> tuple[np.ndarray, np.ndarray]:
     """One mixture shard -> (tokens, document starts)."""
     tok = load_tokenizer(tokenizer_folder)
-    eos = tok.token_to_id(params.eos_token)
-    if eos is None:
-        raise ValueError(f"tokenizer {tokenizer_folder} has no {params.eos_token!r} token")
+    eos = eos_id(tok, params.eos_token, tokenizer_folder)
     columns = sorted({"id", "text"} | set(params.weights))
     with root.fs.open_input_file(path) as fh:
         rows = pq.read_table(fh, columns=columns).to_pylist()
