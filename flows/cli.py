@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,12 +14,29 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from .prefect_env import DEFAULT_PORT, configure, server_url
+from model.launch import free_port
+
+from .api_server import ServerError, run_api
+from .prefect_env import DEFAULT_PORT, STATE_FILE, configure, healthy, server_url, use_home_server
 
 console = Console()
 REPO = Path(__file__).resolve().parent.parent
 
 
+def with_api(command):
+    """Commands that run flows get their Prefect API first: Prefect reads it at import."""
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        with run_api() as ready:
+            from .registry import targets
+
+            targets()      # the flows' imports overlap the server's start
+            ready()
+            return command(args)
+    return run
+
+
+@with_api
 def cmd_run(args: argparse.Namespace) -> int:
     from .params import parse_params
     from .registry import targets
@@ -95,12 +114,23 @@ def cmd_sample_corpus(args: argparse.Namespace) -> int:
 
 
 def cmd_server(args: argparse.Namespace) -> int:
-    """A Prefect server on 127.0.0.1 with its SQLite database under ZHINAO_HOME."""
+    """A Prefect server (UI + API) on 127.0.0.1 over the SQLite database under ZHINAO_HOME: it shows
+    every run made from this home, whichever server recorded it."""
     home = Path(os.environ["PREFECT_HOME"])
-    (home / "zhinao-server.json").write_text(json.dumps({"api_url": server_url(args.port)}))
+    url = server_url(args.port)
+    if healthy(url):
+        raise ServerError(f"a Prefect server already runs on port {args.port} (UI http://127.0.0.1:{args.port}): "
+                          "use it, stop it first, or start another with `zhinao server --port N`")
+    try:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", args.port))
+    except OSError:
+        raise ServerError(f"port {args.port} is in use by another program: start the server on a free one, "
+                          f"e.g. `zhinao server --port {free_port()}`") from None
+    (home / STATE_FILE).write_text(json.dumps({"api_url": url, "pid": os.getpid()}))
     env = os.environ | {"PREFECT_SERVER_API_HOST": "127.0.0.1", "PREFECT_SERVER_API_PORT": str(args.port)}
     env.pop("PREFECT_API_URL", None)
-    console.print(f"Prefect server: UI http://127.0.0.1:{args.port}, API {server_url(args.port)}, home {home}")
+    console.print(f"Prefect server: UI http://127.0.0.1:{args.port}, API {url}, home {home}")
     return subprocess.call([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
                             "--port", str(args.port)], env=env)
 
@@ -112,12 +142,22 @@ def _prefect(argv: list[str]) -> int:
 POOL = "zhinao-process"
 
 
+def _need_server(what: str) -> None:
+    if not use_home_server():
+        raise ServerError(f"{what} needs a running Prefect server: start `zhinao server` (or set PREFECT_API_URL)")
+    url = os.environ["PREFECT_API_URL"]
+    if not healthy(url, timeout=10):
+        raise ServerError(f"PREFECT_API_URL={url} does not answer {url}/health: start that server first")
+
+
 def cmd_deploy(args: argparse.Namespace) -> int:
     """Create prefect.yaml's process work pool (if missing) and register every deployment."""
+    _need_server("`zhinao deploy`")
     rc = _prefect(["work-pool", "create", POOL, "--type", "process", "--overwrite"])
     return rc or _prefect(["--no-prompt", "deploy", "--all"])
 
 
+@with_api
 def cmd_ablate(args: argparse.Namespace) -> int:
     """The ablate stage with the datasets as arguments; prints the comparison table."""
     from .ablate import AblateParams, ablate
@@ -141,6 +181,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    _need_server("`zhinao worker`")
     return _prefect(["worker", "start", "--pool", args.pool, "--type", "process"])
 
 
@@ -192,11 +233,11 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    configure()
     try:
+        configure()
         return args.func(args)
-    except (ValueError, LookupError, FileNotFoundError) as e:
-        console.print(f"[red]error:[/red] {e}")
+    except (ValueError, LookupError, FileNotFoundError, PermissionError, ServerError) as e:
+        console.print(f"[red]error:[/red] {e}", soft_wrap=True)   # whole lines: commands stay copyable
         return 2
 
 

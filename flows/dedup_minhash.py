@@ -2,7 +2,7 @@
 import pyarrow as pa
 from pydantic import Field, model_validator
 
-from tasks.dedup.components import star_step, stars
+from tasks.dedup.components import connected_components, stars
 from tasks.dedup.lsh import attach, bucket, sign, verify
 from tasks.dedup.removal import apply_removals, resolve
 from tasks.runtime.mapper import output_schema
@@ -12,7 +12,6 @@ from .params import NOT_IN_KEY, StageParams
 from .stage import Plan, RunContext, Stage, make_flow
 
 ADDED = (pa.field("dup_cluster", pa.string()),)
-MAX_ROUNDS = 64
 
 
 class MinHashParams(StageParams):
@@ -44,7 +43,8 @@ def run(ctx: RunContext):
     stats += [r.stats for r in ctx.map(bucket, partitions, "LSH buckets")]
     ctx.map(attach, splits, "candidate signatures")
     stats += [r.stats for r in ctx.map(verify, splits, "verify")]
-    final_edges = _components(ctx, partitions)
+    final_edges, component_stats = connected_components(ctx.map, partitions, f"{scratch}/cc")
+    stats.append(component_stats)
     stats += [r.stats for r in ctx.map(stars, [p | {"source": final_edges} for p in partitions], "clusters")]
     ctx.map(resolve, splits, "representatives")
     final = ctx.final(apply_removals, [s | {"reason": "near_duplicate", "added": {
@@ -52,33 +52,6 @@ def run(ctx: RunContext):
     for s in stats:
         final[0].stats.merge(s)
     return final
-
-
-def _components(ctx: RunContext, partitions: list[dict]) -> str:
-    """Alternate large-star and small-star rounds until the edge set stops changing."""
-    previous = None
-    for r in range(MAX_ROUNDS):
-        source, middle, target = (f"{ctx.scratch}/cc/r{r:03d}", f"{ctx.scratch}/cc/r{r:03d}l",
-                                  f"{ctx.scratch}/cc/r{r + 1:03d}")
-        large = ctx.map(star_step, [p | {"kind": "large", "source": source, "target": middle}
-                                    for p in partitions], f"components round {r + 1} (large-star)")
-        current = _xor(large)
-        if current == previous:
-            return source
-        previous = current
-        ctx.map(star_step, [p | {"kind": "small", "source": middle, "target": target} for p in partitions],
-                f"components round {r + 1} (small-star)")
-    raise RuntimeError(f"connected components did not converge in {MAX_ROUNDS} rounds")
-
-
-def _xor(results) -> int:
-    out = 0
-    for r in results:
-        for key, value in list(r.stats.counters.items()):
-            if key.startswith("checksum_in."):
-                out ^= value
-                del r.stats.counters[key]
-    return out
 
 
 DEDUP_MINHASH = Stage(

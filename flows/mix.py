@@ -10,7 +10,7 @@ from pydantic import Field
 
 from tasks.mix.phases import SCHEMA, gather, measure, scatter
 from tasks.mix.report import mixture_rows, plot_mixture
-from tasks.mix.resolve import resolve
+from tasks.mix.resolve import resolve, why_empty
 from tasks.mix.spec import STAGE1, STAGE2, MixSpec
 from tasks.mix.tokens import check_tokenizer
 from tasks.runtime.sampling import threshold
@@ -30,6 +30,10 @@ class MixParams(StageParams):
                                      "which every source keeps its share within its max_epochs.")
     missing: Literal["renormalize", "error"] = Field("renormalize", description="A source without documents: "
                                                      "leave it out and renormalise the other shares, or fail.")
+    empty: Literal["warn", "error"] = Field("warn", description="No source has documents (e.g. a small crawl "
+                                            "misses every `where`): commit an empty mixture with a warning and "
+                                            "an `empty_sources` statistic saying what emptied each source, or fail "
+                                            "with that message.")
     tokenizer: str = Field("approx", description="'approx' (no tokenizer needed) or a tokenizer.json file / a "
                                                  "folder holding one; token counts decide the shares.")
     shard_tokens: int = Field(1_000_000, gt=0, description="Tokens per output shard (about).")
@@ -80,7 +84,8 @@ def run(ctx):
     for r in ctx.map(measure, splits, "measure sources"):
         measured.merge(r.stats)
     available = {s.name: measured.counters.get(f"tokens.{s.name}", 0) for s in spec.sources}
-    alloc = resolve(spec, available, p.total_tokens, p.missing)
+    why = why_empty(spec, measured, {s["source"]: s["origin"] for s in splits})
+    alloc = resolve(spec, available, p.total_tokens, p.missing, p.empty, why)
     plan_rows = {}
     for name, a in alloc.items():
         full = int(a.epochs + 1e-9)
@@ -103,6 +108,8 @@ def run(ctx):
         results[0].stats.count("tokens_out", sum(r["tokens"] for r in rows))
         png = plot_mixture(rows, get_settings().reports / f"mix-{spec.name}-{ctx.version}.png", spec.name)
         results[0].stats.table("plots", [{"plot": f"mixture {spec.name}: requested vs achieved", "path": str(png)}])
+        if why:
+            results[0].stats.table("empty_sources", [{"source": n, "why": w} for n, w in why.items()])
     if abs(worst["achieved_share"] - worst["share"]) > p.tolerance:
         raise ValueError(f"mixture {spec.name}: source {worst['source']!r} got {worst['achieved_share']:.4f} of the "
                          f"tokens for {worst['share']:.4f} requested (tolerance {p.tolerance}); use smaller "

@@ -2,6 +2,9 @@
 from prefect import flow
 from pydantic import BaseModel, ConfigDict, Field
 
+from tasks.mix.resolve import empty_mixture
+from tasks.store import Store
+
 from .annotate import AnnotateParams, annotate
 from .classify import ClassifyParams, classify
 from .dedup_exact import ExactDedupParams, dedup_exact
@@ -19,7 +22,7 @@ from .rebalance import RebalanceParams, rebalance
 from .report import publish_funnel
 from .rewrite import RewriteParams, rewrite
 from .rm_score import RMScoreParams, rm_score
-from .stage import StageResult
+from .stage import StageResult, _logger
 from .synth import SynthParams, synth
 from .tokenize import TokenizeParams, tokens_stage1, tokens_stage2
 from .tokenizer import TokenizerParams, tokenizer
@@ -116,10 +119,16 @@ class ModelParams(BaseModel):
                                  "token shards -> pretraining stage 1 (cosine to a raised floor) -> stage 2 "
                                  "(anneal to 0 on the high-quality mix).", persist_result=False)
 def model(params: ModelParams = ModelParams()) -> list[StageResult]:
+    # a first small crawl can leave stage 2's high-quality filters nothing: stage 1 still trains
+    empty = empty_mixture(Store().resolve("mix-stage2"))
+    if empty:
+        _logger().warning("%s; skipping tokens-stage2 and pretrain-stage2 (stage 1 trains as usual)", empty)
     tok = tokenizer(params.tokenizer)
     first = tokens_stage1(params.tokens_stage1, inputs={"tokenizer": tok.ref})
-    second = tokens_stage2(params.tokens_stage2, inputs={"tokenizer": tok.ref})
+    second = None if empty else tokens_stage2(params.tokens_stage2, inputs={"tokenizer": tok.ref})
     base = pretrain_stage1(params.pretrain_stage1, inputs={"tokens-stage1": first.ref})
+    if second is None:
+        return [tok, first, base]
     annealed = pretrain_stage2(params.pretrain_stage2, inputs={"tokens-stage2": second.ref,
                                                                "pretrain-stage1": base.ref})
     return [tok, first, second, base, annealed]

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from tasks.mix.resolve import empty_mixture
 from tasks.tokens.pack import pack_shard, write_tokens
 
 from .params import StageParams
@@ -21,6 +22,9 @@ class TokenizeParams(StageParams):
 
 def plan(p: TokenizeParams, parents, store) -> Plan:
     mix, tok = parents
+    empty = empty_mixture(mix)
+    if empty:       # else an empty token version, and pretraining fails on it far from the cause
+        raise ValueError(f"{empty}; nothing to tokenize")
     if tok.kind != "model":
         raise ValueError(f"{tok.ref} is a {tok.kind} version, not a tokenizer")
     folder = store.model_path(tok)

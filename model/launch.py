@@ -48,11 +48,21 @@ def train_command(spec_path: Path) -> list[str]:
     return [sys.executable, "-m", "model.train", str(spec_path)]
 
 
+def with_own_tools(env: dict[str, str]) -> dict[str, str]:
+    """The interpreter's own bin folder first on PATH: a venv that is not activated still finds its
+    tools (DeepSpeed builds its CPU ops with the venv's ninja)."""
+    here = str(Path(sys.executable).parent)
+    path = env.get("PATH", "")
+    return env if path.split(os.pathsep)[0] == here else {**env, "PATH": os.pathsep.join(filter(None, (here, path)))}
+
+
 def _commands(spec_path: Path, world: int, launcher: str, hostfile: str | None) -> list[tuple[list[str], dict]]:
     port, gpus = free_port(), _gpus()
     if launcher == "deepspeed":
-        base = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "PYTHONUNBUFFERED": "1"}
-        cmd = ["deepspeed", "--master_port", str(port), "--no_local_rank"]
+        base = with_own_tools({**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
+                               "PYTHONUNBUFFERED": "1"})
+        # the runner of this interpreter's DeepSpeed, not whichever `deepspeed` PATH finds first
+        cmd = [sys.executable, "-m", "deepspeed.launcher.runner", "--master_port", str(port), "--no_local_rank"]
         cmd += ["--hostfile", hostfile] if hostfile else ["--num_gpus", str(world)] if gpus else []
         return [(cmd + ["--module", "model.train", str(spec_path)], base)]
     if gpus and world > gpus:
@@ -60,7 +70,7 @@ def _commands(spec_path: Path, world: int, launcher: str, hostfile: str | None) 
                          "hostfile, or launcher=ray on a Ray cluster")
     out = []
     for rank in range(world):
-        env = {**os.environ, **rank_env(rank, world, rank, world, "127.0.0.1", port)}
+        env = with_own_tools({**os.environ, **rank_env(rank, world, rank, world, "127.0.0.1", port)})
         if not gpus:
             env.setdefault("OMP_NUM_THREADS", cpu_threads(world))
         out.append((train_command(spec_path), env))

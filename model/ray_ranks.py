@@ -17,7 +17,7 @@ from typing import Callable
 
 import ray
 
-from .launch import cpu_threads, describe_exit, free_port, rank_env, terminate, train_command
+from .launch import cpu_threads, describe_exit, free_port, rank_env, terminate, train_command, with_own_tools
 from .tail import LineTail
 
 READY_TIMEOUT_S = 120
@@ -37,8 +37,8 @@ class RankActor:
         if self.stopped:
             return -signal.SIGTERM
         with open(log, "a") as fh:
-            self.proc = subprocess.Popen(train_command(Path(spec_path)), env={**os.environ, **env}, stdout=fh,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(train_command(Path(spec_path)), env=with_own_tools({**os.environ, **env}),
+                                         stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
         return self.proc.wait()
 
     def stop(self, grace_s: float) -> None:

@@ -4,6 +4,9 @@ with the losses of an uninterrupted one; ZeRO-3 with offload, activation checkpo
 bad configurations refused before any process starts."""
 import json
 import logging
+import os
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -100,7 +103,10 @@ def test_killed_two_rank_run_resumes_with_the_losses_of_an_uninterrupted_one(pre
     dict(zero_stage=1, precision="fp32", launcher="deepspeed"),      # through the deepspeed launcher
     dict(zero_stage=3, offload_optimizer=True, offload_params=True, activation_checkpointing=True, precision="bf16"),
 ])
-def test_zero_stages_offload_checkpointing_and_precision(setup):
+def test_zero_stages_offload_checkpointing_and_precision(setup, monkeypatch):
+    if setup.get("launcher") == "deepspeed":   # a venv that is not activated: its tools are not on PATH
+        here = str(Path(sys.executable).parent)
+        monkeypatch.setenv("PATH", os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if p != here))
     refs = token_versions()
     r = execute_stage(PRETRAIN_STAGE1, PretrainParams(steps=6, checkpoint_every=3, **SMALL, **setup),
                       inputs={"tokens-stage1": refs["tokens-stage1"]})

@@ -10,3 +10,4 @@ zhinao run data "$@"
 zhinao run model
 zhinao datasets
 zhinao lineage          # the newest version's upstream graph, down to the crawl files
+echo "The runs, their logs and artifacts: . .venv/bin/activate && zhinao server  (UI on http://127.0.0.1:4200)"

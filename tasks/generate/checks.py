@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ..langid.model import predict
-from ..langid.script import correct_cjk
+from ..langid.script import identify
 from ..quality.gopher import GopherRepetitionConfig, gopher_repetition
 from ..quality.text import Doc
 from .api import Completion
@@ -27,7 +27,8 @@ def base_lang(lang: str | None) -> str | None:
 def detect_lang(text: str) -> tuple[str, float]:
     pred = predict([text[:4000]], k=1)[0]
     lang, score = pred[0] if pred else ("und", 0.0)
-    return correct_cjk(lang, text[:4000]), min(score, 1.0)
+    lang, score, _ = identify(lang, min(score, 1.0), text[:4000])   # the langid stage's script rules
+    return lang, score
 
 
 _SENTENCE_END = re.compile(r"[.!?。！？…\"'”’)）]\s*$")

@@ -18,6 +18,7 @@ SCHEMA = extend(
     ("content_type", pa.string()),
     ("charset", pa.string()),
     ("charset_method", pa.string()),
+    ("charset_confidence", pa.float32()),   # 1 for a declared or strict decode; see charset.plausibility
     ("lang_declared", pa.string()),
     ("http_status", pa.int32()),
     ("warc_record_id", pa.string()),
@@ -72,7 +73,8 @@ def from_warc(rec: WarcRecord, source: str, max_bad_ratio: float) -> tuple[dict[
     if rec.type == "conversion":  # WET: already text
         text, reason = _decode_text(rec.payload, max_bad_ratio)
         doc |= {"text": text, "content_type": rec.headers.get("content-type", "text/plain"), "charset": "utf-8",
-                "charset_method": "wet", "lang": primary_lang(rec.headers.get("warc-identified-content-language"))}
+                "charset_method": "wet", "charset_confidence": 1.0,
+                "lang": primary_lang(rec.headers.get("warc-identified-content-language"))}
         return doc, reason
     if rec.type == "response":
         try:
@@ -92,7 +94,7 @@ def from_warc(rec: WarcRecord, source: str, max_bad_ratio: float) -> tuple[dict[
     if is_binary(body, ctype):
         return doc, "binary_body"
     decoded = decode_html(body, ctype)
-    doc |= {"charset": decoded.charset, "charset_method": decoded.method}
+    doc |= {"charset": decoded.charset, "charset_method": decoded.method, "charset_confidence": decoded.confidence}
     if decoded.bad_ratio > max_bad_ratio:
         return doc, "undecodable"
     m = _HTML_LANG.search(body[:8192])

@@ -1,6 +1,7 @@
 """HTTP response parsing for WARC response records: status, headers, de-chunked body."""
 from __future__ import annotations
 
+import re
 import zlib
 from dataclasses import dataclass
 
@@ -16,14 +17,22 @@ class BadHttp(ValueError):
     pass
 
 
+# the first empty line ends the head; old crawlers (WARC 0.18) kept servers' bare-LF line ends,
+# so the first CRLFCRLF may lie in the body
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
+
+
+def body_start(block: bytes) -> int | None:
+    """Offset of the body after the HTTP head; None when the head has no end."""
+    m = _HEAD_END.search(block)
+    return m.end() if m else None
+
+
 def parse_response(block: bytes) -> HttpResponse:
-    end = block.find(b"\r\n\r\n")
-    sep = 4
-    if end < 0:
-        end, sep = block.find(b"\n\n"), 2
-    if end < 0:
+    m = _HEAD_END.search(block)
+    if m is None:
         raise BadHttp("no end of HTTP headers")
-    head = block[:end].decode("latin-1").splitlines()
+    head = block[: m.start()].decode("latin-1").splitlines()
     if not head or not head[0].startswith("HTTP/"):
         raise BadHttp("no HTTP status line")
     parts = head[0].split(None, 2)
@@ -36,7 +45,7 @@ def parse_response(block: bytes) -> HttpResponse:
         name, colon, value = line.partition(":")
         if colon:
             headers[name.strip().lower()] = value.strip()
-    body = block[end + sep :]
+    body = block[m.end() :]
     if "chunked" in headers.get("transfer-encoding", "").lower():
         body = dechunk(body)
     encoding = headers.get("content-encoding", "").lower()

@@ -97,6 +97,9 @@ def _documents(split: dict[str, Any], params: Any, stats: StageStats) -> Iterato
                            "url": rec.headers.get("warc-target-uri", "").strip("<>") or None}, rec.reason
                     continue
                 stats.observe("warc_type", rec.type)
+                stats.observe("warc_version", rec.version)
+                if rec.quirk:  # kept, but counted so a reader sees the file's digests were not checkable
+                    stats.count(f"quirk.{rec.quirk}")
                 if rec.type == "resource" and not _is_web(rec.headers.get("warc-target-uri", "")):
                     stats.count("non_web_resources")  # crawler logs and manifests (metadata://, dns:)
                 elif rec.type in WARC_TYPES:

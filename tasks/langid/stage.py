@@ -8,9 +8,10 @@ import pyarrow as pa
 from ..runtime.mapper import split_by_reason
 from ..stats import StageStats
 from .model import predict
-from .script import chinese_script, correct_cjk
+from .script import chinese_script, identify
 
-ADDED = (pa.field("lang", pa.string()), pa.field("lang_score", pa.float32()), pa.field("lang_script", pa.string()))
+ADDED = (pa.field("lang", pa.string()), pa.field("lang_score", pa.float32()), pa.field("lang_script", pa.string()),
+         pa.field("lang_method", pa.string()))      # 'model': lid.176's label; 'script': script evidence's
 MAX_CHARS = 10000   # lid.176 decides well long before this; bounds the cost of enormous documents
 
 
@@ -25,12 +26,11 @@ def keeps(lang: str, script: str | None, keep: list[str]) -> bool:
 def langid_batch(table: pa.Table, params: Any, stats: StageStats) -> tuple[pa.Table, pa.Table]:
     texts = [t or "" for t in table["text"].to_pylist()]
     preds = predict([t[:MAX_CHARS] for t in texts], k=1)
-    langs, scores, scripts, reasons = [], [], [], []
+    langs, scores, scripts, methods, reasons = [], [], [], [], []
     for text, pred in zip(texts, preds):
-        lang, score = pred[0] if pred else ("und", 0.0)
-        score = min(score, 1.0)  # fastText's softmax can exceed 1 by rounding
-        # a script-evidence correction keeps the model's confidence that the text is CJK
-        lang = correct_cjk(lang, text[:MAX_CHARS])
+        said, score = pred[0] if pred else ("und", 0.0)
+        # fastText's softmax can exceed 1 by rounding
+        lang, score, method = identify(said, min(score, 1.0), text[:MAX_CHARS])
         script = chinese_script(text) if lang == "zh" else None
         threshold = params.min_score_by_lang.get(lang, params.min_score)
         if not keeps(lang, script, params.keep):
@@ -42,13 +42,16 @@ def langid_batch(table: pa.Table, params: Any, stats: StageStats) -> tuple[pa.Ta
         langs.append(lang)
         scores.append(score)
         scripts.append(script)
+        methods.append(method)
         reasons.append(reason)
         stats.observe("lang" if reason is None else "lang_dropped", f"{lang}-{script}" if script else lang)
-    for name, values in (("lang", langs), ("lang_score", scores), ("lang_script", scripts)):
-        field = next(f for f in ADDED if f.name == name)
+        stats.observe("lang_method", method)
+        if method == "script":      # which lid.176 labels the script overruled: its blind spots on real data
+            stats.observe("lang_corrected", f"{said}->{lang}")
+    for field, values in zip(ADDED, (langs, scores, scripts, methods)):
         column = pa.array(values, field.type)
-        if name in table.column_names:
-            table = table.set_column(table.column_names.index(name), name, column)
+        if field.name in table.column_names:
+            table = table.set_column(table.column_names.index(field.name), field.name, column)
         else:
-            table = table.append_column(name, column)
+            table = table.append_column(field.name, column)
     return split_by_reason(table, reasons)

@@ -50,7 +50,12 @@ def measure(split: dict, params: Any, sink, stats: StageStats) -> None:
         if missing:
             raise ValueError(f"mix source {src!r}: {split['origin']} has no column(s) {missing}")
         table = pq.read_table(fh, columns=sorted(set(split["columns"]) | {"id"} | ({"lang"} & set(names))))
+    stats.count(f"docs_in.{src}", table.num_rows)
+    for column in split["where"]:     # the values the filter saw: an emptied source can say how to widen it
+        for v in pc.value_counts(table[column].cast(pa.string())).to_pylist():
+            stats.observe(f"where/{src}/{column}", v["values"], v["counts"])
     table = _filter(table, split["where"])
+    stats.count(f"docs_where.{src}", table.num_rows)
     rows = table.to_pylist()
     texts = _format(split["text"], rows)
     keep = [i for i, t in enumerate(texts) if t]

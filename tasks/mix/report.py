@@ -19,6 +19,7 @@ def mixture_rows(spec: MixSpec, alloc: dict[str, Allocation], measured: StageSta
                      "share": round(a.share, 4), "achieved_share": round(tokens[s.name] / total, 4),
                      "tokens": tokens[s.name], "available_tokens": a.available,
                      "docs": measured.counters.get(f"docs.{s.name}", 0),
+                     "dataset_docs": measured.counters.get(f"docs_in.{s.name}", 0),   # before its where
                      "epochs": round(tokens[s.name] / a.available, 3) if a.available else 0.0,
                      "max_epochs": s.max_epochs})
     return rows
