@@ -10,6 +10,7 @@ from typing import Any, Iterator, Literal
 from pydantic import Field
 
 from tasks.generate.models import DEFAULT_GENERATOR, model_sources, resolve_generator_model
+from tasks.generate.served import served_model_source
 from tasks.generate.service import GenSpec, serving
 from tasks.runtime.ray_exec import Actors
 
@@ -54,7 +55,7 @@ def model_plan(p: GenerationParams, store) -> tuple[dict[str, Any], list[dict], 
     """(info, sources, parents) for a generator model: its files' fingerprints enter the version id;
     a model version from the store becomes a parent in the lineage."""
     if p.endpoint and not Path(p.model).expanduser().exists() and p.model != DEFAULT_GENERATOR:
-        return {"model_path": p.model, "served_name": p.model}, [], []
+        return {"model_path": p.model, "served_name": p.model}, [served_model_source(p.endpoint, p.model, p.api_key)], []
     path = resolve_generator_model(p.model, store)
     parents = []
     if not Path(p.model).expanduser().exists() and p.model != DEFAULT_GENERATOR:

@@ -11,8 +11,9 @@ NOT_IN_KEY = {"cache_key": False}
 class StageParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    # the audit is a side version: asking for it later computes it without a new main version
     audit: bool = Field(False, description="Also write dropped documents, each with its drop_reason, "
-                                           "to an audit side version `<stage>.dropped`.")
+                                           "to an audit side version `<stage>.dropped`.", json_schema_extra=NOT_IN_KEY)
     use_ray: bool = Field(True, description="Run splits as Ray tasks (False: in-process, for debugging).",
                           json_schema_extra=NOT_IN_KEY)
     num_cpus: int | None = Field(None, description="CPUs for a local Ray (default: all).",

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from model.train_spec import TrainSpec
-from tasks.pretrain.run import run_training
+from tasks.pretrain.run import precision_source, run_training
 from tasks.settings import get_settings
 
 from .params import NOT_IN_KEY, StageParams
@@ -37,9 +37,12 @@ class RunParams(StageParams):
     activation_checkpointing: bool = Field(False, description="Recompute block activations in the backward pass.")
     precision: Literal["auto", "bf16", "fp32"] = Field("auto", description="auto: bf16 on GPUs that support "
                                                                            "it, fp32 on CPU.")
-    checkpoint_every: int = Field(50, gt=0, description="Steps between checkpoints (and at the end).")
-    keep_checkpoints: int = Field(2, gt=0)
-    eval_every: int = Field(0, ge=0, description="Steps between validation losses (0: only at the end).")
+    # cadences: a resumed run continues whatever they are, so they stay out of the version id
+    checkpoint_every: int = Field(50, gt=0, description="Steps between checkpoints (and at the end).",
+                                  json_schema_extra=NOT_IN_KEY)
+    keep_checkpoints: int = Field(2, gt=0, json_schema_extra=NOT_IN_KEY)
+    eval_every: int = Field(0, ge=0, description="Steps between validation losses (0: only at the end).",
+                            json_schema_extra=NOT_IN_KEY)
     eval_batches: int = Field(8, gt=0)
     valid_fraction: float = Field(0.05, ge=0, lt=1, description="Token windows held out for validation.")
     seed: int = 0
@@ -108,7 +111,7 @@ def plan_stage1(p: PretrainParams, parents, store) -> Plan:
     model = {"vocab_size": vocab_size(tok_folder)} | p.model
     spec = check_spec(run_fields(p) | {"data": str(store.model_path(tokens, kind="tokens")), "model": model,
                                        "tokenizer": str(tok_folder), "schedule": "cosine_floor"})
-    return Plan(splits=[{"spec": spec}], parents=[tokenizer])
+    return Plan(splits=[{"spec": spec}], parents=[tokenizer], sources=[precision_source(spec)])
 
 
 def plan_stage2(p: AnnealParams, parents, store) -> Plan:
@@ -129,7 +132,8 @@ def plan_stage2(p: AnnealParams, parents, store) -> Plan:
         "schedule": "anneal", "max_lr": p.start_lr or first.final_lr, "warmup_steps": 0,
         "init_state": carried_state(p, stage1, folder, before)})
     earlier = {k: getattr(first, k) for k in ("total_steps", "max_lr", "warmup_steps", "floor_ratio", "kind")}
-    return Plan(splits=[{"spec": spec, "schedules_before": [["pretrain-stage1", earlier]]}], parents=[tokenizer])
+    return Plan(splits=[{"spec": spec, "schedules_before": [["pretrain-stage1", earlier]]}], parents=[tokenizer],
+                sources=[precision_source(spec)])
 
 
 def carried_state(p: AnnealParams, stage1, folder: Path, before: dict[str, Any]) -> str:

@@ -19,6 +19,8 @@ from pydantic import BaseModel
 from tasks.runtime.ray_exec import Actors, Process, SplitResult, init_ray, run_splits
 from tasks.stats import StageStats
 from tasks.store import Manifest, Store, code_fingerprint, schema_fields, version_id, write_shard
+from tasks.store.closure import closure, module_of
+from tasks.store.external import external_sources
 
 from .artifacts import publish_artifacts
 from .params import StageParams
@@ -103,6 +105,21 @@ class StageResult(BaseModel):
     stats: dict[str, Any] = {}
 
 
+def stage_modules(stage: Stage) -> tuple[str, ...]:
+    """Where the stage's code starts: the modules of its plan, process, driver and input function,
+    plus what it names; the fingerprint follows their imports through the repository."""
+    parts = (stage.params, stage.plan, stage.process, stage.run, stage.inputs if callable(stage.inputs) else None)
+    found = [module_of(f) for part in parts if part is not None for f in _code_of(part)]
+    return tuple(dict.fromkeys([m for m in found if m] + list(stage.code)))
+
+
+def _code_of(obj: Any) -> list[Any]:
+    """A function or class is code; an object (ShardMap(fn)) is its class and the functions it holds."""
+    if isinstance(obj, type) or hasattr(obj, "__code__"):
+        return [obj]
+    return [type(obj), *(v for v in getattr(obj, "__dict__", {}).values() if callable(v))]
+
+
 def resume_folder(stage: str, version: str) -> str:
     return f".resume/{stage}/{version}"
 
@@ -132,24 +149,30 @@ def execute_stage(stage: Stage, params: StageParams, inputs: dict[str, str] | No
     parents = [store.resolve(inputs.get(name, name)) for name in names]
     plan = stage.plan(params, parents, store)
     parents = parents + [m for m in plan.parents if m.ref not in {p.ref for p in parents}]
-    code = code_fingerprint(stage.code, salt=stage.name)
+    modules = stage_modules(stage)
+    code = code_fingerprint(modules, salt=stage.name)
+    plan.sources = plan.sources + external_sources(closure(modules))     # libraries, env, model files
     vid = version_id(stage.name, params.key_params(), code, [p.version for p in parents], plan.key)
 
     existing = store.lookup(stage.name, vid)
+    wants_audit = params.audit and stage.kind == "dataset"
     if existing is not None:
-        log.info("cache hit: %s already committed (%d rows, %s); nothing to do",
-                 existing.ref, existing.rows, existing.created_at)
         audit = store.catalog.find(f"{stage.name}.dropped")
         audit_ref = next((a.ref for a in audit if f"{stage.name}@{vid}" in a.parents), None)
-        return StageResult(stage=stage.name, ref=existing.ref, version=vid, cache_hit=True,
-                           rows=existing.rows, kind=stage.kind, audit_ref=audit_ref, stats=existing.stats)
-
-    log.info("computing %s@%s from %d split(s)%s", stage.name, vid, len(plan.splits),
-             f" and inputs {[p.ref for p in parents]}" if parents else "")
+        log.info("cache hit: %s already committed (%d rows, %s); %s", existing.ref, existing.rows,
+                 existing.created_at, "computing its audit side version only" if wants_audit and not audit_ref
+                 else "nothing to do")
+        if audit_ref or not wants_audit:
+            return StageResult(stage=stage.name, ref=existing.ref, version=vid, cache_hit=True,
+                               rows=existing.rows, kind=stage.kind, audit_ref=audit_ref, stats=existing.stats)
+    else:
+        log.info("computing %s@%s from %d split(s)%s", stage.name, vid, len(plan.splits),
+                 f" and inputs {[p.ref for p in parents]}" if parents else "")
     started = time.time()
-    writer = store.writer(stage.name, vid)
+    # an audit-only run writes its (discarded) main output beside the resume folder, never over the version
+    writer = store.writer(stage.name, vid) if existing is None else store.writer(f".resume/{stage.name}", f"{vid}-rerun")
     audit_writer = store.writer(f"{stage.name}.dropped", version_id(stage.name + ".dropped", {}, code, [vid])) \
-        if params.audit and stage.kind == "dataset" else None
+        if wants_audit else None
     try:
         if params.use_ray:
             init_ray(params.num_cpus)
@@ -182,6 +205,10 @@ def execute_stage(stage: Stage, params: StageParams, inputs: dict[str, str] | No
                                                     schema.append(pa.field("drop_reason", pa.string()))),
                                stats={"dropped": dict(stats.dropped)}, **common)
             audit_ref = store.commit(audit_writer, audit_m).ref
+        if existing is not None:    # the version itself was there: only its audit was missing
+            writer.abort()
+            return StageResult(stage=stage.name, ref=existing.ref, version=vid, cache_hit=True, rows=existing.rows,
+                               kind=stage.kind, audit_ref=audit_ref, stats=existing.stats)
         shards = [s for r in results for s in r.shards]
         manifest = Manifest(dataset=stage.name, version=vid, params=params.key_params(), kind=stage.kind,
                             parents=[p.ref for p in parents],
@@ -229,6 +256,8 @@ def make_flow(stage: Stage):
         return execute_stage(stage, params, inputs)
 
     run_stage.__doc__ = stage.description
-    return flow(name=stage.name, description=stage.description, retries=stage.retries,
+    made = flow(name=stage.name, description=stage.description, retries=stage.retries,
                 retry_delay_seconds=stage.retry_delay_s, timeout_seconds=stage.timeout_s,
                 persist_result=False, validate_parameters=True)(run_stage)
+    made.stage = stage       # what the flow runs, for tools that walk every stage
+    return made

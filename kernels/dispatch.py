@@ -8,6 +8,9 @@ import os
 
 import torch
 
+# inputs from outside the repository that shape output (tasks/store/external.py)
+EXTERNAL = {"libraries": ("triton",), "env": ("ZHINAO_KERNELS",)}
+
 
 def triton_available() -> bool:
     return importlib.util.find_spec("triton") is not None

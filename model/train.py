@@ -31,6 +31,9 @@ from .parallel import apply_activation_checkpointing, plain_state_dict
 from .train_spec import TrainSpec
 from .transformer import Transformer
 
+# inputs from outside the repository that shape output (tasks/store/external.py)
+EXTERNAL = {"libraries": ("torch", "deepspeed")}
+
 log = logging.getLogger("zhinao.train")
 KILL_AT_STEP = "ZHINAO_KILL_AT_STEP"   # fault injection for resume tests: SIGKILL rank 0 after this step
 

@@ -8,6 +8,9 @@ from pydantic import Field
 from flows.params import StageParams
 from flows.stage import Plan, Stage
 
+# a variable that (in a real stage) would select behaviour: part of these stages' version ids
+EXTERNAL = {"env": ("ZHINAO_TEST_KNOB",)}
+
 SCHEMA = pa.schema([("id", pa.string()), ("text", pa.string()), ("n", pa.int64())])
 
 

@@ -157,3 +157,49 @@ def test_bad_reference_names_the_problem():
         Store().resolve("nothing@abc")
     with pytest.raises(ValueError, match="DATASET@VERSION"):
         Store().resolve("@abc")
+
+
+def test_asking_for_the_audit_later_keeps_the_version_and_everything_downstream():
+    """`audit` is not in the id: the main version stays a cache hit (so does what was derived
+    from it) and only its missing audit side version is computed."""
+    execute_stage(NUMBERS, numbers())
+    plain = execute_stage(EVENS, DerivedParams(use_ray=False))
+    quads = execute_stage(QUADS, DerivedParams(use_ray=False))
+    audited = execute_stage(EVENS, DerivedParams(use_ray=False, audit=True))
+    assert audited.cache_hit and audited.ref == plain.ref and audited.audit_ref
+    store = Store()
+    assert store.resolve(audited.audit_ref).parents == [plain.ref] and len(store.catalog.find("evens")) == 1
+    again = execute_stage(EVENS, DerivedParams(use_ray=False, audit=True))
+    assert again.cache_hit and again.audit_ref == audited.audit_ref          # computed once
+    assert execute_stage(QUADS, DerivedParams(use_ray=False)).ref == quads.ref
+    assert not list((Path(store.root.base) / ".resume").rglob("*.parquet"))   # the rerun's output is gone
+
+
+def test_run_cadences_are_not_in_a_training_version_id():
+    from flows.pretrain import PretrainParams
+
+    base = PretrainParams().key_params()
+    assert PretrainParams(checkpoint_every=7, keep_checkpoints=5, eval_every=3, audit=True).key_params() == base
+    assert PretrainParams(steps=7).key_params() != base
+
+
+def test_file_fingerprints_see_an_edit_anywhere_and_hash_a_file_once(tmp_path, monkeypatch):
+    from tasks.store import fingerprint
+
+    big = tmp_path / "crawl.warc.gz"
+    big.write_bytes(os.urandom(3 << 20))
+    first = fingerprint.file_fingerprint(str(big))
+    reads = []
+    real = fingerprint._hash_stream
+    monkeypatch.setattr(fingerprint, "_hash_stream", lambda fh: reads.append(1) or real(fh))
+    assert fingerprint.file_fingerprint(str(big)) == first and not reads      # remembered: not read again
+    data = bytearray(big.read_bytes())
+    data[len(data) // 2] ^= 0xFF                                               # the middle, not the ends
+    big.write_bytes(bytes(data))
+    os.utime(big, ns=(1, 1))
+    edited = fingerprint.file_fingerprint(str(big))
+    assert edited != first and reads == [1]
+    copy = tmp_path / "elsewhere" / "crawl.warc.gz"
+    copy.parent.mkdir()
+    copy.write_bytes(bytes(data))
+    assert fingerprint.file_fingerprint(str(copy)) == edited                  # content, not location

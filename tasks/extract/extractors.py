@@ -5,6 +5,9 @@ import logging
 import re
 from typing import Callable
 
+# inputs from outside the repository that shape output (tasks/store/external.py)
+EXTERNAL = {"libraries": ("trafilatura", "resiliparse", "lxml")}
+
 log = logging.getLogger("zhinao.extract")
 logging.getLogger("trafilatura").setLevel(logging.ERROR)   # it logs every page it finds empty
 

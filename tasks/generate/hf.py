@@ -8,6 +8,9 @@ from itertools import groupby
 
 from .api import Completion, Request, Sampling
 
+# inputs from outside the repository that shape output (tasks/store/external.py)
+EXTERNAL = {"libraries": ("transformers", "torch", "gguf")}
+
 log = logging.getLogger("zhinao.generate")
 
 

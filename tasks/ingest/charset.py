@@ -21,6 +21,9 @@ from functools import lru_cache
 
 from charset_normalizer import from_bytes
 
+# inputs from outside the repository that shape output (tasks/store/external.py)
+EXTERNAL = {"libraries": ("charset-normalizer",)}
+
 _META = re.compile(rb"""<meta[^>]+?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.I)
 _ALIASES = {

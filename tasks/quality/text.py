@@ -10,6 +10,9 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 
+# inputs from outside the repository that shape output (tasks/store/external.py)
+EXTERNAL = {"libraries": ("rjieba",)}
+
 CJK_LANGS = {"zh", "ja", "yue", "wuu"}
 TERMINAL_PUNCT = tuple(".!?\"'”’…。！？」』)）")
 _SPACED_WORD = re.compile(r"\S+")

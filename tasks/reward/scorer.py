@@ -7,6 +7,9 @@ from functools import lru_cache
 
 from ..generate.hf import pick_device
 
+# inputs from outside the repository that shape output (tasks/store/external.py)
+EXTERNAL = {"libraries": ("transformers", "torch")}
+
 
 class RewardScorer:
     def __init__(self, path: str, device: str = "auto", max_length: int = 1024):

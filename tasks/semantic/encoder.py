@@ -6,6 +6,9 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
+# inputs from outside the repository that shape output (tasks/store/external.py)
+EXTERNAL = {"libraries": ("sentence-transformers", "transformers", "torch")}
+
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 
 

@@ -22,6 +22,9 @@ from ..stats import StageStats
 from ..store.writer import write_shard
 from .embed import column_embeddings, embeddings_column
 
+# inputs from outside the repository that shape output (tasks/store/external.py)
+EXTERNAL = {"libraries": ("faiss-cpu",)}
+
 BLOCK = 2048   # columns of the similarity matrix computed at a time (bounds memory for big clusters)
 
 

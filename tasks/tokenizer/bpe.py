@@ -7,6 +7,9 @@ import json
 from pathlib import Path
 from typing import Iterable
 
+# inputs from outside the repository that shape output (tasks/store/external.py)
+EXTERNAL = {"libraries": ("tokenizers",)}
+
 EOS = "<|endoftext|>"
 PAD = "<|pad|>"
 IM_START, IM_END = "<|im_start|>", "<|im_end|>"

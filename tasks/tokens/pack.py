@@ -16,6 +16,9 @@ import pyarrow.parquet as pq
 
 from ..runtime.sampling import taken
 
+# inputs from outside the repository that shape output (tasks/store/external.py)
+EXTERNAL = {"libraries": ("tokenizers",)}
+
 DTYPE = np.uint32
 
 

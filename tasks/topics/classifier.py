@@ -17,6 +17,9 @@ import numpy as np
 from .features import classifier_text
 from .metrics import classification_report, plot_confusion
 
+# inputs from outside the repository that shape output (tasks/store/external.py)
+EXTERNAL = {"libraries": ("fasttext-numpy2",)}
+
 LABEL = "__label__"
 MODEL_FILES = ("model.ftz", "model.bin")     # quantized, full
 
