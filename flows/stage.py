@@ -163,6 +163,7 @@ def execute_stage(stage: Stage, params: StageParams, inputs: dict[str, str] | No
                  existing.created_at, "computing its audit side version only" if wants_audit and not audit_ref
                  else "nothing to do")
         if audit_ref or not wants_audit:
+            store.catalog.mark_current(stage.name, vid)
             return StageResult(stage=stage.name, ref=existing.ref, version=vid, cache_hit=True,
                                rows=existing.rows, kind=stage.kind, audit_ref=audit_ref, stats=existing.stats)
     else:
@@ -207,6 +208,7 @@ def execute_stage(stage: Stage, params: StageParams, inputs: dict[str, str] | No
             audit_ref = store.commit(audit_writer, audit_m).ref
         if existing is not None:    # the version itself was there: only its audit was missing
             writer.abort()
+            store.catalog.mark_current(stage.name, vid)
             return StageResult(stage=stage.name, ref=existing.ref, version=vid, cache_hit=True, rows=existing.rows,
                                kind=stage.kind, audit_ref=audit_ref, stats=existing.stats)
         shards = [s for r in results for s in r.shards]
@@ -217,6 +219,7 @@ def execute_stage(stage: Stage, params: StageParams, inputs: dict[str, str] | No
                             sources=plan.sources,
                             stats=stats.to_dict(), **common)
         committed = store.commit(writer, manifest)
+        store.catalog.mark_current(stage.name, vid)
         _remove(store, resume_folder(stage.name, vid))
     except BaseException:
         writer.abort()

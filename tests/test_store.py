@@ -203,3 +203,17 @@ def test_file_fingerprints_see_an_edit_anywhere_and_hash_a_file_once(tmp_path, m
     copy.parent.mkdir()
     copy.write_bytes(bytes(data))
     assert fingerprint.file_fingerprint(str(copy)) == edited                  # content, not location
+
+
+def test_latest_is_what_the_last_run_resolved_to_not_the_newest_created():
+    """A rerun that hits an older version makes it current again: downstream reads that one."""
+    first = execute_stage(NUMBERS, numbers(count=20))
+    newer = execute_stage(NUMBERS, numbers(count=30))
+    store = Store()
+    assert store.resolve("numbers").ref == newer.ref
+    again = execute_stage(NUMBERS, numbers(count=20))
+    assert again.cache_hit and again.ref == first.ref
+    assert store.resolve("numbers").ref == first.ref                 # not the newest created
+    evens = execute_stage(EVENS, DerivedParams(use_ray=False))
+    assert store.resolve(evens.ref).parents == [first.ref]
+    assert store.resolve(f"numbers@{newer.version[:8]}").ref == newer.ref   # a pinned version still resolves

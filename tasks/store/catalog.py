@@ -27,6 +27,11 @@ CREATE TABLE IF NOT EXISTS edges (
     PRIMARY KEY (child, parent)
 );
 CREATE INDEX IF NOT EXISTS edges_parent ON edges(parent);
+CREATE TABLE IF NOT EXISTS current (
+    dataset TEXT PRIMARY KEY,
+    version TEXT NOT NULL,
+    at      TEXT NOT NULL
+);
 """
 
 
@@ -85,6 +90,16 @@ class Catalog:
             ).fetchall()
         return [dict(r) for r in rows]
 
+    def mark_current(self, dataset: str, version: str) -> None:
+        """`version` is what the last run of the stage resolved to (computed or a cache hit)."""
+        with self._conn() as c:
+            c.execute("INSERT OR REPLACE INTO current VALUES (?, ?, datetime('now'))", (dataset, version))
+
+    def current(self, dataset: str) -> str | None:
+        with self._conn() as c:
+            row = c.execute("SELECT version FROM current WHERE dataset=?", (dataset,)).fetchone()
+        return row["version"] if row else None
+
     def children(self, version: str) -> list[str]:
         with self._conn() as c:
             rows = c.execute("SELECT child FROM edges WHERE parent=?", (version,)).fetchall()
@@ -94,3 +109,4 @@ class Catalog:
         with self._conn() as c:
             c.execute("DELETE FROM versions WHERE version=?", (version,))
             c.execute("DELETE FROM edges WHERE child=?", (version,))
+            c.execute("DELETE FROM current WHERE version=?", (version,))

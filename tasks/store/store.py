@@ -64,7 +64,13 @@ class Store:
         return m
 
     def resolve(self, ref: str) -> Manifest:
+        """A version by `dataset@prefix`; a bare dataset is its latest: what the last run of its stage
+        resolved to (a cache hit of an older version counts), else the newest created."""
         dataset, prefix = parse_ref(ref)
+        if not prefix and (current := self.catalog.current(dataset)):
+            m = self.lookup(dataset, current)
+            if m is not None:
+                return m
         found = self.catalog.find(dataset, prefix)
         if not found:
             raise VersionNotFound(f"no version of dataset {dataset!r}" + (f" matching {prefix!r}" if prefix else "")
