@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-from model.launch import free_port
+from model.launch import free_port, terminate
 from tasks.settings import get_settings
 
 from .prefect_env import healthy, home_server_url, server_url
@@ -82,14 +82,12 @@ def wait_healthy(proc: subprocess.Popen, api_url: str, log_path: Path, timeout: 
     return time.monotonic() - start
 
 
-def stop(proc: subprocess.Popen, grace: float = 15.0) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+def require_answer(url: str) -> None:
+    """An API URL the user set must answer: otherwise every flow call would fail far from here."""
+    if not healthy(url, timeout=10):
+        raise ServerError(f"PREFECT_API_URL={url} does not answer {url}/health: start that server "
+                          "(`zhinao server` for the local one) or unset PREFECT_API_URL to let "
+                          "`zhinao` run its own")
 
 
 def _drain_prefect() -> None:
@@ -134,12 +132,12 @@ def own_server(home: Path, command: Sequence[str] | None = None, port: int | Non
         out.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting on port {port}\n".encode())
         out.flush()
         proc = subprocess.Popen(list(command or server_command(port)), env=env, stdout=out,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     try:
         yield Server(proc, url, log_path, timeout)
     finally:
         _drain_prefect()
-        stop(proc)
+        terminate(proc, grace_s=15)
 
 
 @contextlib.contextmanager
@@ -149,10 +147,7 @@ def run_api() -> Iterator[Callable[[], None]]:
     before the first flow. Enter before importing Prefect: it reads PREFECT_API_URL at import."""
     url = os.environ.get("PREFECT_API_URL")
     if url:
-        if not healthy(url, timeout=10):
-            raise ServerError(f"PREFECT_API_URL={url} does not answer {url}/health: start that server "
-                              "(`zhinao server` for the local one) or unset PREFECT_API_URL to let "
-                              "`zhinao` run its own")
+        require_answer(url)
         yield lambda: None
         return
     home = Path(os.environ["PREFECT_HOME"])

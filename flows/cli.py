@@ -16,7 +16,7 @@ from rich.table import Table
 
 from model.launch import free_port
 
-from .api_server import ServerError, run_api
+from .api_server import ServerError, require_answer, run_api
 from .prefect_env import DEFAULT_PORT, STATE_FILE, configure, healthy, server_url, use_home_server
 
 console = Console()
@@ -151,9 +151,7 @@ POOL = "zhinao-process"
 def _need_server(what: str) -> None:
     if not use_home_server():
         raise ServerError(f"{what} needs a running Prefect server: start `zhinao server` (or set PREFECT_API_URL)")
-    url = os.environ["PREFECT_API_URL"]
-    if not healthy(url, timeout=10):
-        raise ServerError(f"PREFECT_API_URL={url} does not answer {url}/health: start that server first")
+    require_answer(os.environ["PREFECT_API_URL"])
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:

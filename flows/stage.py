@@ -18,8 +18,8 @@ from pydantic import BaseModel
 
 from tasks.runtime.ray_exec import Actors, Process, SplitResult, init_ray, run_splits
 from tasks.stats import StageStats
-from tasks.store import Manifest, Store, code_fingerprint, schema_fields, version_id, write_shard
-from tasks.store.closure import closure, module_of
+from tasks.store import Manifest, Store, schema_fields, version_id, write_shard
+from tasks.store.closure import closure, files_fingerprint, module_of
 from tasks.store.external import external_sources
 
 from .artifacts import publish_artifacts
@@ -149,9 +149,9 @@ def execute_stage(stage: Stage, params: StageParams, inputs: dict[str, str] | No
     parents = [store.resolve(inputs.get(name, name)) for name in names]
     plan = stage.plan(params, parents, store)
     parents = parents + [m for m in plan.parents if m.ref not in {p.ref for p in parents}]
-    modules = stage_modules(stage)
-    code = code_fingerprint(modules, salt=stage.name)
-    plan.sources = plan.sources + external_sources(closure(modules))     # libraries, env, model files
+    code_files = closure(stage_modules(stage))
+    code = files_fingerprint(code_files, salt=stage.name)
+    plan.sources = plan.sources + external_sources(code_files)     # libraries, env, model files
     vid = version_id(stage.name, params.key_params(), code, [p.version for p in parents], plan.key)
 
     existing = store.lookup(stage.name, vid)
@@ -171,7 +171,8 @@ def execute_stage(stage: Stage, params: StageParams, inputs: dict[str, str] | No
                  f" and inputs {[p.ref for p in parents]}" if parents else "")
     started = time.time()
     # an audit-only run writes its (discarded) main output beside the resume folder, never over the version
-    writer = store.writer(stage.name, vid) if existing is None else store.writer(f".resume/{stage.name}", f"{vid}-rerun")
+    writer = (store.writer(stage.name, vid) if existing is None
+              else store.writer(f".resume/{stage.name}", f"{vid}-rerun"))
     audit_writer = store.writer(f"{stage.name}.dropped", version_id(stage.name + ".dropped", {}, code, [vid])) \
         if wants_audit else None
     try:

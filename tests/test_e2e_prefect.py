@@ -4,12 +4,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from flows.prefect_env import healthy
+from flows.api_server import wait_healthy
 from model.metrics import read_metrics
 from tasks.store import Store
 
@@ -50,11 +49,7 @@ def test_deployments_triggered_by_name_commit_versions(zhinao_home, tmp_path):
                      stderr=subprocess.STDOUT)
     worker = None
     try:
-        deadline = time.time() + 120
-        while not healthy(api):
-            assert server.poll() is None, (logs / "server").read_text()[-3000:]
-            assert time.time() < deadline, "Prefect server did not come up"
-            time.sleep(1)
+        wait_healthy(server, api, logs / "server", timeout=120)    # fails with its log if it exits
         deploy = subprocess.run([sys.executable, "-m", "flows.cli", "deploy"], cwd=REPO, env=env,
                                 capture_output=True, text=True, timeout=300)
         assert deploy.returncode == 0, deploy.stdout[-3000:] + deploy.stderr[-3000:]

@@ -6,13 +6,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from flows.prefect_env import healthy, server_url
+from flows.api_server import wait_healthy
+from flows.prefect_env import server_url
 from model.launch import free_port
 
 pytestmark = pytest.mark.e2e
@@ -63,11 +63,7 @@ def test_first_commands_on_a_fresh_busy_machine_then_the_ui_shows_them(tmp_path)
     server = subprocess.Popen([str(BIN / "zhinao"), "server", "--port", str(port)], cwd=cwd, env=env,
                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        deadline = time.monotonic() + 300
-        while not healthy(api):
-            assert server.poll() is None, (tmp_path / "server.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "zhinao server did not come up"
-            time.sleep(1)
+        wait_healthy(server, api, tmp_path / "server.log", timeout=300)    # fails with its log if it exits
         runs = _post(api, "/flow_runs/filter", {"limit": 50})
         flows = {f["id"]: f["name"] for f in _post(api, "/flows/filter", {})}
         assert sorted(flows[r["flow_id"]] for r in runs) == ["extract", "ingest", "ingest"]

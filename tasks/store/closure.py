@@ -115,10 +115,14 @@ def _tree_digest(source: bytes) -> str:
     return hashlib.sha256(ast.dump(tree, include_attributes=False).encode()).hexdigest()
 
 
-def code_fingerprint(modules: Iterable[str], salt: str = "", read: Callable[[Path], bytes] = read_source) -> str:
-    """Hash of the syntax of the named modules' whole in-repo import closure (`read` gives a file's
-    source: tests swap in edited text)."""
+def files_fingerprint(modules: dict[str, Path], salt: str = "", read: Callable[[Path], bytes] = read_source) -> str:
+    """Hash of the syntax of a closure's modules (`read` gives a file's source: tests swap in edits)."""
     h = hashlib.sha256(salt.encode())
-    for name, path in closure(modules, read=read).items():
+    for name, path in modules.items():
         h.update(name.encode() + b"\0" + _tree_digest(read(path)).encode())
     return h.hexdigest()[:16]
+
+
+def code_fingerprint(modules: Iterable[str], salt: str = "", read: Callable[[Path], bytes] = read_source) -> str:
+    """Hash of the syntax of the named modules' whole in-repo import closure."""
+    return files_fingerprint(closure(modules, read=read), salt, read)
