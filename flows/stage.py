@@ -21,6 +21,7 @@ from tasks.stats import StageStats
 from tasks.store import Manifest, Store, schema_fields, version_id, write_shard
 from tasks.store.closure import closure, files_fingerprint, module_of
 from tasks.store.external import external_sources
+from tasks.store.lease import Lease
 
 from .artifacts import publish_artifacts
 from .params import StageParams
@@ -154,25 +155,48 @@ def execute_stage(stage: Stage, params: StageParams, inputs: dict[str, str] | No
     plan.sources = plan.sources + external_sources(code_files)     # libraries, env, model files
     vid = version_id(stage.name, params.key_params(), code, [p.version for p in parents], plan.key)
 
-    existing = store.lookup(stage.name, vid)
     wants_audit = params.audit and stage.kind == "dataset"
-    if existing is not None:
-        audit = store.catalog.find(f"{stage.name}.dropped")
-        audit_ref = next((a.ref for a in audit if f"{stage.name}@{vid}" in a.parents), None)
-        log.info("cache hit: %s already committed (%d rows, %s); %s", existing.ref, existing.rows,
-                 existing.created_at, "computing its audit side version only" if wants_audit and not audit_ref
-                 else "nothing to do")
-        if audit_ref or not wants_audit:
-            store.catalog.mark_current(stage.name, vid)
-            return StageResult(stage=stage.name, ref=existing.ref, version=vid, cache_hit=True,
-                               rows=existing.rows, kind=stage.kind, audit_ref=audit_ref, stats=existing.stats)
-    else:
+    hit = _cached(stage, store, vid, wants_audit, log)
+    if hit is not None:
+        return hit
+    # one writer per version: a second run of it waits here, then finds the first one's commit
+    with Lease(store.root, f"{stage.name}/{vid}", owner=f"flow run {_flow_run_id() or '-'}") as lease:
+        hit = _cached(stage, store, vid, wants_audit, log, again=True)
+        if hit is not None:
+            return hit
+        return _compute(stage, params, store, plan, parents, code, vid, wants_audit, lease, log)
+
+
+def _cached(stage: Stage, store: Store, vid: str, wants_audit: bool, log, again: bool = False) -> StageResult | None:
+    """The committed version as a cache hit, or None when it (or the audit asked for) must be computed."""
+    existing = store.lookup(stage.name, vid)
+    if existing is None:
+        return None
+    audit = store.catalog.find(f"{stage.name}.dropped")
+    audit_ref = next((a.ref for a in audit if f"{stage.name}@{vid}" in a.parents), None)
+    if wants_audit and not audit_ref:
+        if not again:
+                log.info("cache hit: %s already committed (%d rows, %s); computing its audit side version only",
+                     existing.ref, existing.rows, existing.created_at)
+        return None
+    log.info("cache hit: %s already committed (%d rows, %s)%s; nothing to do", existing.ref, existing.rows,
+             existing.created_at, " by the run this one waited for" if again else "")
+    store.catalog.mark_current(stage.name, vid)
+    return StageResult(stage=stage.name, ref=existing.ref, version=vid, cache_hit=True,
+                       rows=existing.rows, kind=stage.kind, audit_ref=audit_ref, stats=existing.stats)
+
+
+def _compute(stage: Stage, params: StageParams, store: Store, plan: Plan, parents: list[Manifest], code: str,
+             vid: str, wants_audit: bool, lease: Lease, log) -> StageResult:
+    existing = store.lookup(stage.name, vid)
+    if existing is None:
         log.info("computing %s@%s from %d split(s)%s", stage.name, vid, len(plan.splits),
                  f" and inputs {[p.ref for p in parents]}" if parents else "")
     started = time.time()
     # an audit-only run writes its (discarded) main output beside the resume folder, never over the version
     writer = (store.writer(stage.name, vid) if existing is None
               else store.writer(f".resume/{stage.name}", f"{vid}-rerun"))
+    writer.remove_abandoned()           # attempts of writers that died: safe, the lease is ours
     audit_writer = store.writer(f"{stage.name}.dropped", version_id(stage.name + ".dropped", {}, code, [vid])) \
         if wants_audit else None
     try:
@@ -200,6 +224,7 @@ def execute_stage(stage: Stage, params: StageParams, inputs: dict[str, str] | No
                       created_at=datetime.now(timezone.utc).isoformat(),
                       timings={"started": started, "seconds": round(finished - started, 3)})
         audit_ref = None
+        lease.check()                 # a run that lost its lease commits nothing
         if audit_writer is not None:  # committed first: a visible main version implies its audit
             audit_m = Manifest(dataset=f"{stage.name}.dropped", version=audit_writer.version, kind="audit",
                                params=params.key_params(), parents=[f"{stage.name}@{vid}"],

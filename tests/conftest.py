@@ -71,3 +71,14 @@ def shared_data(*parts: str) -> Path:
 
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """moto's standalone S3 server, one per session; each test takes its own bucket."""
+    from model.launch import terminate
+    from tests.s3_server import start_s3_server
+
+    server, proc = start_s3_server(tmp_path_factory.mktemp("s3") / "moto.log")
+    yield server
+    terminate(proc, 5)

@@ -10,7 +10,7 @@ MANIFEST = "manifest.json"
 
 @dataclass
 class Shard:
-    path: str            # relative to the version folder
+    path: str            # relative to the version's files folder (Manifest.folder)
     rows: int
     bytes: int
 
@@ -31,10 +31,18 @@ class Manifest:
     created_at: str = ""
     timings: dict[str, float] = field(default_factory=dict)
     stats: dict[str, Any] = field(default_factory=dict)
+    # off local disk, the attempt folder under the version that holds the files (each attempt
+    # writes its own; the manifest, written once, names the one that won)
+    attempt: str = ""
 
     @property
     def ref(self) -> str:
         return f"{self.dataset}@{self.version}"
+
+    @property
+    def folder(self) -> str:
+        """Store-relative folder of the version's files."""
+        return f"{self.dataset}/{self.version}" + (f"/{self.attempt}" if self.attempt else "")
 
     @property
     def rows(self) -> int:

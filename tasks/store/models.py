@@ -1,6 +1,6 @@
 """Model versions: a folder of files (HF checkpoint, fastText model ...) committed like a dataset.
 
-The files sit where shards would (<root>/<dataset>/<version>/files...), listed in the manifest as
+The files sit where shards would (<root>/<dataset>/<version>[/<attempt>]/files...), listed in the manifest as
 shards with rows=0, so the same atomic commit, catalog and lineage apply to models.
 """
 from __future__ import annotations
@@ -45,7 +45,7 @@ def materialize(root: Root, m: Manifest, cache: Path) -> Path:
     """A local folder holding the model's files: the version folder itself on a local store, else
     a copy under `cache` (made once; the copy is renamed into place when complete)."""
     if root.is_local:
-        return Path(root.join(m.dataset, m.version))
+        return Path(root.join(m.folder))
     target = cache / m.dataset / m.version
     if target.exists():
         return target
@@ -54,7 +54,7 @@ def materialize(root: Root, m: Manifest, cache: Path) -> Path:
     for s in m.shards:
         dest = tmp / s.path
         dest.parent.mkdir(parents=True, exist_ok=True)
-        with root.fs.open_input_stream(root.join(m.dataset, m.version, s.path)) as src, dest.open("wb") as out:
+        with root.fs.open_input_stream(root.join(m.folder, s.path)) as src, dest.open("wb") as out:
             shutil.copyfileobj(src, out, 1 << 20)
     tmp.rename(target)
     return target

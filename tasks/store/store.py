@@ -83,7 +83,7 @@ class Store:
         return m
 
     def shard_paths(self, m: Manifest) -> list[str]:
-        return [self.root.join(m.dataset, m.version, s.path) for s in m.shards]
+        return [self.root.join(m.folder, s.path) for s in m.shards]
 
     def open_arrow(self, ref: str | Manifest, columns: list[str] | None = None) -> pa.Table:
         m = ref if isinstance(ref, Manifest) else self.resolve(ref)
