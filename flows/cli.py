@@ -110,6 +110,27 @@ def cmd_lineage(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_catalog_rebuild(args: argparse.Namespace) -> int:
+    from tasks.store import Store
+    from tasks.store.rebuild import rebuild_catalog
+
+    store = Store()
+    done = rebuild_catalog(store, prune=args.prune)
+    console.print(f"catalog {store.catalog.path} from {store.root.uri}: {len(done.added)} version(s) added, "
+                  f"{done.known} already known" + (f", {len(done.removed)} removed (files gone)" if args.prune else ""),
+                  soft_wrap=True)
+    for ref in done.added:
+        console.print(f"  + {ref}")
+    for ref in done.removed:
+        console.print(f"  - {ref}")
+    if done.incomplete:
+        console.print(f"{len(done.incomplete)} version folder(s) without a manifest (an attempt that never committed, "
+                      f"invisible to readers): " + ", ".join(done.incomplete[:10]), soft_wrap=True)
+    for bad in done.unreadable:
+        console.print(f"[red]unreadable manifest[/red] {bad}", soft_wrap=True)
+    return 1 if done.unreadable else 0
+
+
 def cmd_sample_corpus(args: argparse.Namespace) -> int:
     from tasks.corpus.generate import generate
     from tasks.settings import get_settings
@@ -214,6 +235,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="default: the newest version in the catalog")
     lin.add_argument("--down", action="store_true", help="also list what was derived from it")
     lin.set_defaults(func=cmd_lineage)
+    cat = sub.add_parser("catalog", help="maintain the lineage catalog").add_subparsers(dest="action", required=True)
+    reb = cat.add_parser("rebuild", help="register every committed version found in the store (a second machine "
+                                         "on a shared store, a lost catalog)")
+    reb.add_argument("--prune", action="store_true", help="also unregister versions whose files are gone")
+    reb.set_defaults(func=cmd_catalog_rebuild)
     sc = sub.add_parser("sample-corpus", help="write the deterministic sample crawl (WARC files)")
     sc.add_argument("--out", help="folder (default: ZHINAO_HOME/sample-corpus)")
     sc.add_argument("--pages", type=int, default=480)
