@@ -18,6 +18,7 @@ from typing import Callable
 import ray
 
 from .launch import cpu_threads, describe_exit, free_port, rank_env, terminate, train_command, with_own_tools
+from .shared_paths import require_visible
 from .tail import LineTail
 
 READY_TIMEOUT_S = 120
@@ -36,6 +37,7 @@ class RankActor:
     def run(self, spec_path: str, env: dict[str, str], log: str) -> int:
         if self.stopped:
             return -signal.SIGTERM
+        require_visible({"the rank log folder": os.path.dirname(log), "the run spec": spec_path})
         with open(log, "a") as fh:
             self.proc = subprocess.Popen(train_command(Path(spec_path)), env=with_own_tools({**os.environ, **env}),
                                          stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)

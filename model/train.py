@@ -30,6 +30,7 @@ from .metrics import MetricsLog, read_metrics
 from .parallel import apply_activation_checkpointing, plain_state_dict
 from .train_spec import TrainSpec
 from .transformer import Transformer
+from .shared_paths import require_visible
 
 # inputs from outside the repository that shape output (tasks/store/external.py)
 EXTERNAL = {"libraries": ("torch", "deepspeed")}
@@ -231,7 +232,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s rank" + os.environ.get("RANK", "0")
                         + " %(levelname)s %(message)s")
-    train(TrainSpec.load(args[0]))
+    require_visible({"the run spec": args[0]})
+    spec = TrainSpec.load(args[0])
+    require_visible({"the token shards": spec.data, "the validation shards": spec.valid_data,
+                     "the init model": spec.init_from, "the tokenizer": spec.tokenizer,
+                     "the checkpoint folder": spec.checkpoints})
+    train(spec)
     if dist.is_initialized():
         dist.destroy_process_group()
     return 0
