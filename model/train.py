@@ -28,9 +28,9 @@ from .flops import device_peak_flops, flops_per_token
 from .hf import config_from_hf, export_hf, hf_weights, load_weights
 from .metrics import MetricsLog, read_metrics
 from .parallel import apply_activation_checkpointing, plain_state_dict
+from .shared_paths import require_visible
 from .train_spec import TrainSpec
 from .transformer import Transformer
-from .shared_paths import require_visible
 
 # inputs from outside the repository that shape output (tasks/store/external.py)
 EXTERNAL = {"libraries": ("torch", "deepspeed")}
