@@ -1,0 +1,1 @@
+"""Evaluation: log-likelihood and generation tasks over model versions or HF folders."""
