@@ -111,18 +111,30 @@ class LoglikModel:
         bar.close()
         return out  # type: ignore[return-value]
 
-    def token_logprobs(self, ids: list[int], window: int | None = None, batch_size: int = 8) -> list[float]:
-        """Log-probability of every token of a text, by non-overlapping windows of the model's length,
-        each starting from the token before it (the first from the prefix token): lm-eval's rolling
-        loglikelihood. For perplexity and bits per byte."""
+    def rolling_logprobs(self, docs: list[list[int]], batch_size: int = 8, window: int | None = None,
+                         desc: str = "rolling loglikelihood") -> list[list[float]]:
+        """Log-probability of every token of each document, by disjoint windows of predicted tokens
+        with inputs of the model's length (the first starts from the prefix token): lm-eval's rolling
+        loglikelihood. Windows of all documents are batched together."""
         window = min(window or self.max_length, self.max_length)
-        pieces = [([self.prefix_id] if s == 0 else [ids[s - 1]], ids[s:s + window]) for s in range(0, len(ids), window)]
-        return [lp for piece in self._per_token(pieces, batch_size) for lp in piece]
+        pieces, owner = [], []
+        for d, ids in enumerate(docs):
+            for s in range(0, len(ids), window):
+                end = min(s + window, len(ids))
+                # a window sees `window` tokens: a short last one takes more of the text before it
+                pieces.append(([self.prefix_id] if s == 0 else ids[end - window - 1:s], ids[s:end]))
+                owner.append(d)
+        scored = self._per_token(pieces, batch_size, desc)
+        out: list[list[float]] = [[] for _ in docs]
+        for d, lps in zip(owner, scored):
+            out[d].extend(lps)
+        return out
 
-    def _per_token(self, encoded: list[tuple[list[int], list[int]]], batch_size: int) -> list[list[float]]:
+    def _per_token(self, encoded: list[tuple[list[int], list[int]]], batch_size: int, desc: str) -> list[list[float]]:
         import torch
 
         out = []
+        bar = tqdm(total=len(encoded), desc=desc, unit="window", disable=None, leave=False)
         pad = self.tok.pad_token_id if self.tok.pad_token_id is not None else 0
         for start in range(0, len(encoded), batch_size):
             chunk = encoded[start:start + batch_size]
@@ -139,4 +151,6 @@ class LoglikModel:
                 s = seqs[j]
                 lp = logits[j, len(ctx) - 1:len(s) - 1].double().log_softmax(-1)
                 out.append(lp.gather(1, torch.tensor(cont, device=lp.device)[:, None]).squeeze(1).tolist())
+            bar.update(len(chunk))
+        bar.close()
         return out
