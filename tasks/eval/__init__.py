@@ -1,0 +1,1 @@
+"""Model evaluation: benchmarks built from the pipeline's own data, scored offline."""
