@@ -23,6 +23,7 @@ def targets() -> dict[str, Target]:
     from .dedup_minhash import MinHashParams, dedup_minhash
     from .dedup_semantic import SemanticDedupParams, dedup_semantic
     from .embed import EmbedParams, embed
+    from .evaluate import EvalParams, evaluate
     from .extract import ExtractParams, extract
     from .ingest import IngestParams, ingest
     from .judge import JudgeParams, judge
@@ -51,7 +52,7 @@ def targets() -> dict[str, Target]:
               ("tokenizer", tokenizer, TokenizerParams), ("tokens-stage1", tokens_stage1, TokenizeParams),
               ("tokens-stage2", tokens_stage2, TokenizeParams),
               ("pretrain-stage1", pretrain_stage1, PretrainParams), ("pretrain-stage2", pretrain_stage2, AnnealParams),
-              ("ablate", ablate, AblateParams)]
+              ("ablate", ablate, AblateParams), ("evaluate", evaluate, EvalParams)]
     out = {name: Target(name, f, p, "stage") for name, f, p in stages}
     out["data"] = Target("data", data, DataParams, "pipeline")
     out["model"] = Target("model", model, ModelParams, "pipeline")

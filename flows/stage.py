@@ -27,6 +27,9 @@ from .artifacts import publish_artifacts
 from .params import StageParams
 
 
+TABLE_KINDS = ("dataset", "eval")      # versions of Parquet rows (the others are folders of files)
+
+
 @dataclass
 class Plan:
     """What a stage will do: its splits (one Ray task each) and the raw sources it reads, whose
@@ -240,7 +243,7 @@ def _compute(stage: Stage, params: StageParams, store: Store, plan: Plan, parent
         shards = [s for r in results for s in r.shards]
         manifest = Manifest(dataset=stage.name, version=vid, params=params.key_params(), kind=stage.kind,
                             parents=[p.ref for p in parents],
-                            **(_shards_and_schema(store, writer, shards, schema) if stage.kind == "dataset"
+                            **(_shards_and_schema(store, writer, shards, schema) if stage.kind in TABLE_KINDS
                                else {"shards": shards}),
                             sources=plan.sources,
                             stats=stats.to_dict(), **common)
@@ -252,7 +255,7 @@ def _compute(stage: Stage, params: StageParams, store: Store, plan: Plan, parent
         if audit_writer is not None:
             audit_writer.abort()
         raise
-    size = f"{len(committed.shards)} files" if stage.kind != "dataset" else \
+    size = f"{len(committed.shards)} files" if stage.kind not in TABLE_KINDS else \
         f"{committed.rows} rows in {len(committed.shards)} shards"
     log.info("committed %s: %s, %d dropped (%s) in %.1fs", committed.ref, size, stats.total_dropped,
              ", ".join(f"{k}={v}" for k, v in sorted(stats.dropped.items())) or "none", finished - started)

@@ -1,0 +1,130 @@
+"""evaluate: a model version (or any HF folder, or the default generator) over a suite of eval
+tasks (perplexity / bits per byte by language, topic and source; multiple choice by
+log-likelihood; GSM8K-style math by generation; IFEval-style verifiable instructions; needle in a
+haystack), committed as an eval version: per-item rows, scores per task and group, plots."""
+from contextlib import ExitStack
+from pathlib import Path
+
+from pydantic import Field
+
+from tasks.eval.run import SCHEMA, TASKS, run_suite
+from tasks.generate.service import get_generator, serving
+from tasks.settings import get_settings
+from tasks.store import file_fingerprint
+
+from .generation import GENERATION_CODE, GenerationParams, model_plan
+from .params import NOT_IN_KEY
+from .stage import Plan, Stage, make_flow
+
+
+class EvalParams(GenerationParams):
+    model: str = Field("pretrain-stage2", description="A model version (DATASET[@VERSION]), a local Hugging Face "
+                       "folder, or 'smollm2-135m-instruct' (the offline default generator).")
+    tasks: list[str] = Field(list(TASKS), description=f"Any of {', '.join(TASKS)}.")
+    limit: int | None = Field(None, gt=0, description="At most this many items per task (per subject for mc).")
+    perplexity_data: str | None = Field(None, description="A document dataset version (text, lang, topic, "
+                                        "source columns) of held-out text; default: sample articles of another "
+                                        "seed than the sample crawl's.")
+    perplexity_per_topic: int = Field(2, gt=0, description="Default held-out set: articles per topic and language.")
+    perplexity_max_chars: int | None = Field(4000, gt=0, description="Documents are cut to this many characters.")
+    mc_path: str | None = Field(None, description="A folder in the CMMLU, C-Eval or MMLU layout; default: a "
+                                "generated arithmetic multiple-choice set.")
+    mc_subjects: list[str] = Field([], description="Subjects of mc_path (default: all).")
+    mc_lang: str = Field("en", description="Prompt language of mc_path: en (MMLU) or zh (CMMLU, C-Eval).")
+    mc_shots: int = Field(1, ge=0)
+    mc_items: int = Field(8, gt=0, description="Default set: items per subject.")
+    gsm8k_path: str | None = Field(None, description="GSM8K's test.jsonl (question, answer ending '#### N'); "
+                                   "default: generated arithmetic word problems.")
+    gsm8k_shots_path: str | None = Field(None, description="Where few-shot examples come from (GSM8K's train.jsonl).")
+    gsm8k_shots: int = Field(2, ge=0)
+    gsm8k_items: int = Field(6, gt=0, description="Default set: problems.")
+    ifeval_path: str | None = Field(None, description="IFEval's input_data.jsonl layout; default: the 12 English "
+                                    "and 12 Chinese prompts shipped with tasks/eval/ifeval.")
+    niah_lengths: list[int] = Field([384, 768], description="Context lengths (tokens of the model's tokenizer).")
+    niah_depths: int = Field(3, ge=2, description="Depths from 0% to 100% in this many steps.")
+    niah_langs: list[str] = Field(["en", "zh"])
+    niah_variants: list[str] = Field(["fact", "value"])
+    temperature: float = 0.0
+    max_tokens: int = 192
+    loglik_batch_size: int = Field(8, gt=0, json_schema_extra=NOT_IN_KEY)
+
+
+def _file_sources(p: EvalParams) -> list[dict]:
+    files = []
+    if p.mc_path:
+        files += sorted(Path(p.mc_path).expanduser().rglob("*.csv"))
+    for f in (p.gsm8k_path, p.gsm8k_shots_path, p.ifeval_path):
+        if f:
+            files.append(Path(f).expanduser())
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise FileNotFoundError(f"eval file(s) not found: {missing}")
+    return [{"uri": str(f), "name": f"eval/{f.name}", "fingerprint": file_fingerprint(str(f))} for f in files]
+
+
+def plan(p: EvalParams, parents, store) -> Plan:
+    info, sources, model_parents = model_plan(p, store)
+    extra = list(model_parents)
+    if p.perplexity_data and "perplexity" in p.tasks:
+        data = store.resolve(p.perplexity_data)
+        extra.append(data)
+        info["perplexity_paths"] = store.shard_paths(data)
+    split = {"root": store.root, **info}
+    return Plan(splits=[split], sources=sources + _file_sources(p), schema=SCHEMA, parents=extra, info=info)
+
+
+def run_eval(split, params, sink, stats) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = None
+    if split.get("perplexity_paths"):
+        cols = ["id", "text", "lang", "topic", "source"]
+        tables = [pq.read_table(path, filesystem=split["root"].fs) for path in split["perplexity_paths"]]
+        t = pa.concat_tables(tables, promote_options="default")
+        rows = t.select([c for c in cols if c in t.column_names]).to_pylist()
+    params.perplexity_rows = rows
+    with ExitStack() as stack:
+        opened = {}
+
+        def generator():
+            if "gen" not in opened:
+                spec = stack.enter_context(serving(params, split["model_path"], split["served_name"]))
+                opened["gen"] = get_generator(spec)
+            return opened["gen"]
+
+        out = run_suite(params, split["model_path"], generator, get_settings().reports / f"evaluate-{split['version']}")
+    sink.write(pa.Table.from_pylist(out["rows"], schema=SCHEMA), keep_empty=True)
+    for task, table in out["tables"].items():
+        stats.table(task, table)
+    stats.table("scores", headline(out["tables"]))
+    if out["plots"]:
+        stats.table("plots", [{"plot": what, "path": str(png)} for what, png in out["plots"]])
+    stats.count("items", len(out["rows"]))
+
+
+def run(ctx):
+    return ctx.final(run_eval, [s | {"version": ctx.version} for s in ctx.plan.splits], desc="evaluate")
+
+
+def headline(tables: dict[str, list[dict]]) -> list[dict]:
+    """One metric per task, the one `zhinao compare` lines up."""
+    out = []
+    for task, rows in tables.items():
+        first = rows[0] if rows else {}
+        metric = {"perplexity": "bits_per_byte", "mc": "acc", "gsm8k": "flexible_match",
+                  "ifeval": "strict_prompt", "niah": "mean_score"}[task]
+        if task == "niah":
+            n = sum(r.get("n", 0) for r in rows)
+            value = sum(r.get("score", 0) * r.get("n", 0) for r in rows) / n if n else 0.0
+        else:
+            value = first.get(metric)
+        out.append({"task": task, "metric": metric, "value": value})
+    return out
+
+
+EVALUATE = Stage("evaluate", EvalParams, plan, run_eval, SCHEMA, kind="eval", run=run,
+                 code=("tasks.eval",) + GENERATION_CODE, retries=1,
+                 description="Evaluate a model version: perplexity by group, multiple choice, math, verifiable "
+                             "instructions, needle in a haystack; an eval version of per-item results and scores.")
+evaluate = make_flow(EVALUATE)

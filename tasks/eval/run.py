@@ -1,0 +1,145 @@
+"""One evaluation: each task over a model, giving per-item rows (one schema for every task) and
+scores per task and group. Log-likelihood tasks run in process on the model; generation tasks go
+through the generator interface (transformers / vLLM / an endpoint)."""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any, Callable
+
+import pyarrow as pa
+
+from ..generate.api import Request
+from . import defaults, gsm8k, perplexity
+from .loglik import LoglikModel
+from .mc_data import read_benchmark
+from .multiple_choice import MCSetup, accuracy, score_items
+
+log = logging.getLogger("zhinao.eval")
+
+TASKS = ("perplexity", "mc", "gsm8k", "ifeval", "niah")
+SCHEMA = pa.schema([("task", pa.string()), ("group", pa.string()), ("item", pa.string()),
+                    ("prediction", pa.string()), ("target", pa.string()), ("correct", pa.bool_()),
+                    ("score", pa.float64()), ("detail", pa.string())])
+
+
+def row(task: str, group: str, item: Any, prediction: Any = "", target: Any = "", correct: bool | None = None,
+        score: float | None = None, **detail: Any) -> dict[str, Any]:
+    return {"task": task, "group": group, "item": str(item), "prediction": str(prediction), "target": str(target),
+            "correct": correct, "score": None if score is None else float(score),
+            "detail": json.dumps(detail, ensure_ascii=False, default=str)}
+
+
+def run_perplexity(p: Any, model: LoglikModel, docs: list[dict]) -> tuple[list[dict], list[dict]]:
+    scored = perplexity.score_documents(docs, model, batch_size=p.loglik_batch_size, max_chars=p.perplexity_max_chars)
+    rows = [row("perplexity", d.get("lang") or "", d.get("id", i), target="", score=d["nll"] / (d["bytes"] * 0.6931471805599453),
+                tokens=d["tokens"], bytes=d["bytes"], nll=d["nll"], topic=d.get("topic"), source=d.get("source"))
+            for i, d in enumerate(scored)]
+    return rows, perplexity.aggregate(scored, by=("lang", "topic", "source"))
+
+
+def mc_sets(p: Any) -> tuple[dict[str, list], dict[str, list], str]:
+    if p.mc_path:
+        test = read_benchmark(p.mc_path, "test", p.mc_subjects or None)
+        dev = read_benchmark(p.mc_path, "dev", list(test)) if p.mc_shots else {s: [] for s in test}
+        return test, dev, p.mc_lang
+    made = defaults.arithmetic_mc({s: p.mc_items + p.mc_shots for s in ("addition", "subtraction", "multiplication")},
+                                  seed=p.seed)
+    return {s: v[p.mc_shots:] for s, v in made.items()}, {s: v[:p.mc_shots] for s, v in made.items()}, "en"
+
+
+def run_mc(p: Any, model: LoglikModel) -> tuple[list[dict], list[dict]]:
+    test, dev, lang = mc_sets(p)
+    setup = MCSetup(shots=p.mc_shots, lang=lang)
+    results = []
+    for subject, items in test.items():
+        items = items[:p.limit] if p.limit else items
+        results += score_items(items, dev.get(subject, []), setup, model, batch_size=p.loglik_batch_size)
+    rows = [row("mc", r["subject"], f"{r['subject']}/{r['index']}", r["pred"], r["answer"], r["correct"],
+                float(r["correct_norm"]), pred_norm=r["pred_norm"], logprobs=r["logprobs"]) for r in results]
+    acc = accuracy(results)
+    table = [{"subject": "overall", **acc["overall"]}] + [{"subject": s, **v} for s, v in acc["subjects"].items()]
+    return rows, table
+
+
+def _generate(gen, prompts: list[str], p: Any, max_tokens: int, stop: tuple[str, ...] = ()) -> list[str]:
+    reqs = [Request.chat(text, max_tokens=max_tokens, temperature=0.0, seed=p.seed, stop=stop) for text in prompts]
+    return [c.text for c in gen.generate(reqs)]
+
+
+def run_gsm8k(p: Any, gen) -> tuple[list[dict], list[dict]]:
+    if p.gsm8k_path:
+        items = gsm8k.read_jsonl(p.gsm8k_path)
+        shots = gsm8k.read_jsonl(p.gsm8k_shots_path)[:p.gsm8k_shots] if p.gsm8k_shots_path else []
+    else:
+        made = defaults.word_problems(p.gsm8k_items + p.gsm8k_shots, seed=p.seed)
+        shots, items = made[:p.gsm8k_shots], made[p.gsm8k_shots:]
+    items = items[:p.limit] if p.limit else items
+    texts = _generate(gen, [gsm8k.prompt(it, shots) for it in items], p, p.max_tokens, gsm8k.STOP)
+    results = [gsm8k.verdicts(it, t) for it, t in zip(items, texts)]
+    rows = [row("gsm8k", "all", r["index"], r["flexible"], r["target"], r["flexible_match"], float(r["strict_match"]),
+                strict=r["strict"], response=t) for r, t in zip(results, texts)]
+    return rows, [gsm8k.accuracy(results)]
+
+
+def run_ifeval(p: Any, gen) -> tuple[list[dict], list[dict]]:
+    from . import ifeval
+
+    records = ifeval.read_inputs(p.ifeval_path) if p.ifeval_path else ifeval.default_prompts()
+    records = records[:p.limit] if p.limit else records
+    texts = _generate(gen, [r.prompt for r in records], p, p.max_tokens)
+    summary, results = ifeval.evaluate(records, {r.prompt: t for r, t in zip(records, texts)})
+    rows = [row("ifeval", res.lang, res.key, "", "", all(res.strict), sum(res.loose) / len(res.loose),
+                **res.to_json(), response=t) for res, t in zip(results, texts)]
+    table = [_ifeval_row("all", summary)] + [_ifeval_row(lang, s) for lang, s in summary.get("by_lang", {}).items()]
+    return rows, table
+
+
+def _ifeval_row(lang: str, s: dict) -> dict:
+    return {"lang": lang, "prompts": s["prompts"], "instructions": s["instructions"],
+            "strict_prompt": s["strict"]["prompt_level"], "strict_instruction": s["strict"]["instruction_level"],
+            "loose_prompt": s["loose"]["prompt_level"], "loose_instruction": s["loose"]["instruction_level"]}
+
+
+def run_niah(p: Any, gen, texts: list[str], tokenizer, plot: Path) -> tuple[list[dict], list[dict], Path]:
+    from . import niah
+
+    items = niah.build_items(texts, lengths=p.niah_lengths, depths=niah.depth_grid(p.niah_depths),
+                             langs=tuple(p.niah_langs), variants=tuple(p.niah_variants), tokenizer=tokenizer,
+                             seed=p.seed, reserve=64)
+    responses = _generate(gen, [it["prompt"] for it in items], p, 32)
+    results = niah.score_items(items, responses)
+    rows = [row("niah", f"{r['lang']}/{r['variant']}", r["id"], r["response"], r["answer"], r["found"], r["score"],
+                length=r["length"], depth=r["depth"], method=r["method"]) for r in results]
+    summary = niah.summarize(results)
+    return rows, summary["cells"], niah.plot_heatmap(results, plot)
+
+
+def run_suite(p: Any, model_path: str, generator: Callable[[], Any], plots: Path) -> dict[str, Any]:
+    """Run p.tasks; {"rows": [...], "tables": {task: rows}, "plots": [(what, png)]}."""
+    unknown = sorted(set(p.tasks) - set(TASKS))
+    if unknown:
+        raise ValueError(f"unknown eval task(s) {unknown}; tasks: {list(TASKS)}")
+    rows, tables, pngs = [], {}, []
+    scorer = LoglikModel(model_path, device=p.device) if {"perplexity", "mc"} & set(p.tasks) else None
+    docs = p.perplexity_rows if p.perplexity_rows is not None else defaults.held_out_articles(p.perplexity_per_topic)
+    for task in p.tasks:
+        log.info("eval task %s", task)
+        if task == "perplexity":
+            r, t = run_perplexity(p, scorer, docs[:p.limit] if p.limit else docs)
+        elif task == "mc":
+            r, t = run_mc(p, scorer)
+        elif task == "gsm8k":
+            r, t = run_gsm8k(p, generator())
+        elif task == "ifeval":
+            r, t = run_ifeval(p, generator())
+        else:
+            from transformers import AutoTokenizer
+
+            tok = AutoTokenizer.from_pretrained(model_path)
+            r, t, png = run_niah(p, generator(), [d["text"] for d in docs], tok, plots / "niah.png")
+            pngs.append(("needle in a haystack: depth x length", png))
+        rows += r
+        tables[task] = t
+    return {"rows": rows, "tables": tables, "plots": pngs}

@@ -1,0 +1,72 @@
+"""The evaluate stage: a model version over every task, an eval version with per-item rows, scores
+per task, plots and lineage to the model; cached like every stage."""
+import json
+
+import pytest
+
+from flows.evaluate import EVALUATE, EvalParams
+from flows.stage import execute_stage
+from tasks.store import Store
+
+SMALL = dict(use_ray=False, limit=1, mc_items=1, gsm8k_items=1, gsm8k_shots=1, perplexity_per_topic=1,
+             niah_lengths=[300], niah_depths=2, niah_langs=["zh"], niah_variants=["value"], max_tokens=32)
+
+
+@pytest.fixture(scope="module")
+def evaluated(smollm2, tmp_path_factory):
+    import os
+
+    home = tmp_path_factory.mktemp("eval-home")
+    old = os.environ.get("ZHINAO_HOME")
+    os.environ["ZHINAO_HOME"] = str(home)
+    try:
+        store = Store()
+        model = store.import_model("smollm2", smollm2, stage="import")
+        ifeval = home / "zh_input_data.jsonl"
+        ifeval.write_text(json.dumps({"key": 1, "prompt": "用中文介绍长城，不要使用任何逗号。",
+                                      "instruction_id_list": ["punctuation:no_comma"], "kwargs": [{}]},
+                                     ensure_ascii=False) + "\n")
+        result = execute_stage(EVALUATE, EvalParams(model="smollm2", ifeval_path=str(ifeval), **SMALL), store=store)
+        yield store, model, result, ifeval
+    finally:
+        if old is None:
+            os.environ.pop("ZHINAO_HOME", None)
+        else:
+            os.environ["ZHINAO_HOME"] = old
+
+
+def test_an_eval_version_has_every_task_its_scores_and_lineage(evaluated):
+    store, model, result, ifeval = evaluated
+    m = store.resolve(result.ref)
+    assert m.kind == "eval" and model.ref in m.parents
+    assert any(s.get("uri") == str(ifeval) for s in m.sources)          # the benchmark file is a source
+    rows = store.open_arrow(m).to_pylist()
+    assert {r["task"] for r in rows} == {"perplexity", "mc", "gsm8k", "ifeval", "niah"}
+    assert len([r for r in rows if r["task"] == "mc"]) == 3               # one per default subject
+    ife = next(r for r in rows if r["task"] == "ifeval")
+    assert ife["correct"] == ("," not in json.loads(ife["detail"])["response"] and
+                              "，" not in json.loads(ife["detail"])["response"] and
+                              "、" not in json.loads(ife["detail"])["response"])
+    scores = {s["task"]: s for s in m.stats["tables"]["scores"]}
+    assert set(scores) == {"perplexity", "mc", "gsm8k", "ifeval", "niah"}
+    mc = [r for r in rows if r["task"] == "mc"]
+    assert scores["mc"]["value"] == pytest.approx(sum(r["correct"] for r in mc) / len(mc))
+    ppl = [r for r in rows if r["task"] == "perplexity"]
+    details = [json.loads(r["detail"]) for r in ppl]
+    assert scores["perplexity"]["value"] == pytest.approx(
+        sum(d["nll"] for d in details) / (sum(d["bytes"] for d in details) * 0.6931471805599453))
+    plots = m.stats["tables"]["plots"]
+    assert plots and all(__import__("pathlib").Path(p["path"]).is_file() for p in plots)
+
+
+def test_the_same_evaluation_again_is_a_cache_hit(evaluated):
+    store, _, result, ifeval = evaluated
+    again = execute_stage(EVALUATE, EvalParams(model="smollm2", ifeval_path=str(ifeval),
+                                               **(SMALL | {"loglik_batch_size": 3})), store=store)
+    assert again.cache_hit and again.ref == result.ref
+
+
+def test_a_missing_benchmark_file_is_named(evaluated):
+    store, *_ = evaluated
+    with pytest.raises(FileNotFoundError, match="eval file"):
+        execute_stage(EVALUATE, EvalParams(model="smollm2", gsm8k_path="/nonexistent/test.jsonl", **SMALL), store=store)
