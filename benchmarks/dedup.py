@@ -6,6 +6,10 @@ Same corpus, same run, named baselines:
   estimated Jaccard
 - ours: the dedup-minhash stage on Ray, Parquet version in -> Parquet version out
 
+Every row comes from this one invocation: a baseline not run on a corpus (too large, not installed)
+prints `skipped (reason)`, and the speed columns divide by datatrove's and datasketch + verify's
+rows of the same corpus.
+
     pip install datatrove==0.10.1 datasketch   # baselines (datatrove needs xxhash<4)
     python benchmarks/dedup.py --sizes 10000,100000,1000000 --langs en,zh
 """
@@ -23,6 +27,23 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 BANDS, ROWS, NGRAM, THRESHOLD = 14, 8, 5, 0.75
+
+
+OURS = "ours: dedup-minhash on Ray"
+DATASKETCH = "datasketch MinHashLSH"
+DATASKETCH_VERIFY = "datasketch MinHashLSH + verify"
+DATATROVE = "datatrove 4-stage MinHash"
+
+
+def skip_reason(module: str, size: int, limit: int, flag: str) -> str | None:
+    """Why a baseline is not run on this corpus, or None when it is."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        return f"{module} not installed: pip install -e '.[bench]'"
+    if size > limit:
+        return f"{size} docs > {flag} {limit}"
+    return None
 
 
 def write_input(corpus, folder: Path, files: int) -> None:
@@ -126,36 +147,40 @@ def main() -> None:
     from tasks.runtime.ray_exec import init_ray
 
     init_ray(args.cpus)  # cluster start-up is not deduplication
+    # the speed columns divide by these two rows of the same corpus in the same run ("-" when skipped)
     print(f"{'lang':4} {'docs':>8} {'method':34} {'seconds':>8} {'docs/s/core':>11} {'P':>6} {'R':>6} {'F1':>6}"
-          f" {'speed vs datatrove':>18} {'vs datasketch':>13}")
+          f" {'vs ' + DATATROVE:>30} {'vs ' + DATASKETCH_VERIFY:>34}")
     for lang in args.langs.split(","):
         for size in (int(s) for s in args.sizes.split(",")):
             print(f"generating {size} {lang} documents with exact Jaccard truth ...", file=sys.stderr)
             corpus = generate(size, lang=lang, seed=7)
             folder = work / f"in-{lang}-{size}"
             write_input(corpus, folder, args.files)
-            runs = [("ours: dedup-minhash on Ray", args.cpus, lambda: ours(corpus, folder, args.cpus))]
-            if size <= args.datasketch_max:
-                runs += [("datasketch MinHashLSH", 1, lambda: datasketch_lsh(corpus, lang, False)),
-                         ("datasketch MinHashLSH + verify", 1, lambda: datasketch_lsh(corpus, lang, True))]
-            if size <= args.datatrove_max:
-                dt_work = work / f"dt-{lang}-{size}"
-                runs.append(("datatrove 4-stage MinHash", args.cpus,
-                             lambda: datatrove_minhash(folder, dt_work, lang, args.cpus)))
-            rates = {}
-            rows = []
-            for name, cores, fn in runs:
-                start = time.perf_counter()
-                found = fn()
-                seconds = time.perf_counter() - start
-                rate = size / seconds / cores
-                rates[name.split()[0].rstrip(":")] = rate
-                rows.append((name, seconds, rate, f1(found, corpus.duplicates)))
-            for name, seconds, rate, (p, r, f) in rows:
-                vs_dt = f"{rate / rates['datatrove']:.1f}x" if "datatrove" in rates else "-"
-                vs_ds = f"{rate / rates['datasketch']:.2f}x" if "datasketch" in rates else "-"
+            dt_work = work / f"dt-{lang}-{size}"
+            # (name, cores, run, reason to skip or None): every method gets a row, measured or skipped
+            runs = [(OURS, args.cpus, lambda: ours(corpus, folder, args.cpus), None),
+                    (DATASKETCH, 1, lambda: datasketch_lsh(corpus, lang, False),
+                     skip_reason("datasketch", size, args.datasketch_max, "--datasketch-max")),
+                    (DATASKETCH_VERIFY, 1, lambda: datasketch_lsh(corpus, lang, True),
+                     skip_reason("datasketch", size, args.datasketch_max, "--datasketch-max")),
+                    (DATATROVE, args.cpus, lambda: datatrove_minhash(folder, dt_work, lang, args.cpus),
+                     skip_reason("datatrove", size, args.datatrove_max, "--datatrove-max"))]
+            results = {}       # full method name -> (seconds, docs/s/core, (P, R, F1)), this run only
+            for name, cores, fn, reason in runs:
+                if reason is None:
+                    start = time.perf_counter()
+                    found = fn()
+                    seconds = time.perf_counter() - start
+                    results[name] = (seconds, size / seconds / cores, f1(found, corpus.duplicates))
+            for name, _, _, reason in runs:
+                if reason is not None:
+                    print(f"{lang:4} {size:8d} {name:34} skipped ({reason})")
+                    continue
+                seconds, rate, (p, r, f) = results[name]
+                vs_dt = f"{rate / results[DATATROVE][1]:.1f}x" if DATATROVE in results else "-"
+                vs_ds = f"{rate / results[DATASKETCH_VERIFY][1]:.2f}x" if DATASKETCH_VERIFY in results else "-"
                 print(f"{lang:4} {size:8d} {name:34} {seconds:8.1f} {rate:11.0f} {p:6.3f} {r:6.3f} {f:6.3f}"
-                      f" {vs_dt:>18} {vs_ds:>13}")
+                      f" {vs_dt:>30} {vs_ds:>34}")
             shutil.rmtree(folder, ignore_errors=True)
     shutil.rmtree(work, ignore_errors=True)
 
