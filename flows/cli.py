@@ -110,6 +110,30 @@ def cmd_lineage(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from tasks.eval.compare import plot, table
+    from tasks.settings import get_settings
+    from tasks.store import Store
+
+    store = Store()
+    labels, rows = table(store, args.refs)
+    if args.json:
+        print(json.dumps({"models": labels, "rows": rows}, indent=2, default=str))
+        return 0
+    out = Table(title="evaluations side by side")
+    out.add_column("task")
+    out.add_column("metric")
+    for label in labels:
+        out.add_column(label, justify="right")
+    for r in rows:
+        out.add_row(r["task"], r["metric"], *(f"{r[label]:.4f}" if isinstance(r.get(label), (int, float)) else "-"
+                                              for label in labels))
+    console.print(out)
+    png = plot(labels, rows, get_settings().reports / f"compare-{'-'.join(a.replace('@', '_') for a in args.refs)[:120]}.png")
+    console.print(f"plot: {png}", soft_wrap=True)
+    return 0
+
+
 def cmd_catalog_rebuild(args: argparse.Namespace) -> int:
     from tasks.store import Store
     from tasks.store.rebuild import rebuild_catalog
@@ -235,6 +259,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="default: the newest version in the catalog")
     lin.add_argument("--down", action="store_true", help="also list what was derived from it")
     lin.set_defaults(func=cmd_lineage)
+    cmp = sub.add_parser("compare", help="evaluations of several models side by side (table and plot)")
+    cmp.add_argument("refs", nargs="+", metavar="VERSION", help="eval versions, or model versions (their newest "
+                                                                 "evaluation): pretrain-stage1 pretrain-stage2 ...")
+    cmp.add_argument("--json", action="store_true")
+    cmp.set_defaults(func=cmd_compare)
     cat = sub.add_parser("catalog", help="maintain the lineage catalog").add_subparsers(dest="action", required=True)
     reb = cat.add_parser("rebuild", help="register every committed version found in the store (a second machine "
                                          "on a shared store, a lost catalog)")

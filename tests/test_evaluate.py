@@ -70,3 +70,24 @@ def test_a_missing_benchmark_file_is_named(evaluated):
     store, *_ = evaluated
     with pytest.raises(FileNotFoundError, match="eval file"):
         execute_stage(EVALUATE, EvalParams(model="smollm2", gsm8k_path="/nonexistent/test.jsonl", **SMALL), store=store)
+
+
+def test_compare_lines_up_two_models(evaluated, smollm2, tmp_path, monkeypatch, capsys):
+    """Two model versions (the same weights imported under two names) compared by `zhinao compare`."""
+    from flows.cli import main
+
+    store, model, result, ifeval = evaluated
+    monkeypatch.setenv("ZHINAO_HOME", str(store.catalog.path.parent))
+    other = store.import_model("smollm2-copy", smollm2, stage="import")
+    execute_stage(EVALUATE, EvalParams(model="smollm2-copy", ifeval_path=str(ifeval), **SMALL), store=store)
+    assert main(["compare", model.ref, "smollm2-copy", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert len(out["models"]) == 2 and other.ref in out["models"][1]
+    head = {r["task"]: r for r in out["rows"]}
+    assert {"perplexity", "mc", "gsm8k", "ifeval", "niah"} <= set(head)
+    a, b = out["models"]
+    assert head["perplexity"][a] == pytest.approx(head["perplexity"][b])     # same weights, same scores
+    assert "mc/addition" in head
+    assert main(["compare", model.ref, "smollm2-copy"]) == 0
+    assert "plot:" in capsys.readouterr().out
+    assert list((store.catalog.path.parent / "reports").glob("compare-*.png"))

@@ -1,0 +1,60 @@
+"""Several models side by side: each argument an eval version, or a model version (its newest eval
+version), or a bare dataset name (its latest); a table of every task's headline score and of
+each multiple-choice subject and perplexity group, and a grouped bar plot."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..plots import pyplot, save
+
+
+def eval_of(store, ref: str):
+    """The eval version `ref` names: itself, or the newest evaluation of the model version it names."""
+    m = store.resolve(ref)
+    if m.kind == "eval":
+        return m
+    evals = [store.catalog.get(v) for v in store.catalog.children(m.version)]
+    evals = sorted((e for e in evals if e is not None and e.kind == "eval"), key=lambda e: e.created_at)
+    if not evals:
+        raise LookupError(f"{m.ref} has no evaluation yet: zhinao run evaluate -p model={m.ref}")
+    return evals[-1]
+
+
+def model_label(store, ev) -> str:
+    models = [p for p in ev.parents if (store.catalog.get(p.split("@", 1)[1]) or ev).kind == "model"]
+    return models[0] if models else ev.params.get("model", ev.ref)
+
+
+def table(store, refs: list[str]) -> tuple[list[str], list[dict[str, Any]]]:
+    """(column labels, rows of {task, metric, <label>: value ...})."""
+    evals = [eval_of(store, r) for r in refs]
+    labels = [f"{model_label(store, e)} ({e.ref})" for e in evals]
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for label, ev in zip(labels, evals):
+        tables = ev.stats.get("tables", {})
+        for s in tables.get("scores", []):
+            rows.setdefault((s["task"], s["metric"]), {"task": s["task"], "metric": s["metric"]})[label] = s["value"]
+        for s in tables.get("mc", [])[1:]:
+            rows.setdefault((f"mc/{s['subject']}", "acc"), {"task": f"mc/{s['subject']}", "metric": "acc"})[label] = s["acc"]
+        for s in tables.get("perplexity", []):
+            if s["by"] != "all":
+                key = (f"perplexity/{s['by']}={s['value']}", "bits_per_byte")
+                rows.setdefault(key, {"task": key[0], "metric": key[1]})[label] = s["bits_per_byte"]
+    return labels, list(rows.values())
+
+
+def plot(labels: list[str], rows: list[dict[str, Any]], path: Path) -> Path:
+    """Headline scores (one per task) as grouped bars, one colour per model."""
+    plt = pyplot()
+    heads = [r for r in rows if "/" not in r["task"]]
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(heads)), 4))
+    width = 0.8 / max(1, len(labels))
+    for k, label in enumerate(labels):
+        ax.bar([i + k * width for i in range(len(heads))], [r.get(label) or 0.0 for r in heads], width,
+               label=label[:60])
+    ax.set_xticks([i + width * (len(labels) - 1) / 2 for i in range(len(heads))])
+    ax.set_xticklabels([f"{r['task']}\n{r['metric']}" for r in heads], fontsize=8)
+    ax.set_title("models side by side (bits_per_byte: lower is better)")
+    ax.legend(fontsize=7)
+    return save(fig, path)
