@@ -10,8 +10,18 @@ from ..plots import pyplot, save
 
 
 def eval_of(store, ref: str):
-    """The eval version `ref` names: itself, or the newest evaluation of the model version it names."""
-    m = store.resolve(ref)
+    """The eval version `ref` names: itself, the newest evaluation of the model version it names, or
+    the newest evaluation whose `model` parameter is `ref` (a folder, the default generator)."""
+    from ..store import VersionNotFound
+
+    try:
+        m = store.resolve(ref)
+    except VersionNotFound:
+        named = [e for e in store.catalog.find("evaluate") if e.params.get("model") == ref]
+        if not named:
+            raise LookupError(f"{ref!r} is neither a version nor a model any evaluation names: "
+                              f"zhinao run evaluate -p model={ref}") from None
+        return max(named, key=lambda e: e.created_at)
     if m.kind == "eval":
         return m
     evals = [store.catalog.get(v) for v in store.catalog.children(m.version)]
