@@ -4,12 +4,15 @@ encode(context + continuation) after encode(context), and a request is the sum o
 continuation tokens' log-probabilities plus whether greedy decoding would have produced them.
 
 Requests with the same input (one-token continuations after one context: the letters of a
-multiple-choice question) share one forward pass, as lm-eval's one-token cache does.
+multiple-choice question) share one forward pass, as lm-eval's one-token cache does; the tokens all
+inputs of a call start with (the subject header and few-shot examples) run once, and their KV cache
+is reused by every batch, which lm-eval recomputes for every question.
 Batch-size independence: inputs are grouped by length (longest first), right-padded, and each row's
 scores read only its own positions under a causal mask, so the padding and the other rows of a
 batch cannot reach them; log-softmax runs in float64."""
 from __future__ import annotations
 
+import copy
 import logging
 import os
 from dataclasses import dataclass
@@ -87,29 +90,62 @@ class LoglikModel:
         for i, r in enumerate(rows):
             users.setdefault(r[0], []).append(i)
         order = sorted(range(len(inputs)), key=lambda k: (-len(inputs[k]), k))
+        # the tokens every input starts with (a few-shot header and examples) run once, kept as a
+        # KV cache; each input then runs only its own tokens. Capped so every predicted position
+        # lies after it.
+        shared = self._shared_prefix(inputs, min(len(r[0]) - len(r[1]) for r in rows))
+        cache = self._prefix_cache(shared)
         out: list[Scored | None] = [None] * len(rows)
         pad = self.tok.pad_token_id if self.tok.pad_token_id is not None else 0
         bar = tqdm(total=len(rows), desc=desc, unit="req", disable=None, leave=False)
         for start in range(0, len(order), batch_size):
             chunk = [inputs[k] for k in order[start:start + batch_size]]
-            width = max(len(seq) for seq in chunk)
+            own = [seq[len(shared):] for seq in chunk]
+            width = max(len(seq) for seq in own)
             ids = torch.full((len(chunk), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(chunk), width), dtype=torch.long)
-            for j, seq in enumerate(chunk):
+            mask = torch.zeros((len(chunk), len(shared) + width), dtype=torch.long)
+            mask[:, :len(shared)] = 1
+            for j, seq in enumerate(own):
                 ids[j, :len(seq)] = torch.tensor(seq)
-                mask[j, :len(seq)] = 1
+                mask[j, len(shared):len(shared) + len(seq)] = 1
+            kwargs = {}
+            if cache is not None:
+                past = copy.deepcopy(cache)
+                past.batch_repeat_interleave(len(chunk))
+                kwargs = {"cache": past, "use_cache": True}
             with torch.inference_mode():
-                logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
+                logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device), **kwargs).logits
             for j, seq in enumerate(chunk):
+                end = len(seq) - len(shared)            # this row's last position, in its own tokens
                 for i in users[seq]:
                     n = len(rows[i][1])
                     targets = torch.tensor(rows[i][1], device=logits.device)
-                    span = logits[j, len(seq) - n:len(seq)].double().log_softmax(-1)
+                    span = logits[j, end - n:end].double().log_softmax(-1)
                     picked = span.gather(1, targets[:, None]).squeeze(1)
                     out[i] = Scored(float(picked.sum()), bool((span.argmax(-1) == targets).all()), n)
                 bar.update(len(users[seq]))
         bar.close()
         return out  # type: ignore[return-value]
+
+    MIN_SHARED = 32      # below this a shared prefix saves less than copying its cache costs
+
+    @staticmethod
+    def _shared_prefix(inputs: list[tuple], cap: int) -> tuple:
+        if len(inputs) < 2:
+            return ()
+        first, n = inputs[0], min(cap, min(len(x) for x in inputs))
+        k = 0
+        while k < n and all(x[k] == first[k] for x in inputs):
+            k += 1
+        return first[:k] if k >= LoglikModel.MIN_SHARED else ()
+
+    def _prefix_cache(self, shared: tuple):
+        if not shared:
+            return None
+        import torch
+
+        with torch.inference_mode():
+            return self.model(input_ids=torch.tensor([shared], device=self.device), use_cache=True).cache
 
     def rolling_logprobs(self, docs: list[list[int]], batch_size: int = 8, window: int | None = None,
                          desc: str = "rolling loglikelihood") -> list[list[float]]:
