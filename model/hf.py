@@ -105,7 +105,21 @@ def hf_weights(folder: str | Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def load_weights(model: Transformer, state: dict[str, torch.Tensor], folder: str | Path) -> None:
-    missing, unexpected = model.load_state_dict(state, strict=False)
+def weights_problem(shapes: dict[str, tuple[int, ...]], state: dict[str, torch.Tensor],
+                    folder: str | Path) -> str | None:
+    """Why `state` does not fit a model whose tensors have `shapes` ({name: shape}), or None."""
+    missing = [k for k in shapes if k not in state]
+    unexpected = [k for k in state if k not in shapes]
     if missing or unexpected:
-        raise ValueError(f"{folder}: weights do not fit the config (missing {missing[:4]}, unexpected {unexpected[:4]})")
+        return f"{folder}: weights do not fit the config (missing {missing[:4]}, unexpected {unexpected[:4]})"
+    wrong = [f"{k} {tuple(state[k].shape)} != {shapes[k]}" for k in shapes if tuple(state[k].shape) != shapes[k]]
+    if wrong:
+        return f"{folder}: weights do not fit the config (shapes: {wrong[:4]})"
+    return None
+
+
+def load_weights(model: Transformer, state: dict[str, torch.Tensor], folder: str | Path) -> None:
+    problem = weights_problem({k: tuple(v.shape) for k, v in model.state_dict().items()}, state, folder)
+    if problem:
+        raise ValueError(problem)
+    model.load_state_dict(state)

@@ -25,7 +25,7 @@ from . import checkpoint
 from .data import TokenWindows
 from .ds_config import deepspeed_config, use_bf16
 from .flops import device_peak_flops, flops_per_token
-from .hf import config_from_hf, export_hf, hf_weights, load_weights
+from .hf import config_from_hf, export_hf, hf_weights, load_weights, weights_problem
 from .metrics import MetricsLog, read_metrics
 from .parallel import apply_activation_checkpointing, plain_state_dict
 from .shared_paths import require_visible
@@ -53,7 +53,7 @@ def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
 def build_model(spec: TrainSpec, ds_config: dict) -> Transformer:
     """The model, fresh (seeded) or from `init_from`. Under ZeRO-3 it is built inside zero.Init, so
     each rank only ever holds its shard of the parameters (a 7B model is never whole on one rank);
-    `init_from` weights then go in through rank 0 while the shards are gathered."""
+    `init_from` weights are read on rank 0 only and go in one parameter at a time (load_sharded)."""
     import deepspeed
 
     torch.manual_seed(spec.seed)
@@ -63,13 +63,37 @@ def build_model(spec: TrainSpec, ds_config: dict) -> Transformer:
     sharded = spec.zero_stage == 3
     with deepspeed.zero.Init(config_dict_or_path=ds_config) if sharded else nullcontext():
         model = Transformer(cfg)
-    if spec.init_from:
-        with deepspeed.zero.GatheredParameters(list(model.parameters()), modifier_rank=0) if sharded else nullcontext():
-            if not sharded or dist.get_rank() == 0:
-                load_weights(model, hf_weights(spec.init_from), spec.init_from)
+    if spec.init_from and sharded:
+        load_sharded(model, spec.init_from)
+    elif spec.init_from:
+        load_weights(model, hf_weights(spec.init_from), spec.init_from)
     if spec.activation_checkpointing:
         apply_activation_checkpointing(model)
     return model
+
+
+def load_sharded(model: Transformer, folder: str) -> None:
+    """ZeRO-3: `folder`'s weights into a partitioned model. Rank 0 alone reads them (a CPU state
+    dict); each parameter in turn is gathered, filled on rank 0, broadcast and partitioned again, so
+    besides its shards a rank holds one whole parameter at a time, never the model. Every rank must
+    call this; a checkpoint that does not fit raises on all of them."""
+    import deepspeed
+
+    rank = dist.get_rank()
+    params = list(model.named_parameters())
+    state, problem = None, None
+    if rank == 0:
+        state = hf_weights(folder)
+        problem = weights_problem({name: tuple(p.ds_shape) for name, p in params}, state, folder)
+    verdict = [problem]
+    dist.broadcast_object_list(verdict, src=0)
+    if verdict[0]:
+        raise ValueError(verdict[0])
+    for name, p in params:
+        with deepspeed.zero.GatheredParameters([p], modifier_rank=0):
+            if rank == 0:
+                with torch.no_grad():
+                    p.data.copy_(state.pop(name))
 
 
 def carry_state(engine, scheduler, folder: str) -> None:
@@ -88,15 +112,20 @@ def carry_state(engine, scheduler, folder: str) -> None:
 
 
 def gathered_state(engine, zero_stage: int) -> dict[str, torch.Tensor] | None:
-    """The full fp32 weights on rank 0 (ZeRO-3 gathers its partitions; every rank must call this)."""
+    """The full fp32 weights on rank 0, as a CPU state dict (every rank must call this). ZeRO-3
+    gathers one parameter at a time and rank 0 copies it out before it is partitioned again, so no
+    rank holds more than its shards plus one whole parameter (rank 0's copy is in host memory)."""
     import deepspeed
 
-    params = list(engine.module.parameters())
-    ctx = deepspeed.zero.GatheredParameters(params, modifier_rank=None) if zero_stage == 3 else nullcontext()
-    with ctx:
-        if dist.get_rank() != 0:
-            return None
-        return plain_state_dict({k: v.detach().float().cpu().clone() for k, v in engine.module.state_dict().items()})
+    rank = dist.get_rank()
+    entries = engine.module.state_dict(keep_vars=True)
+    out: dict[str, torch.Tensor] = {}
+    for name, t in entries.items():
+        zero_param = zero_stage == 3 and hasattr(t, "ds_id")
+        with deepspeed.zero.GatheredParameters([t], modifier_rank=None) if zero_param else nullcontext():
+            if rank == 0:
+                out[name] = t.detach().float().cpu().clone()
+    return plain_state_dict(out) if rank == 0 else None
 
 
 def local_grad_norm(engine) -> float:

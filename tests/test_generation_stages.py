@@ -1,6 +1,8 @@
-"""rewrite, synth, judge and rm-score as stages: real text from the default model, retries that keep
-finished batches, restarted actors, the reward-model filter, lineage back to the documents."""
+"""rewrite, synth, judge and rm-score as stages: real text from the default model, the judge stage on
+known judge answers, retries that keep finished batches, restarted actors, the reward-model filter,
+lineage back to the documents."""
 import datetime as dt
+import json
 import os
 import sys
 
@@ -14,6 +16,8 @@ from flows.rm_score import RM_SCORE_STAGE, RMScoreParams
 from flows.stage import execute_stage
 from flows.synth import SYNTH_STAGE, SynthParams
 from tasks.generate import engine
+from tasks.generate.api import Completion
+from tasks.generate.judge import DIMENSIONS
 from tasks.store import Store
 
 UTC = dt.timezone.utc
@@ -101,15 +105,124 @@ def test_synth_two_rounds_then_judge(smollm2):
     j = execute_stage(JUDGE_STAGE, JudgeParams(use_ray=False, audit=True, min_scores={}), inputs={"synth": s.ref})
     judged = store.open_arrow(j.ref).to_pylist() + store.open_arrow(j.audit_ref).to_pylist()
     assert len(judged) == len(items)
+    scored = [row for row in judged if row["judge_mean"] is not None]
+    # the default model answers the prefilled JSON: the stage parses scores, not only drop reasons
+    assert scored, [row["drop_reason"] for row in judged]
     for row in judged:
-        scored = row["judge_mean"] is not None
-        assert scored or row["drop_reason"] in ("judge_unparseable", "generation_error")
+        if row["judge_mean"] is not None:
+            dims = [row[f"judge_{d}"] for d in DIMENSIONS]
+            assert all(1 <= v <= 10 for v in dims) and row["judge_mean"] == pytest.approx(sum(dims) / 4)
+        else:
+            assert row["drop_reason"] in ("judge_unparseable", "generation_error")
         assert row["kind"] != "math" or row["answer_check"] in ("agree", "disagree", "unchecked")
         assert row["kind"] != "code" or row["code_runs"] in (True, False)
     lineage = store.lineage(j.ref)
     assert lineage.parents[0].manifest.ref == s.ref and lineage.parents[0].parents[0].manifest.ref == docs
     page = to_markdown(lineage)                  # the lineage artifact names the prompts and model files
     assert "template/judge-scores" in page and "template/synth-math" in page and "model.safetensors" in page
+
+
+def _scores(c, d, cl, u) -> str:
+    return json.dumps({"correctness": c, "difficulty": d, "clarity": cl, "usefulness": u})
+
+
+# synthetic items, and what the stand-in judge answers for each: its judge attempts (the greedy one,
+# then the sampled one), the math re-solve and program, and what the stage must make of them
+JUDGED = [
+    dict(id="m-agree", kind="math", prompt="Ann has 3 boxes of 12 eggs and breaks 5. How many are left?",
+         response="3*12 = 36, 36 - 5 = 31.", answer="31",
+         judge=[_scores(8, 4, 7, 9)], resolve="36 - 5 = 31\nFinal answer: 31", program="```python\nprint(0)\n```",
+         expect=dict(scores=(8, 4, 7, 9), answer_check="agree", drop=None)),
+    dict(id="m-second", kind="math", prompt="A bus has 40 seats and 12 are taken. How many are free?",
+         response="40 - 12 = 28.", answer="28",
+         judge=["The sample looks fine to me.", _scores(6, 3, 5, 6) + "\nThe steps are short."],
+         resolve="no idea", program="```python\nprint(40 - 12)\n```",
+         expect=dict(scores=(6, 3, 5, 6), answer_check="agree", drop=None)),
+    dict(id="m-mismatch", kind="math", prompt="A box holds 6 pens. How many pens are in 5 boxes?",
+         response="6 + 5 = 11.", answer="11",
+         judge=[_scores(7, 2, 6, 5)], resolve="6 * 5 = 30\nFinal answer: 30", program="```python\nprint(6 * 5)\n```",
+         expect=dict(scores=(7, 2, 6, 5), answer_check="disagree", drop="answer_mismatch")),
+    dict(id="i-unparseable", kind="instruction", prompt="Plan a day in Rome.", response="Start at the Colosseum.",
+         answer=None, judge=['{"correctness": 7, "difficulty": 3, "usefulness": 6}',       # clarity missing
+                             '{"correctness": 11, "difficulty": 3, "clarity": 8, "usefulness": 6}'],   # out of range
+         expect=dict(scores=None, drop="judge_unparseable")),
+    dict(id="i-error", kind="instruction", prompt="Name three rivers in Asia.", response="Yangtze, Ganges, Mekong.",
+         answer=None, judge=[None, None], expect=dict(scores=None, drop="generation_error")),
+    dict(id="i-low", kind="instruction", prompt="Describe a sunset.", response="It is orange.", answer=None,
+         judge=[_scores(5, 1, 2, 4)], expect=dict(scores=(5, 1, 2, 4), drop="low_clarity")),
+    dict(id="c-runs", kind="code", prompt="Write a function that adds two numbers.",
+         response="```python\ndef add(a, b):\n    return a + b\n\nprint(add(2, 3))\n```", answer=None,
+         judge=[_scores(9, 2, 8, 7)], expect=dict(scores=(9, 2, 8, 7), code_runs=True, drop=None)),
+    dict(id="c-fails", kind="code", prompt="Write a function that divides two numbers.",
+         response="```python\ndef div(a, b):\n    return a / b\n\nprint(div(1, 0))\n```", answer=None,
+         judge=[_scores(6, 2, 6, 6)], expect=dict(scores=(6, 2, 6, 6), code_runs=False, drop="code_error")),
+]
+
+
+class _StandInJudge:
+    """Answers the judge stage's requests from JUDGED, finding each item by the prompt text the
+    templates put into the request (a request that names no item fails the test)."""
+
+    def __init__(self):
+        self.seen = []
+
+    def _item(self, user: str) -> dict:
+        found = [it for it in JUDGED if it["prompt"] in user]
+        assert len(found) == 1, user
+        return found[0]
+
+    def generate(self, requests):
+        out = []
+        for r in requests:
+            user = r.messages[-1][1]
+            it = self._item(user)
+            if r.prefill.startswith('{"correctness"'):
+                assert f"Response:\n{it['response']}" in user and f"the {it['kind']} sample" in user
+                attempt = 0 if r.sampling.temperature == 0.0 else 1
+                self.seen.append((it["id"], "judge", attempt))
+                text = it["judge"][min(attempt, len(it["judge"]) - 1)]
+                out.append(Completion("", "error", error="backend down") if text is None else Completion(text, "stop"))
+            elif r.prefill.startswith("```python"):
+                self.seen.append((it["id"], "program", 0))
+                out.append(Completion(it["program"], "stop"))
+            else:
+                assert user.startswith("Solve this problem."), user
+                self.seen.append((it["id"], "resolve", 0))
+                out.append(Completion(it["resolve"], "stop"))
+        return out
+
+
+def test_judge_stage_scores_checks_and_drops_known_judge_answers(smollm2, monkeypatch):
+    """The judge stage end to end on a stand-in generator whose answers are known: parsed scores land
+    in the judge_* columns (the second attempt counts when the first does not parse), math answers
+    are checked, code is run, and every drop names its reason."""
+    store = Store()
+    rows = [{k: it[k] for k in ("id", "kind", "prompt", "response", "answer")} for it in JUDGED]
+    synth = store.import_tables("synth", [pa.Table.from_pylist(rows)]).ref
+    stand_in = _StandInJudge()
+    monkeypatch.setattr(engine, "get_generator", lambda spec: stand_in)
+    j = execute_stage(JUDGE_STAGE, JudgeParams(use_ray=False, audit=True), inputs={"synth": synth})
+    kept = {r["id"]: r for r in store.open_arrow(j.ref).to_pylist()}
+    dropped = {r["id"]: r for r in store.open_arrow(j.audit_ref).to_pylist()}
+    assert len(kept) + len(dropped) == len(JUDGED) and not set(kept) & set(dropped)
+    for it in JUDGED:
+        want = it["expect"]
+        row = kept.get(it["id"]) or dropped[it["id"]]
+        assert (it["id"] in kept) == (want["drop"] is None), (it["id"], row.get("drop_reason"))
+        assert row.get("drop_reason") == want["drop"], it["id"]
+        if want["scores"] is None:
+            assert row["judge_mean"] is None and all(row[f"judge_{d}"] is None for d in DIMENSIONS)
+        else:
+            assert tuple(row[f"judge_{d}"] for d in DIMENSIONS) == want["scores"], it["id"]
+            assert row["judge_mean"] == pytest.approx(sum(want["scores"]) / 4)
+        assert row["answer_check"] == want.get("answer_check")
+        assert row["code_runs"] == want.get("code_runs")
+    # two judge requests per item (greedy, then sampled), a re-solve and a program per math item
+    assert sorted(stand_in.seen) == sorted([(it["id"], "judge", k) for it in JUDGED for k in (0, 1)]
+                                           + [(it["id"], step, 0) for it in JUDGED if it["kind"] == "math"
+                                              for step in ("resolve", "program")])
+    assert j.stats["dropped"] == {"answer_mismatch": 1, "judge_unparseable": 1, "generation_error": 1,
+                                  "low_clarity": 1, "code_error": 1}
 
 
 def _kill_once_build(marker, row, p):
