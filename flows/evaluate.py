@@ -83,7 +83,6 @@ def run_eval(split, params, sink, stats) -> None:
         tables = [pq.read_table(path, filesystem=split["root"].fs) for path in split["perplexity_paths"]]
         t = pa.concat_tables(tables, promote_options="default")
         rows = t.select([c for c in cols if c in t.column_names]).to_pylist()
-    params.perplexity_rows = rows
     with ExitStack() as stack:
         opened = {}
 
@@ -93,7 +92,8 @@ def run_eval(split, params, sink, stats) -> None:
                 opened["gen"] = get_generator(spec)
             return opened["gen"]
 
-        out = run_suite(params, split["model_path"], generator, get_settings().reports / f"evaluate-{split['version']}")
+        out = run_suite(params, split["model_path"], generator, get_settings().reports / f"evaluate-{split['version']}",
+                        docs=rows)
     sink.write(pa.Table.from_pylist(out["rows"], schema=SCHEMA), keep_empty=True)
     for task, table in out["tables"].items():
         stats.table(task, table)

@@ -116,14 +116,16 @@ def run_niah(p: Any, gen, texts: list[str], tokenizer, plot: Path) -> tuple[list
     return rows, summary["cells"], niah.plot_heatmap(results, plot)
 
 
-def run_suite(p: Any, model_path: str, generator: Callable[[], Any], plots: Path) -> dict[str, Any]:
-    """Run p.tasks; {"rows": [...], "tables": {task: rows}, "plots": [(what, png)]}."""
+def run_suite(p: Any, model_path: str, generator: Callable[[], Any], plots: Path,
+              docs: list[dict] | None = None) -> dict[str, Any]:
+    """Run p.tasks on `docs` (held-out text; default: the embedded held-out articles);
+    {"rows": [...], "tables": {task: rows}, "plots": [(what, png)]}."""
     unknown = sorted(set(p.tasks) - set(TASKS))
     if unknown:
         raise ValueError(f"unknown eval task(s) {unknown}; tasks: {list(TASKS)}")
     rows, tables, pngs = [], {}, []
     scorer = LoglikModel(model_path, device=p.device) if {"perplexity", "mc"} & set(p.tasks) else None
-    docs = p.perplexity_rows if p.perplexity_rows is not None else defaults.held_out_articles(p.perplexity_per_topic)
+    docs = docs if docs is not None else defaults.held_out_articles(p.perplexity_per_topic)
     for task in p.tasks:
         log.info("eval task %s", task)
         if task == "perplexity":
