@@ -34,6 +34,7 @@ def targets() -> dict[str, Target]:
     from .pretrain import AnnealParams, PretrainParams, pretrain_stage1, pretrain_stage2
     from .rebalance import RebalanceParams, rebalance
     from .rewrite import RewriteParams, rewrite
+    from .rm_filter import RMFilterParams, rm_filter
     from .rm_score import RMScoreParams, rm_score
     from .synth import SynthParams, synth
     from .tokenize import TokenizeParams, tokens_stage1, tokens_stage2
@@ -52,7 +53,8 @@ def targets() -> dict[str, Target]:
               ("tokenizer", tokenizer, TokenizerParams), ("tokens-stage1", tokens_stage1, TokenizeParams),
               ("tokens-stage2", tokens_stage2, TokenizeParams),
               ("pretrain-stage1", pretrain_stage1, PretrainParams), ("pretrain-stage2", pretrain_stage2, AnnealParams),
-              ("ablate", ablate, AblateParams), ("evaluate", evaluate, EvalParams)]
+              ("ablate", ablate, AblateParams), ("evaluate", evaluate, EvalParams),
+              ("rm-filter", rm_filter, RMFilterParams)]
     out = {name: Target(name, f, p, "stage") for name, f, p in stages}
     out["data"] = Target("data", data, DataParams, "pipeline")
     out["model"] = Target("model", model, ModelParams, "pipeline")

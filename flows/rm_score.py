@@ -1,5 +1,6 @@
 """rm-score: reward-model scores of (prompt, response) samples; per category, samples below
-(mean - k * std) are dropped. Per-category figures in the artifact, histograms as a plot."""
+(mean - k * std) are dropped. Per-category figures in the artifact, histograms as a plot.
+`reward_filter_stage` is that stage for any input: rm-filter (flows/rm_filter.py) runs it on chat data."""
 from pathlib import Path
 from typing import Literal
 
@@ -32,13 +33,18 @@ class RMScoreParams(StageParams):
     device: Literal["auto", "cpu", "cuda"] = Field("auto", json_schema_extra=NOT_IN_KEY)
 
 
+def read_columns(p: RMScoreParams) -> set[str]:
+    column = getattr(p, "messages_column", None)
+    return {p.category_column} | ({column} if column else {p.prompt_column, p.response_column})
+
+
 def plan(p: RMScoreParams, parents, store) -> Plan:
     path = resolve_generator_model(p.reward_model, store)   # same resolution rules as generators
     model_parents = [] if Path(p.reward_model).expanduser().exists() else [store.resolve(p.reward_model)]
     splits, schema = input_shards(parents, store)
-    missing = {p.category_column, p.prompt_column, p.response_column} - set(schema.names)
+    missing = read_columns(p) - set(schema.names)
     if missing:
-        raise ValueError(f"rm-score: input {parents[0].ref} has no column(s) {sorted(missing)}")
+        raise ValueError(f"input {parents[0].ref} has no column(s) {sorted(missing)} for the reward model to read")
     for s in splits:
         s["model_path"] = str(path)
     sources = model_sources(path)
@@ -72,14 +78,18 @@ def run(ctx):
         results[0].stats.count("rows_in", len(scores))
         results[0].stats.table("categories", table)
         if scores:
-            png = plot_histograms(cats, scores, stats, get_settings().reports / f"rm-score-{ctx.version}.png")
+            png = plot_histograms(cats, scores, stats, get_settings().reports / f"{ctx.stage.name}-{ctx.version}.png")
             results[0].stats.table("plots", [{"plot": "rm score histograms by category", "path": str(png)}])
     return results
 
 
-RM_SCORE_STAGE = Stage(
-    name="rm-score", params=RMScoreParams, plan=plan, process=score_shard, schema=None, run=run,
-    code=("tasks.reward",), inputs=("judge",),
-    description="Reward-model scores of (prompt, response) samples; per category, samples below mean - k*std dropped.")
+def reward_filter_stage(name: str, params: type[RMScoreParams], inputs: tuple[str, ...], description: str) -> Stage:
+    return Stage(name=name, params=params, plan=plan, process=score_shard, schema=None, run=run,
+                 code=("tasks.reward",), inputs=inputs, description=description)
+
+
+RM_SCORE_STAGE = reward_filter_stage(
+    "rm-score", RMScoreParams, ("judge",),
+    "Reward-model scores of (prompt, response) samples; per category, samples below mean - k*std dropped.")
 
 rm_score = make_flow(RM_SCORE_STAGE)

@@ -311,3 +311,47 @@ def test_rm_score_filters_each_category_below_mean_minus_std(smollm2, tmp_path):
         assert table[kind]["kept"] == 6 and table[kind]["dropped"] == 1
     assert os.path.exists(r.stats["tables"]["plots"][0]["path"])
     assert rm.ref in store.resolve(r.ref).parents                    # the reward model is in the lineage
+
+
+def test_rm_filter_drops_exactly_the_conversations_under_their_category_threshold(smollm2, tmp_path):
+    from flows.rm_filter import RM_FILTER_STAGE, RMFilterParams
+    from tasks.reward.scorer import RewardScorer
+
+    store = Store()
+    _tiny_reward_model(tmp_path / "rm", smollm2)
+    store.import_model("reward-model", tmp_path / "rm", stage="test")
+    rows = []
+    for domain, answer in (("geography", "Paris is the capital of France."), ("math", "Add the numbers: 3 + 4 = 7.")):
+        for k in range(5):
+            rows.append({"id": f"{domain}-{k}", "domain": domain, "messages": [
+                {"role": "system", "content": "You are helpful."}, {"role": "user", "content": f"Question {k}?"},
+                {"role": "assistant", "content": answer if k < 4 else "zzz qqq zzz qqq"}]})
+    rows.append({"id": "two-turns", "domain": "math", "messages": [
+        {"role": "user", "content": "3 + 4?"}, {"role": "assistant", "content": "7"},
+        {"role": "user", "content": "And 4 + 3?"}, {"role": "assistant", "content": "no no no no no"}]})
+    chats = store.import_tables("sft-data", [pa.Table.from_pylist(rows)]).ref
+    r = execute_stage(RM_FILTER_STAGE, RMFilterParams(use_ray=False, audit=True), inputs={"sft-data": chats})
+    kept, dropped = store.open_arrow(r.ref).to_pylist(), store.open_arrow(r.audit_ref).to_pylist()
+    assert len(kept) + len(dropped) == len(rows) and {"messages", "domain", "rm_score"} <= set(kept[0])
+    # the scores are the reward model's on each whole conversation, and the rule is applied per domain
+    expected = RewardScorer(str(tmp_path / "rm")).score_chats([row["messages"] for row in rows])
+    by_id = {row["id"]: s for row, s in zip(rows, expected)}
+    for domain in ("geography", "math"):
+        scores = [by_id[x["id"]] for x in rows if x["domain"] == domain]
+        mean = sum(scores) / len(scores)
+        limit = mean - (sum((s - mean) ** 2 for s in scores) / len(scores)) ** 0.5
+        below = {x["id"] for x in rows if x["domain"] == domain and by_id[x["id"]] < limit}
+        assert below and {d["id"] for d in dropped if d["domain"] == domain} == below
+    assert all(x["rm_score"] == pytest.approx(by_id[x["id"]], abs=1e-4) for x in kept + dropped)
+
+
+def test_rm_filter_names_conversations_without_a_final_assistant_turn(smollm2, tmp_path):
+    from flows.rm_filter import RM_FILTER_STAGE, RMFilterParams
+
+    store = Store()
+    _tiny_reward_model(tmp_path / "rm", smollm2)
+    store.import_model("reward-model", tmp_path / "rm", stage="test")
+    rows = [{"id": "a", "domain": "x", "messages": [{"role": "user", "content": "hi"}]}]
+    chats = store.import_tables("sft-data", [pa.Table.from_pylist(rows)]).ref
+    with pytest.raises(Exception, match="assistant turn"):
+        execute_stage(RM_FILTER_STAGE, RMFilterParams(use_ray=False), inputs={"sft-data": chats})

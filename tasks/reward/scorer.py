@@ -29,24 +29,32 @@ class RewardScorer:
         if self.model.config.pad_token_id is None:
             self.model.config.pad_token_id = self.tok.pad_token_id
 
-    def text(self, prompt: str, response: str) -> str:
+    def text(self, messages: list[dict]) -> str:
+        """A conversation as the reward model reads it: its chat template, else the turns joined."""
         if self.tok.chat_template:
-            return self.tok.apply_chat_template([{"role": "user", "content": prompt},
-                                                 {"role": "assistant", "content": response}], tokenize=False)
-        return f"{prompt}\n\n{response}"
+            return self.tok.apply_chat_template(messages, tokenize=False)
+        return "\n\n".join(m["content"] for m in messages)
 
     def score(self, prompts: list[str], responses: list[str], batch_size: int = 16) -> list[float]:
+        """Scores of single-turn (prompt, response) pairs."""
+        return self.score_chats([as_chat(p or "", r or "") for p, r in zip(prompts, responses)], batch_size)
+
+    def score_chats(self, chats: list[list[dict]], batch_size: int = 16) -> list[float]:
+        """Scores of whole conversations (role/content messages; the last turn is the one judged)."""
         import torch
 
         out: list[float] = []
-        for i in range(0, len(prompts), batch_size):
-            pairs = zip(prompts[i:i + batch_size], responses[i:i + batch_size])
-            texts = [self.text(p or "", r or "") for p, r in pairs]
+        for i in range(0, len(chats), batch_size):
+            texts = [self.text(c) for c in chats[i:i + batch_size]]
             enc = self.tok(texts, return_tensors="pt", padding=True, truncation=True, max_length=self.max_length,
                            add_special_tokens=not self.tok.chat_template).to(self.device)
             with torch.inference_mode():
                 out += self.model(**enc).logits[:, 0].float().tolist()
         return out
+
+
+def as_chat(prompt: str, response: str) -> list[dict]:
+    return [{"role": "user", "content": prompt}, {"role": "assistant", "content": response}]
 
 
 @lru_cache(maxsize=2)

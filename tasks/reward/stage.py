@@ -11,9 +11,25 @@ import pyarrow.parquet as pq
 from ..runtime.mapper import conform
 from ..runtime.sink import ShardSink
 from ..stats import StageStats
-from .scorer import scorer
+from .scorer import as_chat, scorer
 
 DROP_REASON = "rm_below_mean_minus_std"
+
+
+def conversations(table: pa.Table, params: Any) -> list[list[dict]]:
+    """What the reward model reads for each row: the row's `messages` (chat datasets), or its
+    prompt and response columns as one user and one assistant turn (judge items)."""
+    column = getattr(params, "messages_column", None)
+    if column:
+        chats = [[{"role": m["role"], "content": m["content"] or ""} for m in (msgs or [])]
+                 for msgs in table[column].to_pylist()]
+        bad = [i for i, c in enumerate(chats) if not c or c[-1]["role"] != "assistant"]
+        if bad:
+            raise ValueError(f"{len(bad)} row(s) of `{column}` do not end with an assistant turn (first: row {bad[0]}); "
+                             "the reward model scores the last assistant turn")
+        return chats
+    return [as_chat(str(p or ""), str(r or "")) for p, r in zip(table[params.prompt_column].to_pylist(),
+                                                                 table[params.response_column].to_pylist())]
 
 
 def score_shard(split: dict, params: Any, sink: ShardSink, stats: StageStats) -> None:
@@ -21,8 +37,7 @@ def score_shard(split: dict, params: Any, sink: ShardSink, stats: StageStats) ->
     with root.fs.open_input_file(split["path"]) as fh:
         table = pq.read_table(fh)
     rm = scorer(split["model_path"], params.device, params.max_length)
-    scores = rm.score([str(x or "") for x in table[params.prompt_column].to_pylist()],
-                      [str(x or "") for x in table[params.response_column].to_pylist()], params.batch_size)
+    scores = rm.score_chats(conversations(table, params), params.batch_size)
     stats.count("rows_in", table.num_rows)
     col = pa.array(scores, pa.float32())
     if "rm_score" in table.column_names:
