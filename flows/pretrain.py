@@ -21,13 +21,10 @@ from .params import NOT_IN_KEY, StageParams
 from .stage import Plan, Stage, make_flow
 
 
-class RunParams(StageParams):
+class LaunchParams(StageParams):
+    """What every DeepSpeed training stage shares: the engine's layout, the launcher, cadences."""
     use_ray: bool = Field(False, description="Run the launcher inside a Ray task (launcher=ray is what places "
                                              "the ranks themselves on Ray).", json_schema_extra=NOT_IN_KEY)
-    seq_len: int = Field(128, gt=0, description="Tokens per training sequence.")
-    micro_batch: int = Field(8, gt=0, description="Sequences per rank per micro-step.")
-    grad_accum: int = Field(1, gt=0, description="Micro-steps per optimizer step.")
-    steps: int = Field(200, gt=0, description="Optimizer steps.")
     weight_decay: float = Field(0.1, ge=0)
     grad_clip: float = Field(1.0, ge=0)
     zero_stage: int = Field(1, ge=0, le=3, description="DeepSpeed ZeRO stage: 0 none, 1 optimizer states, "
@@ -41,10 +38,6 @@ class RunParams(StageParams):
     checkpoint_every: int = Field(50, gt=0, description="Steps between checkpoints (and at the end).",
                                   json_schema_extra=NOT_IN_KEY)
     keep_checkpoints: int = Field(2, gt=0, json_schema_extra=NOT_IN_KEY)
-    eval_every: int = Field(0, ge=0, description="Steps between validation losses (0: only at the end).",
-                            json_schema_extra=NOT_IN_KEY)
-    eval_batches: int = Field(8, gt=0)
-    valid_fraction: float = Field(0.05, ge=0, lt=1, description="Token windows held out for validation.")
     seed: int = 0
     world_size: int = Field(1, gt=0, description="Ranks (CPU: gloo; one per GPU: NCCL).")
     launcher: Literal["processes", "deepspeed", "ray"] = Field(
@@ -54,6 +47,17 @@ class RunParams(StageParams):
     peak_flops: float = Field(0.0, ge=0, json_schema_extra=NOT_IN_KEY, description=(
         "Peak FLOP/s of one rank for the MFU estimate; 0: a known GPU's bf16 peak, or measured on CPU."))
     log_every: int = Field(1, gt=0, json_schema_extra=NOT_IN_KEY)
+
+
+class RunParams(LaunchParams):
+    seq_len: int = Field(128, gt=0, description="Tokens per training sequence.")
+    micro_batch: int = Field(8, gt=0, description="Sequences per rank per micro-step.")
+    grad_accum: int = Field(1, gt=0, description="Micro-steps per optimizer step.")
+    steps: int = Field(200, gt=0, description="Optimizer steps.")
+    eval_every: int = Field(0, ge=0, description="Steps between validation losses (0: only at the end).",
+                            json_schema_extra=NOT_IN_KEY)
+    eval_batches: int = Field(8, gt=0)
+    valid_fraction: float = Field(0.05, ge=0, lt=1, description="Token windows held out for validation.")
 
 
 class PretrainParams(RunParams):

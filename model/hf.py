@@ -93,7 +93,8 @@ def import_hf(folder: str | Path) -> Transformer:
 
 
 def hf_weights(folder: str | Path) -> dict[str, torch.Tensor]:
-    """A Llama folder's weights under our names, in fp32."""
+    """A Llama folder's weights under our names, in fp32. A checkpoint with tied input and output
+    embeddings (SmolLM2) stores one matrix: the output layer starts as a copy (ours are untied)."""
     from safetensors.torch import load_file
 
     files = sorted(Path(folder).glob("*.safetensors"))
@@ -102,6 +103,9 @@ def hf_weights(folder: str | Path) -> dict[str, torch.Tensor]:
     state = {}
     for f in files:
         state.update({our_name(k): v.float() for k, v in load_file(str(f)).items() if "rotary_emb" not in k})
+    tied = json.loads((Path(folder) / "config.json").read_text()).get("tie_word_embeddings", False)
+    if tied and "output.weight" not in state and "tok_embeddings.weight" in state:
+        state["output.weight"] = state["tok_embeddings.weight"].clone()
     return state
 
 

@@ -5,7 +5,12 @@ The loop: DeepSpeed engine around the plain model (ZeRO stage, offload and preci
 activation checkpointing applied around the blocks) -> resume from the newest complete checkpoint
 -> for each step, gradient-accumulated micro-batches chosen by step number (so a resumed run sees
 the data order of an uninterrupted one) -> metrics line -> checkpoint every N steps -> rank 0
-writes the finished model as a Hugging Face Llama folder with the run's metrics."""
+writes the finished model as a Hugging Face Llama folder with the run's metrics.
+
+The data: windows of token shards (pretraining) or packed chat samples (SFT, model/packed.py). An
+epoch run (SFT) ends each epoch with a validation loss, a Llama folder of the epoch's weights under
+`epochs/` beside the checkpoints, and a checkpoint; its final folder then holds the run's metrics
+and summary, and the epochs' folders are its models."""
 from __future__ import annotations
 
 import json
@@ -27,6 +32,7 @@ from .ds_config import deepspeed_config, use_bf16
 from .flops import device_peak_flops, flops_per_token
 from .hf import config_from_hf, export_hf, hf_weights, load_weights, weights_problem
 from .metrics import MetricsLog, read_metrics
+from .packed import PackedSamples, steps_per_epoch
 from .parallel import apply_activation_checkpointing, plain_state_dict
 from .shared_paths import require_visible
 from .train_spec import TrainSpec
@@ -135,14 +141,61 @@ def local_grad_norm(engine) -> float:
     return float(torch.nn.utils.get_total_norm(grads)) if grads else 0.0
 
 
-def evaluate(engine, data: TokenWindows, spec: TrainSpec, device) -> float | None:
-    losses = []
+def open_data(spec: TrainSpec, world: int):
+    """(training data, validation data) of the run's source."""
+    if spec.source == "packed":
+        data = PackedSamples(spec.data, spec.seed, spec.micro_batch * spec.grad_accum * world)
+        if data.seq_len != spec.seq_len:
+            raise ValueError(f"{spec.data}: rows of {data.seq_len} tokens, but seq_len is {spec.seq_len}")
+        if spec.epoch_steps and spec.epoch_steps != steps_per_epoch(len(data), data.global_batch):
+            raise ValueError(f"{spec.data}: {len(data)} rows make {steps_per_epoch(len(data), data.global_batch)} "
+                             f"steps an epoch at this batch, not epoch_steps {spec.epoch_steps}")
+        return data, data
+    data = TokenWindows(spec.data, spec.seq_len, spec.seed, 0.0 if spec.valid_data else spec.valid_fraction)
+    return data, TokenWindows(spec.valid_data, spec.seq_len, spec.seed) if spec.valid_data else data
+
+
+def on_device(batch, device) -> list[torch.Tensor | None]:
+    return [None if t is None else t.to(device) for t in batch]
+
+
+def evaluate(engine, data, spec: TrainSpec, device) -> float | None:
+    """Mean loss per target token over the validation batches."""
+    total, count = 0.0, 0
     engine.eval()
     with torch.no_grad():
-        for x, y in data.valid_batches(spec.micro_batch, spec.eval_batches, every_window=bool(spec.valid_data)):
-            losses.append(engine(x.to(device), y.to(device))[1].float().item())
+        for batch in data.valid_batches(spec.micro_batch, spec.eval_batches, every_window=bool(spec.valid_data)):
+            x, y, *extra = on_device(batch, device)
+            n = int((y != -100).sum())
+            if n:
+                total, count = total + engine(x, y, *extra)[1].float().item() * n, count + n
     engine.train()
-    return sum(losses) / len(losses) if losses else None
+    return total / count if count else None
+
+
+def export_epoch(engine, spec: TrainSpec, epoch: int) -> Path:
+    """Every rank: the epoch's weights gathered; rank 0 writes them as a Llama folder (complete once renamed)."""
+    weights = gathered_state(engine, spec.zero_stage)
+    out = epoch_folder(spec, epoch)
+    if dist.get_rank() == 0:
+        write_model(engine.module.cfg, weights, out, spec.tokenizer or None)
+    dist.barrier()
+    return out
+
+
+def epoch_folder(spec: TrainSpec, epoch: int) -> Path:
+    return Path(spec.checkpoints) / "epochs" / f"epoch-{epoch:03d}"
+
+
+def write_model(cfg, weights: dict, out: Path, tokenizer: str | None) -> Path:
+    tmp = out.with_name(out.name + ".part")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model = Transformer(cfg)
+    model.load_state_dict(weights)
+    export_hf(model, tmp, tokenizer)
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    return out
 
 
 def train(spec: TrainSpec) -> dict:
@@ -155,8 +208,7 @@ def train(spec: TrainSpec) -> dict:
     if cuda:
         torch.cuda.set_device(device)
     deepspeed.init_distributed(dist_backend=spec.backend or ("nccl" if cuda else "gloo"))
-    data = TokenWindows(spec.data, spec.seq_len, spec.seed, 0.0 if spec.valid_data else spec.valid_fraction)
-    valid = TokenWindows(spec.valid_data, spec.seq_len, spec.seed) if spec.valid_data else data
+    data, valid = open_data(spec, world)
     config = deepspeed_config(spec, world)
     model = build_model(spec, config)
     schedule = spec.lr_schedule()
@@ -184,8 +236,8 @@ def train(spec: TrainSpec) -> dict:
         lr = lr_sched.optimizer.param_groups[0]["lr"]     # the LR this step applies
         total = torch.zeros((), device=device)
         for micro in range(spec.grad_accum):
-            x, y = data.batch(step * spec.grad_accum + micro, spec.micro_batch, rank, world)
-            _, loss = engine(x.to(device), y.to(device))
+            x, y, *extra = on_device(data.batch(step * spec.grad_accum + micro, spec.micro_batch, rank, world), device)
+            _, loss = engine(x, y, *extra)
             engine.backward(loss)
             if micro == spec.grad_accum - 1 and spec.zero_stage == 0:
                 norm = local_grad_norm(engine)
@@ -203,16 +255,21 @@ def train(spec: TrainSpec) -> dict:
             row |= {"tokens_per_s": tps, "mfu": per_token * tps / (peak * world) if peak else None,
                     "elapsed_s": now - started}
             last_time, last_tokens = now, tokens
-        if (spec.eval_every and step % spec.eval_every == 0) or step == spec.steps:
+        epoch_end = bool(spec.epoch_steps) and step % spec.epoch_steps == 0
+        if (spec.eval_every and step % spec.eval_every == 0) or step == spec.steps or epoch_end:
             row["valid_loss"] = evaluate(engine, valid, spec, device)
+        if epoch_end:
+            row["epoch"] = step // spec.epoch_steps
         if metrics is not None:
             metrics.write(row)
-        if step % spec.checkpoint_every == 0 or step == spec.steps:
+        if epoch_end:           # before the checkpoint: a checkpoint at an epoch's end implies its folder
+            export_epoch(engine, spec, step // spec.epoch_steps)
+        if step % spec.checkpoint_every == 0 or step == spec.steps or epoch_end:
             checkpoint.save(engine, spec.checkpoints, step, {"step": step, "tokens": tokens}, spec.keep_checkpoints)
         if kill_at and step == kill_at and rank == 0:
             os.kill(os.getpid(), signal.SIGKILL)
 
-    weights = gathered_state(engine, spec.zero_stage)
+    weights = None if spec.epoch_steps else gathered_state(engine, spec.zero_stage)   # epochs: exported already
     summary = {}
     if rank == 0:
         summary = finish(spec, engine.module.cfg, weights, world, resumed, peak, peak_source)
@@ -222,13 +279,16 @@ def train(spec: TrainSpec) -> dict:
 
 def finish(spec: TrainSpec, cfg, weights: dict, world: int, resumed: int | None, peak: float, peak_source: str) -> dict:
     """Rank 0: the finished model as a Llama folder (+ tokenizer), with metrics and the run summary;
-    written to a temporary name and renamed, so `out` exists only complete."""
+    written to a temporary name and renamed, so `out` exists only complete. An epoch run's `out`
+    has no weights: its models are the epochs' folders, which the summary lists."""
     out = Path(spec.out)
     tmp = out.with_name(out.name + ".part")
     shutil.rmtree(tmp, ignore_errors=True)
-    model = Transformer(cfg)
-    model.load_state_dict(weights)
-    export_hf(model, tmp, spec.tokenizer or None)
+    if weights is not None:
+        model = Transformer(cfg)
+        model.load_state_dict(weights)
+        export_hf(model, tmp, spec.tokenizer or None)
+    tmp.mkdir(parents=True, exist_ok=True)
     rows = read_metrics(Path(spec.checkpoints) / "metrics.jsonl")
     shutil.copyfile(Path(spec.checkpoints) / "metrics.jsonl", tmp / "metrics.jsonl")
     last = rows[-1]
@@ -239,6 +299,9 @@ def finish(spec: TrainSpec, cfg, weights: dict, world: int, resumed: int | None,
                "peak_flops_per_rank": peak, "peak_source": peak_source,
                "mean_tokens_per_s": _mean([r.get("tokens_per_s") for r in rows[1:]]),
                "mean_mfu": _mean([r.get("mfu") for r in rows[1:]]), "optimizer_from": spec.init_state or "fresh"}
+    if spec.epoch_steps:
+        summary["epochs"] = [{"epoch": r["epoch"], "step": r["step"], "valid_loss": r.get("valid_loss"),
+                              "model": str(epoch_folder(spec, r["epoch"]))} for r in rows if "epoch" in r]
     if spec.keep_optimizer_state:       # the final checkpoint: what a following stage continues from
         final = checkpoint.tag(spec.steps)
         shutil.copytree(Path(spec.checkpoints) / final, tmp / "deepspeed" / final)

@@ -13,7 +13,7 @@ from .schedule import LRSchedule
 
 @dataclass
 class TrainSpec:
-    data: str                               # folder of token shards (*.bin)
+    data: str                               # folder of token shards (*.bin), or of packed samples (source)
     out: str                                # where rank 0 writes the finished model's files
     checkpoints: str                        # DeepSpeed checkpoints, kept across attempts (resume)
     preset: str = "tiny"
@@ -50,6 +50,8 @@ class TrainSpec:
     peak_flops: float = 0.0                 # per rank, for MFU; 0: by device (measured on CPU)
     log_every: int = 1
     backend: str = ""                       # torch.distributed backend; "": nccl on CUDA, gloo on CPU
+    source: str = "tokens"                  # tokens: windows of token shards; packed: packed chat samples (SFT)
+    epoch_steps: int = 0                    # >0: steps per epoch; each epoch ends with validation and a model folder
 
     def __post_init__(self):
         self.betas = tuple(self.betas)
@@ -65,12 +67,25 @@ class TrainSpec:
             raise ValueError(f"precision {self.precision!r}: choose auto, bf16 or fp32")
         if self.checkpoint_every <= 0:
             raise ValueError("checkpoint_every must be positive")
+        if self.source not in ("tokens", "packed"):
+            raise ValueError(f"source {self.source!r}: choose tokens or packed")
+        if self.epoch_steps < 0 or (self.epoch_steps and self.steps % self.epoch_steps):
+            raise ValueError(f"steps {self.steps} is not a whole number of epochs of {self.epoch_steps} steps")
         self.lr_schedule()          # raises on an impossible schedule
         cfg = self.model_config()
         if self.seq_len > cfg.max_seq_len:
             raise ValueError(f"seq_len {self.seq_len} is longer than the model's max_seq_len {cfg.max_seq_len}")
 
+    @property
+    def epochs(self) -> int:
+        return self.steps // self.epoch_steps if self.epoch_steps else 0
+
     def model_config(self) -> ModelConfig:
+        """The shape trained: init_from's when the run starts from a model folder, else the preset's."""
+        if self.init_from:
+            from .hf import config_from_hf
+
+            return config_from_hf(self.init_from)
         return preset(self.preset, **self.model)
 
     def lr_schedule(self) -> LRSchedule:
