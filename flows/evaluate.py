@@ -2,13 +2,11 @@
 tasks (perplexity / bits per byte by language, topic and source; multiple choice by
 log-likelihood; GSM8K-style math by generation; IFEval-style verifiable instructions; needle in a
 haystack), committed as an eval version: per-item rows, scores per task and group, plots."""
-from contextlib import ExitStack
 from pathlib import Path
 
 from pydantic import Field
 
-from tasks.eval.run import SCHEMA, TASKS, run_suite
-from tasks.generate.service import get_generator, serving
+from tasks.eval.run import SCHEMA, TASKS, headline, run_model_suite
 from tasks.settings import get_settings
 from tasks.store import file_fingerprint
 
@@ -83,17 +81,8 @@ def run_eval(split, params, sink, stats) -> None:
         tables = [pq.read_table(path, filesystem=split["root"].fs) for path in split["perplexity_paths"]]
         t = pa.concat_tables(tables, promote_options="default")
         rows = t.select([c for c in cols if c in t.column_names]).to_pylist()
-    with ExitStack() as stack:
-        opened = {}
-
-        def generator():
-            if "gen" not in opened:
-                spec = stack.enter_context(serving(params, split["model_path"], split["served_name"]))
-                opened["gen"] = get_generator(spec)
-            return opened["gen"]
-
-        out = run_suite(params, split["model_path"], generator, get_settings().reports / f"evaluate-{split['version']}",
-                        docs=rows)
+    out = run_model_suite(params, split["model_path"], split["served_name"],
+                          get_settings().reports / f"evaluate-{split['version']}", docs=rows)
     sink.write(pa.Table.from_pylist(out["rows"], schema=SCHEMA), keep_empty=True)
     for task, table in out["tables"].items():
         stats.table(task, table)
@@ -105,22 +94,6 @@ def run_eval(split, params, sink, stats) -> None:
 
 def run(ctx):
     return ctx.final(run_eval, [s | {"version": ctx.version} for s in ctx.plan.splits], desc="evaluate")
-
-
-def headline(tables: dict[str, list[dict]]) -> list[dict]:
-    """One metric per task, the one `zhinao compare` lines up."""
-    out = []
-    for task, rows in tables.items():
-        first = rows[0] if rows else {}
-        metric = {"perplexity": "bits_per_byte", "mc": "acc", "gsm8k": "flexible_match",
-                  "ifeval": "strict_prompt", "niah": "mean_score"}[task]
-        if task == "niah":
-            n = sum(r.get("n", 0) for r in rows)
-            value = sum(r.get("score", 0) * r.get("n", 0) for r in rows) / n if n else 0.0
-        else:
-            value = first.get(metric)
-        out.append({"task": task, "metric": metric, "value": value})
-    return out
 
 
 EVALUATE = Stage("evaluate", EvalParams, plan, run_eval, SCHEMA, kind="eval", run=run,

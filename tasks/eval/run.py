@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Callable
 
@@ -145,3 +146,40 @@ def run_suite(p: Any, model_path: str, generator: Callable[[], Any], plots: Path
         rows += r
         tables[task] = t
     return {"rows": rows, "tables": tables, "plots": pngs}
+
+
+def run_model_suite(p: Any, model_path: str, served_name: str, plots: Path,
+                    docs: list[dict] | None = None) -> dict[str, Any]:
+    """run_suite on one model, its generation backend (p's: transformers, a vLLM server the run
+    starts, an endpoint) opened when a generation task first needs it and closed after."""
+    from ..generate.service import get_generator, serving
+
+    with ExitStack() as stack:
+        opened = {}
+
+        def generator():
+            if "gen" not in opened:
+                opened["gen"] = get_generator(stack.enter_context(serving(p, model_path, served_name)))
+            return opened["gen"]
+
+        return run_suite(p, model_path, generator, plots, docs=docs)
+
+
+HEADLINE = {"perplexity": "bits_per_byte", "mc": "acc", "gsm8k": "flexible_match", "ifeval": "strict_prompt",
+            "niah": "mean_score"}
+LOWER_IS_BETTER = ("perplexity",)
+
+
+def headline(tables: dict[str, list[dict]]) -> list[dict]:
+    """One metric per task, the one `zhinao compare` lines up (bits per byte: lower is better)."""
+    out = []
+    for task, rows in tables.items():
+        first = rows[0] if rows else {}
+        metric = HEADLINE[task]
+        if task == "niah":
+            n = sum(r.get("n", 0) for r in rows)
+            value = sum(r.get("score", 0) * r.get("n", 0) for r in rows) / n if n else 0.0
+        else:
+            value = first.get(metric)
+        out.append({"task": task, "metric": metric, "value": value})
+    return out
