@@ -36,6 +36,7 @@ def targets() -> dict[str, Target]:
     from .rewrite import RewriteParams, rewrite
     from .rm_filter import RMFilterParams, rm_filter
     from .rm_score import RMScoreParams, rm_score
+    from .sft import SFTParams, sft
     from .synth import SynthParams, synth
     from .tokenize import TokenizeParams, tokens_stage1, tokens_stage2
     from .tokenizer import TokenizerParams, tokenizer
@@ -54,7 +55,7 @@ def targets() -> dict[str, Target]:
               ("tokens-stage2", tokens_stage2, TokenizeParams),
               ("pretrain-stage1", pretrain_stage1, PretrainParams), ("pretrain-stage2", pretrain_stage2, AnnealParams),
               ("ablate", ablate, AblateParams), ("evaluate", evaluate, EvalParams),
-              ("rm-filter", rm_filter, RMFilterParams)]
+              ("rm-filter", rm_filter, RMFilterParams), ("sft", sft, SFTParams)]
     out = {name: Target(name, f, p, "stage") for name, f, p in stages}
     out["data"] = Target("data", data, DataParams, "pipeline")
     out["model"] = Target("model", model, ModelParams, "pipeline")
