@@ -47,7 +47,7 @@ class EvalParams(GenerationParams):
     loglik_batch_size: int = Field(8, gt=0, json_schema_extra=NOT_IN_KEY)
 
 
-def _file_sources(p: EvalParams) -> list[dict]:
+def eval_file_sources(p: EvalParams) -> list[dict]:
     files = []
     if p.mc_path:
         files += sorted(Path(p.mc_path).expanduser().rglob("*.csv"))
@@ -68,7 +68,7 @@ def plan(p: EvalParams, parents, store) -> Plan:
         extra.append(data)
         info["perplexity_paths"] = store.shard_paths(data)
     split = {"root": store.root, **info}
-    return Plan(splits=[split], sources=sources + _file_sources(p), schema=SCHEMA, parents=extra, info=info)
+    return Plan(splits=[split], sources=sources + eval_file_sources(p), schema=SCHEMA, parents=extra, info=info)
 
 
 def run_eval(split, params, sink, stats) -> None:

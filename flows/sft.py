@@ -20,7 +20,7 @@ from tasks.sft.recipe import RECIPES, resolve
 from tasks.sft.render import ChatRenderer
 from tasks.sft.run import run_sft
 
-from .evaluate import EvalParams
+from .evaluate import EvalParams, eval_file_sources
 from .params import NOT_IN_KEY
 from .pretrain import LaunchParams, check_spec, work_folder
 from .stage import Plan, Stage, make_flow
@@ -33,9 +33,10 @@ def _recipe(name: str) -> str:
 
 
 class SFTParams(LaunchParams):
-    data: str = Field("rm-filter", description="The chat dataset trained on (DATASET[@VERSION] with `id` and "
+    # data and model enter the version id as what they name (the input's version id, the model's files)
+    data: str = Field("rm-filter", json_schema_extra=NOT_IN_KEY, description="The chat dataset trained on (DATASET[@VERSION] with `id` and "
                       "`messages`): by default the latest rm-filter version; sft-data@... or instruct-evolve@... too.")
-    model: str = Field("pretrain-stage2", description="The model fine-tuned: a model version (DATASET[@VERSION]), "
+    model: str = Field("pretrain-stage2", json_schema_extra=NOT_IN_KEY, description="The model fine-tuned: a model version (DATASET[@VERSION]), "
                        f"a local Hugging Face Llama folder, or '{DEFAULT_GENERATOR}'. Its tokenizer's chat template "
                        "renders the conversations and goes with the version.")
     recipe: Literal["sample", "seed"] = Field("sample", json_schema_extra=NOT_IN_KEY, description=(
@@ -113,7 +114,8 @@ def plan(p: SFTParams, parents, store) -> Plan:
         "peak_flops": p.peak_flops, "log_every": p.log_every})
     split = {"spec": spec, "root": store.root, "paths": store.shard_paths(data), "data_ref": data.ref,
              "model_path": str(path), "model_ref": model_ref}
-    return Plan(splits=[split], parents=model_parents, sources=model_sources(path) + [precision_source(spec)])
+    sources = model_sources(path) + eval_file_sources(p.evaluation) + [precision_source(spec)]
+    return Plan(splits=[split], parents=model_parents, sources=sources)
 
 
 def run(ctx):
