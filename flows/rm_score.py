@@ -23,7 +23,9 @@ from .stage import Plan, Stage, make_flow
 class RMScoreParams(StageParams):
     reward_model: str = Field("reward-model", description="Reward model: a local HF sequence-classification "
                               "folder (one output) or a model version in the store (DATASET or DATASET@VERSION); "
-                              "default: the latest `reward-model` version (post-training's reward model).")
+                              "default: the latest `reward-model` version (post-training's reward model). Its "
+                              "version (a parent) or its files are in the version id, not this name.",
+                              json_schema_extra=NOT_IN_KEY)
     category_column: str = Field("kind", description="Column whose values are the categories of the rule.")
     prompt_column: str = "prompt"
     response_column: str = "response"
