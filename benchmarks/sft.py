@@ -10,7 +10,7 @@ samples, best-fit decreasing), and without packing (each sample padded to max_le
 padded to its longest sample).
 
     pip install -e '.[bench]'              # trl, the baseline
-    python benchmarks/sft.py --per-topic 4 --max-len 256 --batch 8 --steps 12 --warmup 2
+    python benchmarks/sft.py --per-topic 4 --max-len 512 --batch 8 --steps 12 --warmup 2
 """
 from __future__ import annotations
 
@@ -101,7 +101,7 @@ def trl(folder: Path, samples, args, work: Path) -> tuple[float, list[float]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--per-topic", type=int, default=4, help="sample articles per topic and language -> chats")
-    ap.add_argument("--max-len", type=int, default=256)
+    ap.add_argument("--max-len", type=int, default=512)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--steps", type=int, default=12, help="timed steps")
     ap.add_argument("--warmup", type=int, default=2, help="untimed steps first")

@@ -184,7 +184,7 @@ def test_document_masked_packed_training_matches_unpacked_training(chat_model, m
     assert torch.allclose(torch.autograd.grad(ours, x, g)[0], torch.autograd.grad(ref, x, g)[0], atol=1e-6)
 
 
-RUN = dict(use_ray=False, max_len=128, batch_size=4, micro_batch=4, epochs=2, lr=2e-3, checkpoint_every=2,
+RUN = dict(use_ray=False, max_len=128, batch_size=4, micro_batch=4, epochs=2, lr=2e-3, checkpoint_every=4,
            evaluation=EvalParams(tasks=["perplexity", "ifeval"], limit=2, max_tokens=16), valid_fraction=0.1)
 
 
@@ -195,7 +195,7 @@ def _chat_data() -> str:
 def test_sft_stage_resumes_a_killed_run_and_commits_the_best_epoch(chat_model, monkeypatch, tmp_path):
     params = SFTParams(model=str(chat_model), data="sft-data", **RUN)
     _chat_data()
-    monkeypatch.setenv(KILL_AT_STEP, "3")              # rank 0 gets SIGKILL after step 3 (checkpoint at 2)
+    monkeypatch.setenv(KILL_AT_STEP, "5")              # rank 0 gets SIGKILL after step 5 (checkpoint at 4)
     with pytest.raises(TrainingFailed, match="killed by SIGKILL"):
         execute_stage(SFT, params)
     resumed = execute_stage(SFT, params)                # the retry: same version, same work folder
@@ -203,11 +203,12 @@ def test_sft_stage_resumes_a_killed_run_and_commits_the_best_epoch(chat_model, m
     store = Store()
     folder = store.model_path(resumed.ref)
     state = json.loads((folder / "trainer_state.json").read_text())
-    assert state["resumed_from_step"] == 2
+    assert state["resumed_from_step"] == 4
 
     monkeypatch.setenv("ZHINAO_HOME", str(tmp_path / "other"))     # the same training, uninterrupted
     _chat_data()
-    clean = execute_stage(SFT, params.model_copy(update={"evaluation": EvalParams(tasks=[])}))   # (its evals: skipped)
+    quick = params.model_copy(update={"evaluation": EvalParams(tasks=[])})      # (its evals: skipped)
+    clean = execute_stage(SFT, quick)
     rows, reference = read_metrics(folder / "metrics.jsonl"), read_metrics(Store().model_path(clean.ref) / "metrics.jsonl")
     steps = state["steps"]
     assert [r["step"] for r in rows] == list(range(1, steps + 1))
@@ -238,7 +239,7 @@ def test_sft_stage_resumes_a_killed_run_and_commits_the_best_epoch(chat_model, m
     ids = torch.tensor([tok(tok.apply_chat_template(CHAT, tokenize=False), add_special_tokens=False)["input_ids"]])
     with torch.no_grad():
         assert torch.allclose(hf(ids).logits, import_hf(folder).eval()(ids), atol=1e-4)
-    assert execute_stage(SFT, params).cache_hit
+    assert execute_stage(SFT, quick).cache_hit
 
 
 def test_bad_inputs_fail_before_training(chat_model, tmp_path):
