@@ -190,12 +190,17 @@ def epoch_folder(spec: TrainSpec, epoch: int) -> Path:
 def write_model(cfg, weights: dict, out: Path, tokenizer: str | None) -> Path:
     tmp = out.with_name(out.name + ".part")
     shutil.rmtree(tmp, ignore_errors=True)
-    model = Transformer(cfg)
-    model.load_state_dict(weights)
-    export_hf(model, tmp, tokenizer)
+    export_weights(cfg, weights, tmp, tokenizer)
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
     return out
+
+
+def export_weights(cfg, weights: dict, folder: Path, tokenizer: str | None) -> Path:
+    """A gathered state dict as a Llama folder (+ tokenizer files)."""
+    model = Transformer(cfg)
+    model.load_state_dict(weights)
+    return export_hf(model, folder, tokenizer)
 
 
 def train(spec: TrainSpec) -> dict:
@@ -285,9 +290,7 @@ def finish(spec: TrainSpec, cfg, weights: dict, world: int, resumed: int | None,
     tmp = out.with_name(out.name + ".part")
     shutil.rmtree(tmp, ignore_errors=True)
     if weights is not None:
-        model = Transformer(cfg)
-        model.load_state_dict(weights)
-        export_hf(model, tmp, spec.tokenizer or None)
+        export_weights(cfg, weights, tmp, spec.tokenizer or None)
     tmp.mkdir(parents=True, exist_ok=True)
     rows = read_metrics(Path(spec.checkpoints) / "metrics.jsonl")
     shutil.copyfile(Path(spec.checkpoints) / "metrics.jsonl", tmp / "metrics.jsonl")

@@ -7,14 +7,11 @@ and maximises an accuracy; a tie goes to the earlier epoch."""
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 from ..eval.run import LOWER_IS_BETTER, TASKS, headline, run_model_suite
-
-log = logging.getLogger("zhinao.sft")
 
 VALID_LOSS = "valid_loss"
 
