@@ -3,6 +3,7 @@ and user files (OpenAI messages, ShareGPT, Alpaca), labelled by domain (the topi
 intent and difficulty (heuristic rules, or the generator), and response length, then sampled to
 `target_size` stratified over the label combinations with a per-stratum cap. The label
 distributions before and after are a table and a chart."""
+import logging
 from typing import Literal
 
 import pyarrow.parquet as pq
@@ -24,6 +25,8 @@ from .gen_phase import map_job
 from .generation import GENERATION_CODE, GenerationParams, gen_split, generator, model_plan, template_sources
 from .params import NOT_IN_KEY, StageParams
 from .stage import Plan, Stage, make_flow
+
+log = logging.getLogger("zhinao.sft-data")
 
 # generation settings: they shape nothing when the heuristic labeler runs (the seed samples either way)
 _GENERATION_ONLY = set(GenerationParams.model_fields) - set(StageParams.model_fields) - {"seed"}
@@ -136,6 +139,10 @@ def run(ctx):
     columns = ["id", *LABELS, *(c for c in REPORTED if c not in LABELS), "label_source"]
     shards = [pq.read_table(path, columns=columns, filesystem=root.fs).to_pylist() for group in paths for path in group]
     sample = sample_shards(shards, LABELS, p.target_size, p.max_per_stratum, p.cap_factor, p.seed)
+    got = sample["summary"]
+    log.info("sampling %d items in %d label combinations to %d (cap %s per combination): %d items in %d",
+             got["items_before"], got["strata_before"], p.target_size, got["stratum_cap"], got["items_after"],
+             got["strata_after"])
     splits, k = [], 0
     for r, group in zip(first, paths):
         keep, reasons = set(), {}

@@ -206,6 +206,27 @@ def test_the_stage_on_known_answers(stand_in):
     assert {"template/evolve-self-instruct", "template/evolve-depth", "file/seeds.jsonl"} <= sources
 
 
+def test_a_failed_attempt_resumes_from_its_finished_phases(smollm2, monkeypatch):
+    gen, calls = _StandIn(), []
+
+    def flaky(spec):
+        class Flaky:
+            def generate(self, requests):
+                calls.append(len(requests))
+                if len(calls) == 3:
+                    raise RuntimeError("worker lost mid-stage")
+                return gen.generate(requests)
+        return Flaky()
+
+    monkeypatch.setattr(engine, "get_generator", flaky)
+    params = InstructEvolveParams(use_ray=False, seed_tasks=4, constraint_ids=["punctuation:no_comma"])
+    with pytest.raises(RuntimeError, match="worker lost"):
+        execute_stage(INSTRUCT_EVOLVE_STAGE, params)
+    r = execute_stage(INSTRUCT_EVOLVE_STAGE, params)
+    # self-instruct and evol batches came back from the resume folder; constraint and responses ran
+    assert r.stats["counters"]["batches_resumed"] == 2 and len(calls) == 3 + 2 and r.rows > 0
+
+
 def test_a_judge_dataset_seeds_the_evolution(stand_in):
     import pyarrow as pa
 

@@ -13,6 +13,7 @@ gives the same requests, whatever ran before.
 """
 from __future__ import annotations
 
+import logging
 import random
 from collections import Counter, defaultdict
 from typing import Any, Callable
@@ -31,6 +32,8 @@ METHODS = ("self-instruct", "evol-depth", "evol-breadth", "constraint")
 SCHEMA = CHAT.append(pa.field("round", pa.int32())).append(pa.field("constraints", pa.string()))
 
 Phase = Callable[[Any, list[dict], str], tuple[list[dict], list[dict]]]
+
+log = logging.getLogger("zhinao.evolve")
 
 
 def _picked(items: list[dict], n: int, salt: str) -> list[dict]:
@@ -128,6 +131,8 @@ def evolve(seeds: list[dict], p: Any, phase: Phase) -> tuple[list[dict], list[di
                        "responses")
         made = [to_chat(r) for r in answered + constrained_items]
         items += made
+        log.info("round %d: %s kept, pool %d instructions", rnd,
+                 ", ".join(f"{m} {sum(x['origin'] == f'evolve:{m}' for x in made)}" for m in METHODS), len(pool))
         fresh = [{"id": m["id"], "lang": m["lang"], "instruction": m["messages"][0]["content"]}
                  for m in made if m["origin"] != "evolve:constraint"]
         known += fresh
