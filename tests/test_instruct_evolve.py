@@ -10,7 +10,7 @@ from flows.stage import execute_stage
 from tasks.chat.schema import message_problem
 from tasks.eval.ifeval import complies
 from tasks.evolve.constraints import DEFAULT_CONSTRAINTS, constrained, draw, record_of
-from tasks.evolve.jobs import parse_constrained
+from tasks.evolve.jobs import parse_constrained, parse_evol
 from tasks.evolve.rouge import RougePool, lcs_length, rouge_l
 from tasks.evolve.rounds import _new_tasks
 from tasks.evolve.seeds import load_seeds, pick
@@ -114,6 +114,28 @@ def test_constraint_evolution_keeps_a_response_only_when_it_complies():
     assert dropped["drop_reason"] == "not_compliant"
     (cut,) = parse_constrained(row, [Completion('"I would', "length"), Completion("", "error")], _P)
     assert cut["drop_reason"] == "truncated"
+
+
+class _Evol(_P):
+    min_instruction_units, max_instruction_units, max_evol_similarity = 4, 150, 0.9
+
+
+def test_evolved_instructions_are_checked_like_wizardlm_does():
+    row = {"id": "r1-depth-s", "round": 1, "method": "evol-depth", "op": "reasoning", "lang": "en",
+           "instruction": "Explain why the sky is blue.", "evolved_from": "s"}
+
+    def parsed(text, finish="stop"):
+        (out,) = parse_evol(row, [Completion(text, finish)], _Evol)
+        return out["instruction"], out["drop_reason"]
+
+    harder = "Explain why the sky is blue, reasoning step by step from how sunlight scatters in air."
+    assert parsed(f"Rewritten instruction: {harder}\n\nThe sky is blue because...") == (harder, None)
+    assert parsed("Rewritten instruction: Rewrite the instruction into a more demanding version.")[1] == \
+        "leaked_template"
+    assert parsed("Rewritten instruction: Explain why the sky is so blue.")[1] == "not_evolved"
+    assert parsed("Rewritten instruction: Why?")[1] == "too_short"
+    assert parsed("Rewritten instruction: Draw a picture of the sky and explain its colour.")[1] == "needs_media"
+    assert parsed("Rewritten instruction: Explain why the sky", "length")[1] == "truncated"
 
 
 # ---- the stage on a stand-in generator --------------------------------------------------------------

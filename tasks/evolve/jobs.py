@@ -30,8 +30,8 @@ _NUMBERED = re.compile(r"^\s*(?:\d{1,2}|[一二三四五六七八九十]{1,2})\s
 _LABEL = re.compile(r"^\s*(?:\*\*)?(?:task|instruction|new instruction|rewritten instruction|任务|指令)\s*[:：]\s*"
                     r"(?:\*\*)?\s*", re.I)
 # words that give away the template instead of an instruction (WizardLM drops such evolutions)
-_LEAKED = re.compile(r"rewritten instruction|new instruction|given instruction|original instruction|#|"
-                     r"改写后的指令|原指令|新指令", re.I)
+_LEAKED = re.compile(r"\bthe (?:given |original |new |rewritten )?instruction\b|(?:rewritten|new) instruction|"
+                     r"instruction below|demanding version|#|改写后的指令|原指令|新指令|这条指令", re.I)
 # tasks a text-only assistant cannot do (self-instruct filters these out)
 _MEDIA = re.compile(r"\b(?:image|images|picture|photo|graph|video|audio|draw|plot|diagram|map|file|"
                     r"attached|go to|browse|url|link)\b|图片|图像|照片|视频|音频|画一|绘制|附件|链接|网址", re.I)
@@ -113,8 +113,9 @@ def build_evol(row: dict, p: Any) -> list[Request]:
 def parse_evol(row: dict, completions: list[Completion], p: Any) -> list[dict]:
     (c,) = completions
     base = _common(row, id=f"{row['id']}-new", evolved_from=row["evolved_from"])
-    if c.finish_reason in ("error", "length"):
-        return [base | {"drop_reason": "generation_error" if c.finish_reason == "error" else "truncated"}]
+    if c.finish_reason in ("error", "length"):    # the audit shows what came back, not the original
+        return [base | {"instruction": c.text, "drop_reason": "generation_error" if c.finish_reason == "error"
+                        else "truncated"}]
     text = _clean(_first_block(_LABEL.sub("", c.text, count=1)))
     reason = instruction_problem(text, row["lang"], p)
     if reason is None and _LEAKED.search(text):
