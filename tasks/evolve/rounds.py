@@ -129,6 +129,9 @@ def evolve(seeds: list[dict], p: Any, phase: Phase) -> tuple[list[dict], list[di
         constrained_items = run(CONSTRAINT_JOB, constraint_rows(frontier, p, rnd), "constraint")
         answered = run(RESPONSE_JOB, tasks + [e for e in evolved if e["method"] == "evol-depth"] + breadth,
                        "responses")
+        for r in answered:        # depth evolutions join the pool too: later new tasks must differ from them
+            if r["method"] == "evol-depth":
+                pool.add(r["id"], r["instruction"])
         made = [to_chat(r) for r in answered + constrained_items]
         items += made
         log.info("round %d: %s kept, pool %d instructions", rnd,
