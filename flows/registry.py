@@ -26,6 +26,7 @@ def targets() -> dict[str, Target]:
     from .evaluate import EvalParams, evaluate
     from .extract import ExtractParams, extract
     from .ingest import IngestParams, ingest
+    from .instruct_evolve import InstructEvolveParams, instruct_evolve
     from .judge import JudgeParams, judge
     from .langid import LangIdParams, langid
     from .mix import MixParams, MixStage2Params, mix_stage1, mix_stage2
@@ -37,6 +38,7 @@ def targets() -> dict[str, Target]:
     from .rm_filter import RMFilterParams, rm_filter
     from .rm_score import RMScoreParams, rm_score
     from .sft import SFTParams, sft
+    from .sft_data import SftDataParams, sft_data
     from .synth import SynthParams, synth
     from .tokenize import TokenizeParams, tokens_stage1, tokens_stage2
     from .tokenizer import TokenizerParams, tokenizer
@@ -55,6 +57,7 @@ def targets() -> dict[str, Target]:
               ("tokens-stage2", tokens_stage2, TokenizeParams),
               ("pretrain-stage1", pretrain_stage1, PretrainParams), ("pretrain-stage2", pretrain_stage2, AnnealParams),
               ("ablate", ablate, AblateParams), ("evaluate", evaluate, EvalParams),
+              ("instruct-evolve", instruct_evolve, InstructEvolveParams), ("sft-data", sft_data, SftDataParams),
               ("rm-filter", rm_filter, RMFilterParams), ("sft", sft, SFTParams)]
     out = {name: Target(name, f, p, "stage") for name, f, p in stages}
     out["data"] = Target("data", data, DataParams, "pipeline")
