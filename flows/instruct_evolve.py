@@ -4,7 +4,7 @@ constraint auto-evolution checked by the IFEval-style checkers. A chat dataset; 
 it evolved from."""
 from pydantic import Field, field_validator
 
-from tasks.chat.schema import LANGS
+from tasks.chat.schema import LANGS, check_langs
 from tasks.evolve.constraints import DEFAULT_CONSTRAINTS, unknown_constraints
 from tasks.evolve.jobs import WORK
 from tasks.evolve.prompts import TEMPLATES
@@ -56,12 +56,7 @@ class InstructEvolveParams(GenerationParams):
     rows_per_split: int = Field(32, gt=0, description="Rows per Ray task / actor call.", json_schema_extra=NOT_IN_KEY)
     max_tokens: int = 128
 
-    @field_validator("langs")
-    @classmethod
-    def _langs(cls, v: list[str]) -> list[str]:
-        if not v or set(v) - set(LANGS):
-            raise ValueError(f"langs must be a non-empty subset of {list(LANGS)}, got {v}")
-        return v
+    _langs = field_validator("langs")(lambda cls, v: check_langs(v))
 
     @field_validator("constraint_ids")
     @classmethod

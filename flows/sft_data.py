@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 from pydantic import Field, field_validator, model_validator
 
 from tasks.chat.layouts import LAYOUTS
-from tasks.chat.schema import LABELS, LANGS, SFT
+from tasks.chat.schema import LABELS, LANGS, SFT, check_langs
 from tasks.generate.prompts import templates_key
 from tasks.settings import get_settings
 from tasks.sftdata.gather import LABELLED, file_name, gather_split
@@ -60,12 +60,7 @@ class SftDataParams(GenerationParams):
             raise ValueError(f"length_edges must be three increasing positive lengths, got {v}")
         return v
 
-    @field_validator("langs")
-    @classmethod
-    def _langs(cls, v: list[str]) -> list[str]:
-        if not v or set(v) - set(LANGS):
-            raise ValueError(f"langs must be a non-empty subset of {list(LANGS)}, got {v}")
-        return v
+    _langs = field_validator("langs")(lambda cls, v: check_langs(v))
 
     @model_validator(mode="after")
     def _some_input(self):

@@ -59,3 +59,10 @@ def user_text(messages: list[dict]) -> str:
 def response_text(messages: list[dict]) -> str:
     """The assistant's side (what the length of a response counts)."""
     return "\n".join(m["content"] for m in messages if m["role"] == "assistant")
+
+
+def check_langs(langs: list[str]) -> list[str]:
+    """A parameter naming languages: a non-empty subset of LANGS."""
+    if not langs or set(langs) - set(LANGS):
+        raise ValueError(f"langs must be a non-empty subset of {list(LANGS)}, got {langs}")
+    return langs

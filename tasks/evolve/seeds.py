@@ -3,10 +3,10 @@ instructions in the self-instruct manner: varied tasks, one sentence or two each
 user turns of a chat or judge dataset, and a deterministic, language-balanced pick of them."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ..chat.schema import LANGS
+from ..jsonl import json_objects
 from ..generate.rows import stable_rank
 
 SEEDS_FILE = Path(__file__).with_name("seeds.jsonl")
@@ -18,16 +18,8 @@ EXTERNAL = {"files": lambda: [SEEDS_FILE]}
 def load_seeds(path: str | Path = SEEDS_FILE) -> list[dict]:
     """Rows {id, lang, instruction} of a seed JSONL file; a bad line is an error naming it."""
     out, seen = [], set()
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{where}: not a JSON line ({e.msg})") from None
-        if not isinstance(row, dict) or not all(isinstance(row.get(k), str) and row[k].strip()
-                                                for k in ("id", "lang", "instruction")):
+    for where, row in json_objects(path):
+        if not all(isinstance(row.get(k), str) and row[k].strip() for k in ("id", "lang", "instruction")):
             raise ValueError(f"{where}: a seed task needs string fields id, lang and instruction")
         if row["lang"] not in LANGS:
             raise ValueError(f"{where}: lang must be one of {LANGS}, got {row['lang']!r}")

@@ -12,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterator
 
+from ...jsonl import json_objects
 from .base import IFEvalError, Instruction, build
 
 DEFAULT_PROMPTS = "prompts.jsonl"
@@ -47,19 +48,7 @@ class InputRecord:
 
 
 def _lines(path: str | Path, text: str | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(where, object) per non-blank line; `where` is 'file:line' for error messages."""
-    body = Path(path).read_text(encoding="utf-8") if text is None else text
-    for number, line in enumerate(body.splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise IFEvalError(f"{where}: not a JSON line ({e.msg} at column {e.colno})") from None
-        if not isinstance(obj, dict):
-            raise IFEvalError(f"{where}: expected a JSON object, got {type(obj).__name__}")
-        yield where, obj
+    return json_objects(path, text, error=IFEvalError)
 
 
 def parse_record(obj: dict[str, Any], where: str = "record") -> InputRecord:
