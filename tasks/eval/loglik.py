@@ -3,15 +3,19 @@
 Only what the scores need is computed: the model's body runs over the inputs, and the output
 head (and the log-softmax over the vocabulary) only at the positions that predict a continuation
 token, a chunk of positions at a time; lm-eval computes the full-vocabulary logits of every
-position, padding included. Inputs are sorted by length and batched with inputs of about their own
-length, so there is little padding, and none at all (no attention mask) when lengths are equal.
+position, padding included. Rolling windows of documents are packed: the windows of a batch run
+as one row, positions restarting at each window and attention kept within it (packed.py), so the
+projections, MLPs and head see no padding. Other inputs are sorted by length and batched with
+inputs of about their own length, so there is little padding, and none at all (no attention mask)
+when lengths are equal.
 
 Requests with the same input (one-token continuations after one context: the letters of a
 multiple-choice question) share one forward pass, as lm-eval's one-token cache does; the tokens all
 inputs of a call start with (the subject header and few-shot examples) run once, and their KV cache
 is reused by every batch, which lm-eval recomputes for every question.
 Batch-size independence: inputs are right-padded and each row's scores read only its own positions
-under a causal mask, so the padding and the other rows of a batch cannot reach them."""
+under a causal mask, and a packed window attends only to itself, so the padding and the other
+inputs of a batch cannot reach them."""
 from __future__ import annotations
 
 import copy
@@ -21,6 +25,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from .packed import can_pack, packed_attention
 from .scoring import LoglikScorer, Scored, load_tokenizer
 
 # inputs from outside the repository that shape output (tasks/store/external.py)
@@ -52,6 +57,7 @@ class LoglikModel(LoglikScorer):
         cfg = self.model.config
         self.max_length = max_length or int(getattr(cfg, "max_position_embeddings", 2048) or 2048)
         self.body, self.head = self._split_head()
+        self.packs = can_pack(self.model, self.body)
 
     def _split_head(self):
         """(body, head) where the logits are head(body's last hidden state), as in Llama-like models,
@@ -84,9 +90,10 @@ class LoglikModel(LoglikScorer):
                             mask.to(self.device), **kwargs)
         return out.last_hidden_state if self.head is not None else out.logits
 
-    def _target_logprobs(self, states, targets: list[int]):
-        """(log-probability of each target, whether it is the argmax) from the states predicting it:
-        the head and a float32 log-softmax (as lm-eval's) over the vocabulary, a chunk at a time."""
+    def _target_logprobs(self, states, targets: list[int], greedy: bool = True):
+        """(log-probability of each target, whether it is the argmax, or None without `greedy`) from
+        the states predicting it: the head and a float32 log-softmax (as lm-eval's) over the
+        vocabulary, a chunk at a time."""
         import torch
 
         targets = torch.tensor(targets, device=states.device)
@@ -95,9 +102,10 @@ class LoglikModel(LoglikScorer):
             for s in range(0, len(targets), self.HEAD_CHUNK):
                 x, t = states[s:s + self.HEAD_CHUNK], targets[s:s + self.HEAD_CHUNK, None]
                 logits = (self.head(x) if self.head is not None else x).float()
-                hits.append(logits.argmax(-1) == t[:, 0])
+                if greedy:
+                    hits.append(logits.argmax(-1) == t[:, 0])
                 lps.append(logits.log_softmax(-1).gather(1, t)[:, 0])
-        return torch.cat(lps).double().cpu(), torch.cat(hits).cpu()
+        return torch.cat(lps).double().cpu(), torch.cat(hits).cpu() if greedy else None
 
     def _batches(self, order: list[int], lengths: list[int], batch_size: int) -> list[list[int]]:
         """Consecutive runs of `order` (longest first): at most batch_size, little padding."""
@@ -195,13 +203,28 @@ class LoglikModel(LoglikScorer):
 
         rows = self.truncated(encoded)
         order = sorted(range(len(rows)), key=lambda k: (-len(rows[k][0]), k))
+        # packed: batch_size windows a forward, longest first (their attention is padded to the
+        # longest of the pack, so packs of like lengths pad least); else batches of like lengths
+        batches = ([order[s:s + batch_size] for s in range(0, len(order), batch_size)] if self.packs else
+                   self._batches(order, [len(r[0]) for r in rows], batch_size))
         out: list[list[float]] = [[] for _ in rows]
         bar = tqdm(total=len(rows), desc=desc, unit="window", disable=None, leave=False)
-        for batch in self._batches(order, [len(r[0]) for r in rows], batch_size):
-            ids, mask = self._padded([rows[k][0] for k in batch])
-            states = self._states(ids, mask)
-            picks = [states[j, len(rows[k][0]) - len(rows[k][1]):len(rows[k][0])] for j, k in enumerate(batch)]
-            lp, _ = self._target_logprobs(torch.cat(picks), [t for k in batch for t in rows[k][1]])
+        for batch in batches:
+            if self.packs:      # one row: [window 1][window 2]...; each its own positions from 0
+                ids = torch.tensor([[t for k in batch for t in rows[k][0]]])
+                pos = torch.tensor([[i for k in batch for i in range(len(rows[k][0]))]], device=self.device)
+                with packed_attention(self.model):
+                    flat = self._states(ids, None, position_ids=pos)[0]
+                starts = [0]
+                for k in batch:
+                    starts.append(starts[-1] + len(rows[k][0]))
+                picks = [flat[a + len(rows[k][0]) - len(rows[k][1]):a + len(rows[k][0])]
+                         for a, k in zip(starts, batch)]
+            else:
+                ids, mask = self._padded([rows[k][0] for k in batch])
+                states = self._states(ids, mask)
+                picks = [states[j, len(rows[k][0]) - len(rows[k][1]):len(rows[k][0])] for j, k in enumerate(batch)]
+            lp, _ = self._target_logprobs(torch.cat(picks), [t for k in batch for t in rows[k][1]], greedy=False)
             at = 0
             for k in batch:
                 out[k] = lp[at:at + len(rows[k][1])].tolist()
