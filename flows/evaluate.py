@@ -4,11 +4,13 @@ log-likelihood; GSM8K-style math by generation; IFEval-style verifiable instruct
 haystack), committed as an eval version: per-item rows, scores per task and group, plots."""
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
+from tasks.eval.backend import loglik_backend
 from tasks.eval.run import SCHEMA, TASKS, run_suite
-from tasks.generate.service import get_generator, serving
+from tasks.generate.service import choose_backend, serving
 from tasks.settings import get_settings
 from tasks.store import file_fingerprint
 
@@ -40,13 +42,18 @@ class EvalParams(GenerationParams):
     gsm8k_items: int = Field(6, gt=0, description="Default set: problems.")
     ifeval_path: str | None = Field(None, description="IFEval's input_data.jsonl layout; default: the 12 English "
                                     "and 12 Chinese prompts shipped with tasks/eval/ifeval.")
-    niah_lengths: list[int] = Field([384, 768], description="Context lengths (tokens of the model's tokenizer).")
+    niah_lengths: list[int] = Field([384, 768], description="Context lengths (tokens of the model's tokenizer); "
+                                    "lengths over the model's context are skipped and counted.")
     niah_depths: int = Field(3, ge=2, description="Depths from 0% to 100% in this many steps.")
     niah_langs: list[str] = Field(["en", "zh"])
     niah_variants: list[str] = Field(["fact", "value"])
     temperature: float = 0.0
     max_tokens: int = 192
     loglik_batch_size: int = Field(8, gt=0, json_schema_extra=NOT_IN_KEY)
+    loglik_backend: Literal["auto", "transformers", "vllm"] = Field(
+        "auto", description="Log-likelihood tasks (mc, perplexity): transformers in process, or vllm: the prompt "
+        "logprobs of the generation server (backend=vllm or an endpoint). auto: vllm where generation runs on "
+        "a server, else transformers.", json_schema_extra=NOT_IN_KEY)
 
 
 def _file_sources(p: EvalParams) -> list[dict]:
@@ -63,6 +70,7 @@ def _file_sources(p: EvalParams) -> list[dict]:
 
 
 def plan(p: EvalParams, parents, store) -> Plan:
+    loglik_backend(p.loglik_backend, choose_backend(p.backend, p.endpoint))     # a bad choice fails here
     info, sources, model_parents = model_plan(p, store)
     extra = list(model_parents)
     if p.perplexity_data and "perplexity" in p.tasks:
@@ -86,18 +94,21 @@ def run_eval(split, params, sink, stats) -> None:
     with ExitStack() as stack:
         opened = {}
 
-        def generator():
-            if "gen" not in opened:
-                spec = stack.enter_context(serving(params, split["model_path"], split["served_name"]))
-                opened["gen"] = get_generator(spec)
-            return opened["gen"]
+        def service():
+            if "spec" not in opened:
+                opened["spec"] = stack.enter_context(serving(params, split["model_path"], split["served_name"]))
+            return opened["spec"]
 
-        out = run_suite(params, split["model_path"], generator, get_settings().reports / f"evaluate-{split['version']}",
+        out = run_suite(params, split["model_path"], service, get_settings().reports / f"evaluate-{split['version']}",
                         docs=rows)
     sink.write(pa.Table.from_pylist(out["rows"], schema=SCHEMA), keep_empty=True)
     for task, table in out["tables"].items():
         stats.table(task, table)
-    stats.table("scores", headline(out["tables"]))
+    stats.table("scores", headline(out["tables"], out["skipped"]))
+    stats.table("backends", [out["backends"]])
+    for task, skipped in out["skipped"].items():
+        stats.table(f"{task}_skipped", skipped)
+        stats.count(f"{task}_lengths_skipped", len(skipped))
     if out["plots"]:
         stats.table("plots", [{"plot": what, "path": str(png)} for what, png in out["plots"]])
     stats.count("items", len(out["rows"]))
@@ -107,8 +118,8 @@ def run(ctx):
     return ctx.final(run_eval, [s | {"version": ctx.version} for s in ctx.plan.splits], desc="evaluate")
 
 
-def headline(tables: dict[str, list[dict]]) -> list[dict]:
-    """One metric per task, the one `zhinao compare` lines up."""
+def headline(tables: dict[str, list[dict]], skipped: dict[str, list[dict]] | None = None) -> list[dict]:
+    """One metric per task, the one `zhinao compare` lines up; `note` names what was skipped."""
     out = []
     for task, rows in tables.items():
         first = rows[0] if rows else {}
@@ -116,10 +127,13 @@ def headline(tables: dict[str, list[dict]]) -> list[dict]:
                   "ifeval": "strict_prompt", "niah": "mean_score"}[task]
         if task == "niah":
             n = sum(r.get("n", 0) for r in rows)
-            value = sum(r.get("score", 0) * r.get("n", 0) for r in rows) / n if n else 0.0
+            value = sum(r.get("score", 0) * r.get("n", 0) for r in rows) / n if n else None
         else:
             value = first.get(metric)
-        out.append({"task": task, "metric": metric, "value": value})
+        gone = (skipped or {}).get(task) or []
+        note = (f"lengths {', '.join(str(s['length']) for s in gone)} skipped: over the model's "
+                f"{gone[0]['limit']} tokens ({gone[0]['limit_from']})") if gone else ""
+        out.append({"task": task, "metric": metric, "value": value, "note": note})
     return out
 
 
