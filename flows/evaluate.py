@@ -3,6 +3,7 @@ tasks (perplexity / bits per byte by language, topic and source; multiple choice
 log-likelihood; GSM8K-style math by generation; IFEval-style verifiable instructions; needle in a
 haystack), committed as an eval version: per-item rows, scores per task and group, plots."""
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
@@ -38,13 +39,18 @@ class EvalParams(GenerationParams):
     gsm8k_items: int = Field(6, gt=0, description="Default set: problems.")
     ifeval_path: str | None = Field(None, description="IFEval's input_data.jsonl layout; default: the 12 English "
                                     "and 12 Chinese prompts shipped with tasks/eval/ifeval.")
-    niah_lengths: list[int] = Field([384, 768], description="Context lengths (tokens of the model's tokenizer).")
+    niah_lengths: list[int] = Field([384, 768], description="Context lengths (tokens of the model's tokenizer); "
+                                    "lengths over the model's context are skipped and counted.")
     niah_depths: int = Field(3, ge=2, description="Depths from 0% to 100% in this many steps.")
     niah_langs: list[str] = Field(["en", "zh"])
     niah_variants: list[str] = Field(["fact", "value"])
     temperature: float = 0.0
     max_tokens: int = 192
     loglik_batch_size: int = Field(8, gt=0, json_schema_extra=NOT_IN_KEY)
+    loglik_backend: Literal["auto", "transformers", "vllm"] = Field(
+        "auto", description="Log-likelihood tasks (mc, perplexity): transformers in process, or vllm: the prompt "
+        "logprobs of the generation server (backend=vllm or an endpoint). auto: vllm where generation runs on "
+        "a server, else transformers.", json_schema_extra=NOT_IN_KEY)
 
 
 def eval_file_sources(p: EvalParams) -> list[dict]:
@@ -61,6 +67,7 @@ def eval_file_sources(p: EvalParams) -> list[dict]:
 
 
 def plan(p: EvalParams, parents, store) -> Plan:
+    loglik_backend(p.loglik_backend, choose_backend(p.backend, p.endpoint))     # a bad choice fails here
     info, sources, model_parents = model_plan(p, store)
     extra = list(model_parents)
     if p.perplexity_data and "perplexity" in p.tasks:
@@ -86,7 +93,11 @@ def run_eval(split, params, sink, stats) -> None:
     sink.write(pa.Table.from_pylist(out["rows"], schema=SCHEMA), keep_empty=True)
     for task, table in out["tables"].items():
         stats.table(task, table)
-    stats.table("scores", headline(out["tables"]))
+    stats.table("scores", headline(out["tables"], out["skipped"]))
+    stats.table("backends", [out["backends"]])
+    for task, skipped in out["skipped"].items():
+        stats.table(f"{task}_skipped", skipped)
+        stats.count(f"{task}_lengths_skipped", len(skipped))
     if out["plots"]:
         stats.table("plots", [{"plot": what, "path": str(png)} for what, png in out["plots"]])
     stats.count("items", len(out["rows"]))

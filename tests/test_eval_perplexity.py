@@ -44,3 +44,20 @@ def test_windows_batch_size_and_the_reference_harness_agree(scorer, smollm2):
     rows = {(r["by"], r["value"]): r for r in aggregate(one, by=("lang", "source"))}
     assert rows[("lang", "zh")]["documents"] == 1 and rows[("source", "b")]["documents"] == 2
     assert 0 < rows[("all", "all")]["bits_per_byte"] < 8
+
+
+def test_packed_windows_score_as_padded_batches(scorer):
+    """Windows packed into one row (positions restarting per window, attention kept within it)
+    give each token the log-prob that a padded batch gives it; the model's own attention is back
+    for every other forward."""
+    ids = [scorer.encode(t["text"]) for t in TEXTS[:3]]
+    assert scorer.packs
+    packed = scorer.rolling_logprobs(ids, batch_size=8)
+    assert scorer.model.config._attn_implementation == "sdpa"
+    scorer.packs = False
+    try:
+        padded = scorer.rolling_logprobs(ids, batch_size=3)
+    finally:
+        scorer.packs = True
+    for a, b in zip(packed, padded):
+        assert a == pytest.approx(b, abs=1e-4)

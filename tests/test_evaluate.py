@@ -91,3 +91,27 @@ def test_compare_lines_up_two_models(evaluated, smollm2, tmp_path, monkeypatch, 
     assert main(["compare", model.ref, "smollm2-copy"]) == 0
     assert "plot:" in capsys.readouterr().out
     assert list((store.catalog.path.parent / "reports").glob("compare-*.png"))
+
+
+def test_niah_lengths_over_the_models_context_are_skipped_and_counted(smollm2, tmp_path, caplog):
+    """A model of 256 positions (the default generator's weights under a config that says so) is not
+    given 384-token prompts: that length is skipped with a warning and recorded, 200 runs."""
+    store = Store()
+    short = tmp_path / "smollm2-256"
+    short.mkdir()
+    for f in smollm2.iterdir():
+        if f.name != "config.json":
+            (short / f.name).symlink_to(f)
+    config = json.loads((smollm2 / "config.json").read_text())
+    (short / "config.json").write_text(json.dumps(config | {"max_position_embeddings": 256}))
+    params = SMALL | {"tasks": ["niah"], "niah_lengths": [200, 384], "niah_langs": ["en"]}
+    with caplog.at_level("WARNING", logger="zhinao.eval"):
+        m = store.resolve(execute_stage(EVALUATE, EvalParams(model=str(short), **params), store=store).ref)
+    assert "384 skipped (2 items): the model takes at most 256 tokens (max_position_embeddings)" in caplog.text
+    rows = store.open_arrow(m).to_pylist()
+    assert {json.loads(r["detail"])["length"] for r in rows} == {200} and len(rows) == 2
+    assert m.stats["tables"]["niah_skipped"] == [{"length": 384, "limit": 256, "limit_from": "max_position_embeddings",
+                                                  "items": 2}]
+    assert m.stats["counters"]["niah_lengths_skipped"] == 1
+    score = m.stats["tables"]["scores"][0]
+    assert score["task"] == "niah" and "384 skipped" in score["note"] and score["value"] is not None

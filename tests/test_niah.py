@@ -254,3 +254,17 @@ def test_prompts_fit_a_real_tokenizer_with_its_chat_template(texts, smollm2_toke
         chat = chat["input_ids"] if hasattr(chat, "keys") else chat          # BatchEncoding in transformers 5
         assert len(chat) <= item["length"], item["id"]
     assert {i["lang"] for i in made} == {"en", "zh"}
+
+
+def test_the_models_context_limits_the_lengths(tmp_path):
+    from types import SimpleNamespace
+
+    from tasks.eval.niah import context_limit, fitting_lengths
+
+    (tmp_path / "config.json").write_text('{"model_type": "llama", "max_position_embeddings": 256}')
+    assert context_limit(tmp_path) == (256, "max_position_embeddings")
+    assert context_limit(tmp_path, SimpleNamespace(model_max_length=200)) == (200, "tokenizer model_max_length")
+    assert context_limit(tmp_path, SimpleNamespace(model_max_length=int(1e30))) == (256, "max_position_embeddings")
+    assert context_limit(tmp_path, None, serving=128) == (128, "the server's max_model_len")
+    assert fitting_lengths([384, 128, 256, 768], 256) == ([128, 256], [384, 768])
+    assert fitting_lengths([384], None) == ([384], [])

@@ -1,24 +1,32 @@
-"""Batched log-likelihood of continuations, scored as lm-evaluation-harness scores them: the
-context's trailing spaces move to the continuation, the continuation's tokens are those of
-encode(context + continuation) after encode(context), and a request is the sum of the
-continuation tokens' log-probabilities plus whether greedy decoding would have produced them.
+"""Log-likelihoods computed by the model in process (transformers), batched.
+
+Only what the scores need is computed: the model's body runs over the inputs, and the output
+head (and the log-softmax over the vocabulary) only at the positions that predict a continuation
+token, a chunk of positions at a time; lm-eval computes the full-vocabulary logits of every
+position, padding included. Rolling windows of documents are packed: the windows of a batch run
+as one row, positions restarting at each window and attention kept within it (packed.py), so the
+projections, MLPs and head see no padding. Other inputs are sorted by length and batched with
+inputs of about their own length, so there is little padding, and none at all (no attention mask)
+when lengths are equal.
 
 Requests with the same input (one-token continuations after one context: the letters of a
 multiple-choice question) share one forward pass, as lm-eval's one-token cache does; the tokens all
 inputs of a call start with (the subject header and few-shot examples) run once, and their KV cache
 is reused by every batch, which lm-eval recomputes for every question.
-Batch-size independence: inputs are grouped by length (longest first), right-padded, and each row's
-scores read only its own positions under a causal mask, so the padding and the other rows of a
-batch cannot reach them; log-softmax runs in float64."""
+Batch-size independence: inputs are right-padded and each row's scores read only its own positions
+under a causal mask, and a packed window attends only to itself, so the padding and the other
+inputs of a batch cannot reach them."""
 from __future__ import annotations
 
 import copy
 import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
+
+from .packed import can_pack, packed_attention
+from .scoring import LoglikScorer, Scored, load_tokenizer
 
 # inputs from outside the repository that shape output (tasks/store/external.py)
 EXTERNAL = {"libraries": ("torch", "transformers", "tokenizers")}
@@ -26,118 +34,160 @@ EXTERNAL = {"libraries": ("torch", "transformers", "tokenizers")}
 log = logging.getLogger("zhinao.eval")
 
 
-@dataclass(frozen=True)
-class Scored:
-    logprob: float          # sum over the continuation's tokens
-    greedy: bool            # every continuation token is the argmax
-    tokens: int             # continuation tokens
-
-
-class LoglikModel:
+class LoglikModel(LoglikScorer):
     """A causal LM for scoring (an HF folder: our exported models, SmolLM2, any Llama-like)."""
+
+    HEAD_CHUNK = 1024       # positions per head matmul: (1024 x vocab) float32 logits at a time
+    MIN_SHARED = 32         # below this a shared prefix saves less than copying its cache costs
+    PAD_SHARE = 7 / 8       # a batch's shortest input is at least this share of its longest
 
     def __init__(self, model_path: str | Path, device: str = "auto", dtype: str = "float32",
                  max_length: int | None = None):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoModelForCausalLM
 
         from ..generate.hf import pick_device
 
         self.path = str(model_path)
         self.device = pick_device(device)
-        self.tok = AutoTokenizer.from_pretrained(self.path)
+        self.tok = load_tokenizer(self.path)
         dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
         self.model = AutoModelForCausalLM.from_pretrained(self.path, dtype=dtypes[dtype]).to(self.device).eval()
         cfg = self.model.config
         self.max_length = max_length or int(getattr(cfg, "max_position_embeddings", 2048) or 2048)
-        # lm-eval's prefix for an empty context: the end-of-text token
-        self.prefix_id = self.tok.bos_token_id if self.tok.bos_token_id is not None else self.tok.eos_token_id
+        self.body, self.head = self._split_head()
+        self.packs = can_pack(self.model, self.body)
 
-    def encode(self, text: str) -> list[int]:
-        return self.tok(text, add_special_tokens=False)["input_ids"]
+    def _split_head(self):
+        """(body, head) where the logits are head(body's last hidden state), as in Llama-like models,
+        checked on a probe; else (the whole model, None): logits of every position, as before."""
+        import torch
 
-    def encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
-        spaces = len(context) - len(context.rstrip())
-        if spaces:
-            context, continuation = context[:-spaces], context[-spaces:] + continuation
-        whole = self.encode(context + continuation)
-        ctx = self.encode(context) if context else []
-        cont = whole[len(ctx):]
-        if not context:
-            ctx = [self.prefix_id]
-        return ctx, cont
+        try:
+            body, head = self.model.get_decoder(), self.model.get_output_embeddings()
+        except (AttributeError, NotImplementedError):
+            body = head = None
+        if body is None or head is None or body is self.model:
+            return self.model, None
+        probe = torch.tensor([[self.prefix_id] + self.encode("The probe of a model's output head.")],
+                             device=self.device)
+        with torch.inference_mode():
+            want = self.model(input_ids=probe).logits
+            got = head(body(input_ids=probe).last_hidden_state)
+        if want.shape == got.shape and torch.allclose(want.float(), got.float(), atol=1e-4, rtol=1e-4):
+            return body, head
+        log.info("%s: logits are not head(hidden states) (a soft cap or scale?): scoring from full logits",
+                 self.path)
+        return self.model, None
 
-    def loglikelihood(self, pairs: list[tuple[str, str]], batch_size: int = 8, desc: str = "loglikelihood") -> list[Scored]:
-        encoded = [self.encode_pair(c, x) for c, x in pairs]
-        return self.score_tokens(encoded, batch_size, desc)
+    def _states(self, ids, mask, **kwargs):
+        """Hidden states (or logits, without a separate head) of every input position."""
+        import torch
+
+        with torch.inference_mode():
+            out = self.body(input_ids=ids.to(self.device), attention_mask=None if mask is None else
+                            mask.to(self.device), **kwargs)
+        return out.last_hidden_state if self.head is not None else out.logits
+
+    def _target_logprobs(self, states, targets: list[int], greedy: bool = True):
+        """(log-probability of each target, whether it is the argmax, or None without `greedy`) from
+        the states predicting it: the head and a float32 log-softmax (as lm-eval's) over the
+        vocabulary, a chunk at a time."""
+        import torch
+
+        targets = torch.tensor(targets, device=states.device)
+        lps, hits = [], []
+        with torch.inference_mode():
+            for s in range(0, len(targets), self.HEAD_CHUNK):
+                x, t = states[s:s + self.HEAD_CHUNK], targets[s:s + self.HEAD_CHUNK, None]
+                logits = (self.head(x) if self.head is not None else x).float()
+                if greedy:
+                    hits.append(logits.argmax(-1) == t[:, 0])
+                lps.append(logits.log_softmax(-1).gather(1, t)[:, 0])
+        return torch.cat(lps).double().cpu(), torch.cat(hits).cpu() if greedy else None
+
+    def _batches(self, order: list[int], lengths: list[int], batch_size: int) -> list[list[int]]:
+        """Consecutive runs of `order` (longest first): at most batch_size, little padding."""
+        out: list[list[int]] = []
+        for k in order:
+            if out and len(out[-1]) < batch_size and lengths[k] >= self.PAD_SHARE * lengths[out[-1][0]]:
+                out[-1].append(k)
+            else:
+                out.append([k])
+        return out
+
+    def _padded(self, seqs: list[tuple], prefix: int = 0):
+        """(ids, mask) right-padded; mask None when every row has the same length (none needed)."""
+        import torch
+
+        width = max(len(s) for s in seqs)
+        pad = self.tok.pad_token_id if self.tok.pad_token_id is not None else 0
+        ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+        for j, s in enumerate(seqs):
+            ids[j, :len(s)] = torch.tensor(s)
+        if all(len(s) == width for s in seqs):
+            return ids, None
+        mask = torch.zeros((len(seqs), prefix + width), dtype=torch.long)
+        mask[:, :prefix] = 1
+        for j, s in enumerate(seqs):
+            mask[j, prefix:prefix + len(s)] = 1
+        return ids, mask
 
     def score_tokens(self, encoded: list[tuple[list[int], list[int]]], batch_size: int = 8,
                      desc: str = "loglikelihood") -> list[Scored]:
-        """Score (context ids, continuation ids) pairs; the input is cut to the model's window from
-        the left, as lm-eval does."""
+        """Score (context ids, continuation ids) pairs."""
         import torch
 
-        rows = []
-        for ctx, cont in encoded:
-            if not cont:
-                raise ValueError("an empty continuation has no log-likelihood")
-            full = (ctx + cont)[-(self.max_length + 1):]
-            rows.append((tuple(full[:-1]), tuple(full[len(full) - len(cont):])))
+        rows = self.truncated(encoded)
         # requests with the same input (the choices " A" ... " D" after one question) share a forward
         inputs = list(dict.fromkeys(r[0] for r in rows))
         users: dict[tuple, list[int]] = {}
         for i, r in enumerate(rows):
             users.setdefault(r[0], []).append(i)
-        order = sorted(range(len(inputs)), key=lambda k: (-len(inputs[k]), k))
         # the tokens every input starts with (a few-shot header and examples) run once, kept as a
         # KV cache; each input then runs only its own tokens. Capped so every predicted position
         # lies after it.
         shared = self._shared_prefix(inputs, min(len(r[0]) - len(r[1]) for r in rows))
         cache = self._prefix_cache(shared)
+        order = sorted(range(len(inputs)), key=lambda k: (-len(inputs[k]), k))
         out: list[Scored | None] = [None] * len(rows)
-        pad = self.tok.pad_token_id if self.tok.pad_token_id is not None else 0
         bar = tqdm(total=len(rows), desc=desc, unit="req", disable=None, leave=False)
-        for start in range(0, len(order), batch_size):
-            chunk = [inputs[k] for k in order[start:start + batch_size]]
+        for batch in self._batches(order, [len(x) for x in inputs], batch_size):
+            chunk = [inputs[k] for k in batch]
             own = [seq[len(shared):] for seq in chunk]
-            width = max(len(seq) for seq in own)
-            ids = torch.full((len(chunk), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(chunk), len(shared) + width), dtype=torch.long)
-            mask[:, :len(shared)] = 1
-            for j, seq in enumerate(own):
-                ids[j, :len(seq)] = torch.tensor(seq)
-                mask[j, len(shared):len(shared) + len(seq)] = 1
+            ids, mask = self._padded(own, len(shared))
             kwargs = {}
             if cache is not None:
                 past = copy.deepcopy(cache)
                 past.batch_repeat_interleave(len(chunk))
                 kwargs = {"cache": past, "use_cache": True}
-            with torch.inference_mode():
-                logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device), **kwargs).logits
-            for j, seq in enumerate(chunk):
-                end = len(seq) - len(shared)            # this row's last position, in its own tokens
-                for i in users[seq]:
+            states = self._states(ids, mask, **kwargs)
+            picks, targets, spans = [], [], []
+            for j, seq in enumerate(own):
+                for i in users[chunk[j]]:
                     n = len(rows[i][1])
-                    targets = torch.tensor(rows[i][1], device=logits.device)
-                    span = logits[j, end - n:end].double().log_softmax(-1)
-                    picked = span.gather(1, targets[:, None]).squeeze(1)
-                    out[i] = Scored(float(picked.sum()), bool((span.argmax(-1) == targets).all()), n)
-                bar.update(len(users[seq]))
+                    picks.append(states[j, len(seq) - n:len(seq)])
+                    targets += rows[i][1]
+                    spans.append((i, n))
+            lp, hit = self._target_logprobs(torch.cat(picks), targets)
+            k = 0
+            for i, n in spans:
+                out[i] = Scored(float(lp[k:k + n].sum()), bool(hit[k:k + n].all()), n)
+                k += n
+            bar.update(len(spans))
         bar.close()
         return out  # type: ignore[return-value]
 
-    MIN_SHARED = 32      # below this a shared prefix saves less than copying its cache costs
-
-    @staticmethod
-    def _shared_prefix(inputs: list[tuple], cap: int) -> tuple:
+    @classmethod
+    def _shared_prefix(cls, inputs: list[tuple], cap: int) -> tuple:
         if len(inputs) < 2:
             return ()
         first, n = inputs[0], min(cap, min(len(x) for x in inputs))
         k = 0
         while k < n and all(x[k] == first[k] for x in inputs):
             k += 1
-        return first[:k] if k >= LoglikModel.MIN_SHARED else ()
+        return first[:k] if k >= cls.MIN_SHARED else ()
 
     def _prefix_cache(self, shared: tuple):
         if not shared:
@@ -145,48 +195,40 @@ class LoglikModel:
         import torch
 
         with torch.inference_mode():
-            return self.model(input_ids=torch.tensor([shared], device=self.device), use_cache=True).cache
+            return self.body(input_ids=torch.tensor([shared], device=self.device), use_cache=True).cache
 
-    def rolling_logprobs(self, docs: list[list[int]], batch_size: int = 8, window: int | None = None,
-                         desc: str = "rolling loglikelihood") -> list[list[float]]:
-        """Log-probability of every token of each document, by disjoint windows of predicted tokens
-        with inputs of the model's length (the first starts from the prefix token): lm-eval's rolling
-        loglikelihood. Windows of all documents are batched together."""
-        window = min(window or self.max_length, self.max_length)
-        pieces, owner = [], []
-        for d, ids in enumerate(docs):
-            for s in range(0, len(ids), window):
-                end = min(s + window, len(ids))
-                # a window sees `window` tokens: a short last one takes more of the text before it
-                pieces.append(([self.prefix_id] if s == 0 else ids[end - window - 1:s], ids[s:end]))
-                owner.append(d)
-        scored = self._per_token(pieces, batch_size, desc)
-        out: list[list[float]] = [[] for _ in docs]
-        for d, lps in zip(owner, scored):
-            out[d].extend(lps)
-        return out
-
-    def _per_token(self, encoded: list[tuple[list[int], list[int]]], batch_size: int, desc: str) -> list[list[float]]:
+    def per_token(self, encoded: list[tuple[list[int], list[int]]], batch_size: int = 8,
+                  desc: str = "loglikelihood") -> list[list[float]]:
         import torch
 
-        out = []
-        bar = tqdm(total=len(encoded), desc=desc, unit="window", disable=None, leave=False)
-        pad = self.tok.pad_token_id if self.tok.pad_token_id is not None else 0
-        for start in range(0, len(encoded), batch_size):
-            chunk = encoded[start:start + batch_size]
-            seqs = [ctx + cont for ctx, cont in chunk]
-            width = max(len(s) for s in seqs) - 1
-            ids = torch.full((len(chunk), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(chunk), width), dtype=torch.long)
-            for j, s in enumerate(seqs):
-                ids[j, :len(s) - 1] = torch.tensor(s[:-1])
-                mask[j, :len(s) - 1] = 1
-            with torch.inference_mode():
-                logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
-            for j, (ctx, cont) in enumerate(chunk):
-                s = seqs[j]
-                lp = logits[j, len(ctx) - 1:len(s) - 1].double().log_softmax(-1)
-                out.append(lp.gather(1, torch.tensor(cont, device=lp.device)[:, None]).squeeze(1).tolist())
-            bar.update(len(chunk))
+        rows = self.truncated(encoded)
+        order = sorted(range(len(rows)), key=lambda k: (-len(rows[k][0]), k))
+        # packed: batch_size windows a forward, longest first (their attention is padded to the
+        # longest of the pack, so packs of like lengths pad least); else batches of like lengths
+        batches = ([order[s:s + batch_size] for s in range(0, len(order), batch_size)] if self.packs else
+                   self._batches(order, [len(r[0]) for r in rows], batch_size))
+        out: list[list[float]] = [[] for _ in rows]
+        bar = tqdm(total=len(rows), desc=desc, unit="window", disable=None, leave=False)
+        for batch in batches:
+            if self.packs:      # one row: [window 1][window 2]...; each its own positions from 0
+                ids = torch.tensor([[t for k in batch for t in rows[k][0]]])
+                pos = torch.tensor([[i for k in batch for i in range(len(rows[k][0]))]], device=self.device)
+                with packed_attention(self.model):
+                    flat = self._states(ids, None, position_ids=pos)[0]
+                starts = [0]
+                for k in batch:
+                    starts.append(starts[-1] + len(rows[k][0]))
+                picks = [flat[a + len(rows[k][0]) - len(rows[k][1]):a + len(rows[k][0])]
+                         for a, k in zip(starts, batch)]
+            else:
+                ids, mask = self._padded([rows[k][0] for k in batch])
+                states = self._states(ids, mask)
+                picks = [states[j, len(rows[k][0]) - len(rows[k][1]):len(rows[k][0])] for j, k in enumerate(batch)]
+            lp, _ = self._target_logprobs(torch.cat(picks), [t for k in batch for t in rows[k][1]], greedy=False)
+            at = 0
+            for k in batch:
+                out[k] = lp[at:at + len(rows[k][1])].tolist()
+                at += len(rows[k][1])
+            bar.update(len(batch))
         bar.close()
         return out

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from .loglik import LoglikModel
+from .scoring import LoglikScorer
 from .mc_data import LETTERS, MCItem
 
 HEADERS = {"en": "The following are multiple choice questions (with answers) about {subject}.\n\n",
@@ -56,7 +56,7 @@ def _argmax(values: list[float]) -> int:
     return max(range(len(values)), key=lambda i: (values[i], -i))     # ties: the first, as numpy's argmax
 
 
-def score_items(items: list[MCItem], dev: list[MCItem], setup: MCSetup, model: LoglikModel,
+def score_items(items: list[MCItem], dev: list[MCItem], setup: MCSetup, model: LoglikScorer,
                 batch_size: int = 8) -> list[dict[str, Any]]:
     pairs = requests(items, dev, setup)
     scored = model.loglikelihood(pairs, batch_size=batch_size, desc=f"mc {items[0].subject}" if items else "mc")

@@ -8,10 +8,10 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable
 
-from .loglik import LoglikModel
+from .scoring import LoglikScorer
 
 
-def score_documents(rows: list[dict[str, Any]], model: LoglikModel, batch_size: int = 8,
+def score_documents(rows: list[dict[str, Any]], model: LoglikScorer, batch_size: int = 8,
                     max_chars: int | None = None) -> list[dict[str, Any]]:
     """Per document: tokens, bytes, nll (nats). `max_chars` cuts long documents (at a character, so
     bytes and tokens describe the same text)."""

@@ -1,6 +1,7 @@
 """One evaluation: each task over a model, giving per-item rows (one schema for every task) and
-scores per task and group. Log-likelihood tasks run in process on the model; generation tasks go
-through the generator interface (transformers / vLLM / an endpoint)."""
+scores per task and group. Generation tasks go through the generator interface (transformers /
+vLLM / an endpoint); log-likelihood tasks run in process on the model, or on the prompt logprobs
+of the vLLM server the generation uses (backend.py)."""
 from __future__ import annotations
 
 import json
@@ -12,10 +13,12 @@ from typing import Any, Callable
 import pyarrow as pa
 
 from ..generate.api import Request
+from ..generate.service import GenSpec, choose_backend, get_generator
 from . import defaults, gsm8k, perplexity
-from .loglik import LoglikModel
+from .backend import loglik_backend, open_scorer
 from .mc_data import read_benchmark
 from .multiple_choice import MCSetup, accuracy, score_items
+from .scoring import LoglikScorer
 
 log = logging.getLogger("zhinao.eval")
 
@@ -32,7 +35,7 @@ def row(task: str, group: str, item: Any, prediction: Any = "", target: Any = ""
             "detail": json.dumps(detail, ensure_ascii=False, default=str)}
 
 
-def run_perplexity(p: Any, model: LoglikModel, docs: list[dict]) -> tuple[list[dict], list[dict]]:
+def run_perplexity(p: Any, model: LoglikScorer, docs: list[dict]) -> tuple[list[dict], list[dict]]:
     scored = perplexity.score_documents(docs, model, batch_size=p.loglik_batch_size, max_chars=p.perplexity_max_chars)
     rows = [row("perplexity", d.get("lang") or "", d.get("id", i), target="", score=d["nll"] / (d["bytes"] * 0.6931471805599453),
                 tokens=d["tokens"], bytes=d["bytes"], nll=d["nll"], topic=d.get("topic"), source=d.get("source"))
@@ -50,7 +53,7 @@ def mc_sets(p: Any) -> tuple[dict[str, list], dict[str, list], str]:
     return {s: v[p.mc_shots:] for s, v in made.items()}, {s: v[:p.mc_shots] for s, v in made.items()}, "en"
 
 
-def run_mc(p: Any, model: LoglikModel) -> tuple[list[dict], list[dict]]:
+def run_mc(p: Any, model: LoglikScorer) -> tuple[list[dict], list[dict]]:
     test, dev, lang = mc_sets(p)
     setup = MCSetup(shots=p.mc_shots, lang=lang)
     results = []
@@ -103,29 +106,47 @@ def _ifeval_row(lang: str, s: dict) -> dict:
             "loose_prompt": s["loose"]["prompt_level"], "loose_instruction": s["loose"]["instruction_level"]}
 
 
-def run_niah(p: Any, gen, texts: list[str], tokenizer, plot: Path) -> tuple[list[dict], list[dict], Path]:
+def run_niah(p: Any, generator: Callable[[], Any], texts: list[str], tokenizer, plot: Path,
+             limit: tuple[int | None, str] = (None, "")) -> tuple[list[dict], list[dict], Path | None, list[dict]]:
+    """(rows, cells, heatmap or None, skipped lengths): lengths over the model's context (`limit`:
+    tokens, where the figure comes from) are not run; `generator` is opened only for the others."""
     from . import niah
 
-    items = niah.build_items(texts, lengths=p.niah_lengths, depths=niah.depth_grid(p.niah_depths),
+    lengths, over = niah.fitting_lengths(p.niah_lengths, limit[0])
+    per_length = p.niah_depths * len(p.niah_langs) * len(p.niah_variants)
+    skipped = [{"length": n, "limit": limit[0], "limit_from": limit[1], "items": per_length} for n in over]
+    if over:
+        log.warning("niah: context length(s) %s skipped (%d items): the model takes at most %d tokens (%s)",
+                    ", ".join(map(str, over)), per_length * len(over), limit[0], limit[1])
+    if not lengths:
+        return [], [], None, skipped
+    items = niah.build_items(texts, lengths=lengths, depths=niah.depth_grid(p.niah_depths),
                              langs=tuple(p.niah_langs), variants=tuple(p.niah_variants), tokenizer=tokenizer,
                              seed=p.seed, reserve=64)
-    responses = _generate(gen, [it["prompt"] for it in items], p, 32)
+    responses = _generate(generator(), [it["prompt"] for it in items], p, 32)
     results = niah.score_items(items, responses)
     rows = [row("niah", f"{r['lang']}/{r['variant']}", r["id"], r["response"], r["answer"], r["found"], r["score"],
                 length=r["length"], depth=r["depth"], method=r["method"]) for r in results]
     summary = niah.summarize(results)
-    return rows, summary["cells"], niah.plot_heatmap(results, plot)
+    return rows, summary["cells"], niah.plot_heatmap(results, plot), skipped
 
 
-def run_suite(p: Any, model_path: str, generator: Callable[[], Any], plots: Path,
+def run_suite(p: Any, model_path: str, service: Callable[[], GenSpec], plots: Path,
               docs: list[dict] | None = None) -> dict[str, Any]:
-    """Run p.tasks on `docs` (held-out text; default: the embedded held-out articles);
-    {"rows": [...], "tables": {task: rows}, "plots": [(what, png)]}."""
+    """Run p.tasks on `docs` (held-out text; default: the embedded held-out articles). `service`
+    opens the generation backend (once) and gives its spec. {"rows": [...], "tables": {task: rows},
+    "plots": [(what, png)], "skipped": {task: rows}, "backends": {...}}."""
     unknown = sorted(set(p.tasks) - set(TASKS))
     if unknown:
         raise ValueError(f"unknown eval task(s) {unknown}; tasks: {list(TASKS)}")
-    rows, tables, pngs = [], {}, []
-    scorer = LoglikModel(model_path, device=p.device) if {"perplexity", "mc"} & set(p.tasks) else None
+    generation = choose_backend(p.backend, p.endpoint)
+    loglik = loglik_backend(p.loglik_backend, generation)
+    rows, tables, pngs, skipped = [], {}, [], {}
+    scorer = None
+    if {"perplexity", "mc"} & set(p.tasks):
+        log.info("log-likelihood tasks on %s", "the generation server's prompt logprobs" if loglik == "vllm"
+                 else "the model in process")
+        scorer = open_scorer(loglik, model_path, service() if loglik == "vllm" else None, p)
     docs = docs if docs is not None else defaults.held_out_articles(p.perplexity_per_topic)
     for task in p.tasks:
         log.info("eval task %s", task)
@@ -134,35 +155,43 @@ def run_suite(p: Any, model_path: str, generator: Callable[[], Any], plots: Path
         elif task == "mc":
             r, t = run_mc(p, scorer)
         elif task == "gsm8k":
-            r, t = run_gsm8k(p, generator())
+            r, t = run_gsm8k(p, get_generator(service()))
         elif task == "ifeval":
-            r, t = run_ifeval(p, generator())
+            r, t = run_ifeval(p, get_generator(service()))
         else:
             from transformers import AutoTokenizer
 
+            from .niah import context_limit
+
             tok = AutoTokenizer.from_pretrained(model_path)
-            r, t, png = run_niah(p, generator(), [d["text"] for d in docs], tok, plots / "niah.png")
-            pngs.append(("needle in a haystack: depth x length", png))
+            limit = context_limit(model_path, tok, p.max_model_len if generation == "vllm" else None)
+            r, t, png, skipped["niah"] = run_niah(p, lambda: get_generator(service()), [d["text"] for d in docs],
+                                                  tok, plots / "niah.png", limit)
+            if png is not None:
+                pngs.append(("needle in a haystack: depth x length", png))
         rows += r
         tables[task] = t
-    return {"rows": rows, "tables": tables, "plots": pngs}
+    if hasattr(scorer, "close"):
+        scorer.close()
+    return {"rows": rows, "tables": tables, "plots": pngs, "skipped": {k: v for k, v in skipped.items() if v},
+            "backends": {"generation": generation, "loglik": loglik}}
 
 
 def run_model_suite(p: Any, model_path: str, served_name: str, plots: Path,
                     docs: list[dict] | None = None) -> dict[str, Any]:
     """run_suite on one model, its generation backend (p's: transformers, a vLLM server the run
-    starts, an endpoint) opened when a generation task first needs it and closed after."""
-    from ..generate.service import get_generator, serving
+    starts, an endpoint) opened when a task first needs it and closed after."""
+    from ..generate.service import serving
 
     with ExitStack() as stack:
         opened = {}
 
-        def generator():
-            if "gen" not in opened:
-                opened["gen"] = get_generator(stack.enter_context(serving(p, model_path, served_name)))
-            return opened["gen"]
+        def service():
+            if "spec" not in opened:
+                opened["spec"] = stack.enter_context(serving(p, model_path, served_name))
+            return opened["spec"]
 
-        return run_suite(p, model_path, generator, plots, docs=docs)
+        return run_suite(p, model_path, service, plots, docs=docs)
 
 
 HEADLINE = {"perplexity": "bits_per_byte", "mc": "acc", "gsm8k": "flexible_match", "ifeval": "strict_prompt",
@@ -170,16 +199,20 @@ HEADLINE = {"perplexity": "bits_per_byte", "mc": "acc", "gsm8k": "flexible_match
 LOWER_IS_BETTER = ("perplexity",)
 
 
-def headline(tables: dict[str, list[dict]]) -> list[dict]:
-    """One metric per task, the one `zhinao compare` lines up (bits per byte: lower is better)."""
+def headline(tables: dict[str, list[dict]], skipped: dict[str, list[dict]] | None = None) -> list[dict]:
+    """One metric per task, the one `zhinao compare` lines up (bits per byte: lower is better);
+    `note` names what was skipped."""
     out = []
     for task, rows in tables.items():
         first = rows[0] if rows else {}
         metric = HEADLINE[task]
         if task == "niah":
             n = sum(r.get("n", 0) for r in rows)
-            value = sum(r.get("score", 0) * r.get("n", 0) for r in rows) / n if n else 0.0
+            value = sum(r.get("score", 0) * r.get("n", 0) for r in rows) / n if n else None
         else:
             value = first.get(metric)
-        out.append({"task": task, "metric": metric, "value": value})
+        gone = (skipped or {}).get(task) or []
+        note = (f"lengths {', '.join(str(s['length']) for s in gone)} skipped: over the model's "
+                f"{gone[0]['limit']} tokens ({gone[0]['limit_from']})") if gone else ""
+        out.append({"task": task, "metric": metric, "value": value, "note": note})
     return out

@@ -9,12 +9,13 @@ from .aggregate import grid, mean_by, summarize
 from .haystack import build_haystack, read_texts, script_lang
 from .heatmap import plot_heatmap
 from .items import VARIANTS, build_items, depth_grid, render_prompt
+from .limits import context_limit, fitting_lengths
 from .needles import FACTS, Needle, fact_needles, value_needles
 from .score import THRESHOLD, normalize, score_items, score_response
 from .sentences import boundaries
 from .tokens import approx_tokens, token_counter
 
 __all__ = ["FACTS", "THRESHOLD", "VARIANTS", "Needle", "approx_tokens", "boundaries", "build_haystack",
-           "build_items", "depth_grid", "fact_needles", "grid", "mean_by", "normalize", "plot_heatmap",
-           "read_texts", "render_prompt", "score_items", "score_response", "script_lang", "summarize",
-           "token_counter", "value_needles"]
+           "build_items", "context_limit", "depth_grid", "fact_needles", "fitting_lengths", "grid", "mean_by",
+           "normalize", "plot_heatmap", "read_texts", "render_prompt", "score_items", "score_response",
+           "script_lang", "summarize", "token_counter", "value_needles"]
