@@ -7,7 +7,9 @@ from typing import Literal
 
 from pydantic import Field
 
+from tasks.eval.backend import loglik_backend
 from tasks.eval.run import SCHEMA, TASKS, headline, run_model_suite
+from tasks.generate.service import choose_backend
 from tasks.settings import get_settings
 from tasks.store import file_fingerprint
 
