@@ -31,6 +31,7 @@ def targets() -> dict[str, Target]:
     from .langid import LangIdParams, langid
     from .mix import MixParams, MixStage2Params, mix_stage1, mix_stage2
     from .pipelines import DataParams, ModelParams, data, model
+    from .post_train import PostTrainParams, post_train
     from .quality import QualityParams, quality
     from .pretrain import AnnealParams, PretrainParams, pretrain_stage1, pretrain_stage2
     from .rebalance import RebalanceParams, rebalance
@@ -62,4 +63,5 @@ def targets() -> dict[str, Target]:
     out = {name: Target(name, f, p, "stage") for name, f, p in stages}
     out["data"] = Target("data", data, DataParams, "pipeline")
     out["model"] = Target("model", model, ModelParams, "pipeline")
+    out["post-train"] = Target("post-train", post_train, PostTrainParams, "pipeline")
     return out
