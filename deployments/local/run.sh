@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One command: set up, then run the main job (the data pipeline on the embedded sample crawl, then
-# the model pipeline: tokenizer, token shards, pretraining stages 1 and 2, then an evaluation of the
-# stage-2 model and of the default generator) and show what it produced.
+# the model pipeline: tokenizer, token shards, pretraining stages 1 and 2, then post-training:
+# instruction evolution, SFT data, SFT of the stage-2 model; then evaluations of the stage-2 model,
+# the SFT model and the default generator) and show what it produced.
 # Rerunning is a cache hit.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -9,9 +10,11 @@ bash deployments/local/setup.sh
 . .venv/bin/activate
 zhinao run data "$@"
 zhinao run model
+zhinao run post-train
 zhinao run evaluate                                    # the stage-2 model
+zhinao run evaluate -p model=sft                       # its SFT model
 zhinao run evaluate -p model=smollm2-135m-instruct     # the default generator
-zhinao compare pretrain-stage2 smollm2-135m-instruct
+zhinao compare pretrain-stage2 sft smollm2-135m-instruct
 zhinao datasets
 zhinao lineage          # the newest version's upstream graph, down to the crawl files
 echo "The runs, their logs and artifacts: . .venv/bin/activate && zhinao server  (UI on http://127.0.0.1:4200)"
