@@ -30,6 +30,9 @@ class SplitResult:
     seconds: float = 0.0
 
 
+LOCAL_START_ATTEMPTS = 3
+
+
 def init_ray(num_cpus: int | None = None) -> None:
     """Join RAY_ADDRESS when set (a cluster), else start a local Ray with this machine's CPUs."""
     import ray
@@ -41,8 +44,17 @@ def init_ray(num_cpus: int | None = None) -> None:
         log.info("joining Ray cluster at %s", address)
         ray.init(address=address, logging_level=logging.WARNING)
     else:
-        ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING,
-                 configure_logging=False)
+        for attempt in range(LOCAL_START_ATTEMPTS):
+            try:
+                ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING,
+                         configure_logging=False)
+                break
+            except Exception as e:
+                # Ray waits a fixed 30 s for its raylet; on a busy machine that can pass: start again
+                if "timed out during startup" not in str(e) or attempt == LOCAL_START_ATTEMPTS - 1:
+                    raise
+                log.warning("local Ray did not start in Ray's 30 s wait (busy machine?); starting it again")
+                ray.shutdown()
         log.info("started local Ray with %s CPUs", ray.cluster_resources().get("CPU"))
 
 
