@@ -28,6 +28,7 @@ import torch.distributed as dist
 
 from . import checkpoint
 from .data import TokenWindows
+from .ds_ops import guard_jit_builds
 from .ds_config import deepspeed_config, use_bf16
 from .flops import device_peak_flops, flops_per_token
 from .hf import config_from_hf, export_hf, hf_weights, load_weights, weights_problem
@@ -206,6 +207,7 @@ def export_weights(cfg, weights: dict, folder: Path, tokenizer: str | None) -> P
 def train(spec: TrainSpec) -> dict:
     import deepspeed
 
+    guard_jit_builds()
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
     local = int(os.environ.get("LOCAL_RANK", 0))
     cuda = torch.cuda.is_available()
