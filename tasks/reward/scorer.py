@@ -11,6 +11,16 @@ from ..generate.hf import pick_device
 EXTERNAL = {"libraries": ("transformers", "torch")}
 
 
+def chat_text(tok, prompt: str, response: str) -> str:
+    """What a reward model reads for (prompt, response): its chat template's user and assistant turns
+    (the template's special tokens are in the text, so it is tokenized without adding any), else both
+    texts a blank line apart. Training (tasks/reward/pair_data.py) and scoring both use it."""
+    if tok.chat_template:
+        return tok.apply_chat_template([{"role": "user", "content": prompt},
+                                        {"role": "assistant", "content": response}], tokenize=False)
+    return f"{prompt}\n\n{response}"
+
+
 class RewardScorer:
     def __init__(self, path: str, device: str = "auto", max_length: int = 1024):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -30,10 +40,7 @@ class RewardScorer:
             self.model.config.pad_token_id = self.tok.pad_token_id
 
     def text(self, prompt: str, response: str) -> str:
-        if self.tok.chat_template:
-            return self.tok.apply_chat_template([{"role": "user", "content": prompt},
-                                                 {"role": "assistant", "content": response}], tokenize=False)
-        return f"{prompt}\n\n{response}"
+        return chat_text(self.tok, prompt, response)
 
     def score(self, prompts: list[str], responses: list[str], batch_size: int = 16) -> list[float]:
         import torch
