@@ -30,9 +30,11 @@ def targets() -> dict[str, Target]:
     from .langid import LangIdParams, langid
     from .mix import MixParams, MixStage2Params, mix_stage1, mix_stage2
     from .pipelines import DataParams, ModelParams, data, model
+    from .preference_data import PreferenceDataParams, preference_data
     from .quality import QualityParams, quality
     from .pretrain import AnnealParams, PretrainParams, pretrain_stage1, pretrain_stage2
     from .rebalance import RebalanceParams, rebalance
+    from .reward_model import RewardModelParams, reward_model
     from .rewrite import RewriteParams, rewrite
     from .rm_score import RMScoreParams, rm_score
     from .synth import SynthParams, synth
@@ -52,7 +54,9 @@ def targets() -> dict[str, Target]:
               ("tokenizer", tokenizer, TokenizerParams), ("tokens-stage1", tokens_stage1, TokenizeParams),
               ("tokens-stage2", tokens_stage2, TokenizeParams),
               ("pretrain-stage1", pretrain_stage1, PretrainParams), ("pretrain-stage2", pretrain_stage2, AnnealParams),
-              ("ablate", ablate, AblateParams), ("evaluate", evaluate, EvalParams)]
+              ("ablate", ablate, AblateParams), ("evaluate", evaluate, EvalParams),
+              ("preference-data", preference_data, PreferenceDataParams),
+              ("reward-model", reward_model, RewardModelParams)]
     out = {name: Target(name, f, p, "stage") for name, f, p in stages}
     out["data"] = Target("data", data, DataParams, "pipeline")
     out["model"] = Target("model", model, ModelParams, "pipeline")
