@@ -7,6 +7,7 @@ from pydantic import Field, field_validator
 
 from tasks.ingest.sources import detect_format, expand, split_for
 from tasks.reward.pairs import SCHEMA
+from tasks.reward.pairs_ifeval import EDITS
 from tasks.reward.pairs_math import CORRUPTIONS
 from tasks.reward.pairs_stage import GENERATED, make_pairs
 from tasks.store import file_fingerprint
@@ -33,6 +34,9 @@ class PreferenceDataParams(StageParams):
     math_corruptions: list[str] = Field(default_factory=lambda: list(CORRUPTIONS), description=(
         "final_answer: only the #### answer is wrong; arithmetic: one step is wrong and carried through."))
     max_constraints: int = Field(1, ge=1, le=3, description="Instructions per ifeval prompt (1 to this many).")
+    instructions: list[str] = Field(default_factory=list, description=(
+        "IFEval instruction ids the ifeval pairs draw from (default: all 18 that have an edit, "
+        "tasks/reward/pairs_ifeval.py EDITS)."))
     max_response_chars: dict[str, int] = Field(default_factory=lambda: {"en": 200, "zh": 70}, description=(
         "Length of the article text an ifeval response starts from, per language (the sample's tiny reward "
         "model reads 256 tokens)."))
@@ -44,6 +48,14 @@ class PreferenceDataParams(StageParams):
         unknown = sorted(set(v) - set(GENERATED))
         if unknown:
             raise ValueError(f"unknown source(s) {unknown}; choose from {list(GENERATED)} (user files go in `files`)")
+        return v
+
+    @field_validator("instructions")
+    @classmethod
+    def _instructions(cls, v: list[str]) -> list[str]:
+        unknown = sorted(set(v) - set(EDITS))
+        if unknown:
+            raise ValueError(f"no pair edits for instruction(s) {unknown}; choose from {sorted(EDITS)}")
         return v
 
     @field_validator("langs")

@@ -18,7 +18,6 @@ from typing import Any, Callable, Iterator
 from ..corpus.labelled import labelled_articles
 from ..eval.ifeval import InputRecord, add_constraints, complies, conflicts, follows
 from ..eval.ifeval.case import COMMAS
-from ..eval.ifeval.keywords import WORDS
 from ..eval.ifeval.text import sentences, words
 from ..topics.taxonomy import load_taxonomy
 from .pairs import pair
@@ -194,8 +193,10 @@ def base_response(article: dict, max_chars: int) -> tuple[str, str]:
     return title.strip(), _join(body, article["lang"])
 
 
-def pick_instructions(rng: random.Random, lang: str, most: int) -> list[str]:
-    usable = [i for i, e in EDITS.items() if lang in e.langs]
+def pick_instructions(rng: random.Random, lang: str, most: int, allowed: list[str] | None = None) -> list[str]:
+    usable = [i for i, e in EDITS.items() if lang in e.langs and (allowed is None or i in allowed)]
+    if not usable:
+        raise ValueError(f"none of the instructions {allowed} applies to {lang!r} responses")
     first = rng.choice(usable)
     if EDITS[first].alone:
         return [first]
@@ -216,9 +217,13 @@ class IfevalPair:
     broken: str                 # the instruction the rejected response was edited to break
 
 
-def ifeval_items(n: int, langs: list[str], seed: int, max_constraints: int,
-                 max_chars: dict[str, int]) -> Iterator[IfevalPair]:
-    """`n` candidate pairs, deterministic by seed, before the checkers judge them."""
+def ifeval_items(n: int, langs: list[str], seed: int, max_constraints: int, max_chars: dict[str, int],
+                 instructions: list[str] | None = None) -> Iterator[IfevalPair]:
+    """`n` candidate pairs, deterministic by seed, before the checkers judge them; `instructions`:
+    the instruction ids to draw from (default: every one with an edit, EDITS)."""
+    unknown = sorted(set(instructions or ()) - set(EDITS))
+    if unknown:
+        raise ValueError(f"no pair edits for instruction(s) {unknown}; known: {sorted(EDITS)}")
     if n <= 0:
         return
     topics = load_taxonomy()
@@ -235,7 +240,7 @@ def ifeval_items(n: int, langs: list[str], seed: int, max_constraints: int,
         topic = topics[article["truth"]].name(lang)
         request = rng.choice(REQUESTS[lang]).format(topic=topic.lower() if lang == "en" else topic)
         ctx = Context(lang, title, request, base, rng)
-        ids = pick_instructions(rng, lang, max_constraints)
+        ids = pick_instructions(rng, lang, max_constraints, instructions)
         record = add_constraints(request, ids, lang, seed=f"{seed}:{i}", key=i,
                                  kwargs={iid: EDITS[iid].kwargs(ctx) for iid in ids})
         made = dict(zip(ids, (c.kwargs() for c in record.checkers)))
@@ -262,10 +267,10 @@ def verdict(item: IfevalPair) -> str | None:
     return None
 
 
-def ifeval_pairs(n: int, langs: list[str], seed: int, max_constraints: int,
-                 max_chars: dict[str, int]) -> Iterator[tuple[dict, str | None]]:
+def ifeval_pairs(n: int, langs: list[str], seed: int, max_constraints: int, max_chars: dict[str, int],
+                 instructions: list[str] | None = None) -> Iterator[tuple[dict, str | None]]:
     """(pair, None) for each kept pair, (pair, reason) for each one the checkers refused."""
-    for item in ifeval_items(n, langs, seed, max_constraints, max_chars):
+    for item in ifeval_items(n, langs, seed, max_constraints, max_chars, instructions):
         row = pair(item.record.prompt, item.chosen, item.rejected, "ifeval", item.record.lang,
                    f"pairs:ifeval:{item.broken}")
         yield row, verdict(item)

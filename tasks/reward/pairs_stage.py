@@ -21,7 +21,8 @@ def _rows(split: dict[str, Any], p: Any) -> Iterator[tuple[dict, str | None]]:
     if kind == "math":
         return math_pairs(p.math_pairs, p.langs, p.seed, p.math_corruptions)
     if kind == "ifeval":
-        return ifeval_pairs(p.ifeval_pairs, p.langs, p.seed, p.max_constraints, p.max_response_chars)
+        return ifeval_pairs(p.ifeval_pairs, p.langs, p.seed, p.max_constraints, p.max_response_chars,
+                            p.instructions or None)
     if kind == "judge":
         return judge_pairs(split["root"], split["paths"], p.judge_pairs, p.judge_min_gap)
     if kind == "file":
