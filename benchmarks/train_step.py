@@ -92,6 +92,9 @@ def deepspeed_rate(cfg, folder, zero: int, args, timed) -> float:
     for key, value in (("RANK", "0"), ("LOCAL_RANK", "0"), ("WORLD_SIZE", "1"), ("MASTER_ADDR", "127.0.0.1"),
                        ("MASTER_PORT", "29533")):
         os.environ.setdefault(key, value)
+    from model.ds_ops import guard_jit_builds
+
+    guard_jit_builds()
     deepspeed.init_distributed(dist_backend="gloo")
     spec = TrainSpec(data="-", out="-", checkpoints="-", preset=args.preset, model={"dim": cfg.dim,
                      "n_layers": cfg.n_layers, "max_seq_len": cfg.max_seq_len}, seq_len=args.seq,

@@ -22,12 +22,14 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 import torch
 import torch.distributed as dist
 
 from . import checkpoint
 from .data import TokenWindows
+from .ds_ops import guard_jit_builds
 from .ds_config import deepspeed_config, use_bf16
 from .flops import device_peak_flops, flops_per_token
 from .hf import config_from_hf, export_hf, hf_weights, load_weights, weights_problem
@@ -203,16 +205,26 @@ def export_weights(cfg, weights: dict, folder: Path, tokenizer: str | None) -> P
     return export_hf(model, folder, tokenizer)
 
 
-def train(spec: TrainSpec) -> dict:
+def start_rank(backend: str = "") -> tuple[int, int, torch.device]:
+    """This process's rank, world size and device, with torch.distributed started (nccl on CUDA,
+    gloo on CPU, unless `backend` says); DeepSpeed's JIT op loads guarded (model/ds_ops.py)."""
     import deepspeed
 
+    guard_jit_builds()
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
     local = int(os.environ.get("LOCAL_RANK", 0))
     cuda = torch.cuda.is_available()
     device = torch.device("cuda", local) if cuda else torch.device("cpu")
     if cuda:
         torch.cuda.set_device(device)
-    deepspeed.init_distributed(dist_backend=spec.backend or ("nccl" if cuda else "gloo"))
+    deepspeed.init_distributed(dist_backend=backend or ("nccl" if cuda else "gloo"))
+    return rank, world, device
+
+
+def train(spec: TrainSpec) -> dict:
+    import deepspeed
+
+    rank, world, device = start_rank(spec.backend)
     data, valid = open_data(spec, world)
     config = deepspeed_config(spec, world)
     model = build_model(spec, config)
@@ -320,22 +332,29 @@ def _mean(values) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def main(argv: list[str] | None = None) -> int:
+def rank_main(argv: list[str] | None, module: str, load: Callable[[str], Any],
+              inputs: Callable[[Any], dict[str, str]], run: Callable[[Any], Any]) -> int:
+    """The command line of a rank module (`python -m MODULE SPEC.json`): the spec and the inputs it
+    names must be visible on this node, then `run(spec)`, then leave the process group."""
     args = argv if argv is not None else sys.argv[1:]
     if len(args) != 1:
-        print("usage: python -m model.train SPEC.json", file=sys.stderr)
+        print(f"usage: python -m {module} SPEC.json", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s rank" + os.environ.get("RANK", "0")
                         + " %(levelname)s %(message)s")
     require_visible({"the run spec": args[0]})
-    spec = TrainSpec.load(args[0])
-    require_visible({"the token shards": spec.data, "the validation shards": spec.valid_data,
-                     "the init model": spec.init_from, "the tokenizer": spec.tokenizer,
-                     "the checkpoint folder": spec.checkpoints})
-    train(spec)
+    spec = load(args[0])
+    require_visible(inputs(spec))
+    run(spec)
     if dist.is_initialized():
         dist.destroy_process_group()
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return rank_main(argv, "model.train", TrainSpec.load, lambda spec: {
+        "the token shards": spec.data, "the validation shards": spec.valid_data, "the init model": spec.init_from,
+        "the tokenizer": spec.tokenizer, "the checkpoint folder": spec.checkpoints}, train)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,9 @@ def main(init: str, out: str) -> None:
     from model.train_spec import TrainSpec
 
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    from model.ds_ops import guard_jit_builds
+
+    guard_jit_builds()
     deepspeed.init_distributed(dist_backend="gloo")
     models, loads = [], []
     record = {"phase": None, "phases": {}}
