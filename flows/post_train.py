@@ -1,11 +1,15 @@
-"""The post-train pipeline (issue 16's half of the alignment recipe): instruction evolution, the
-stratified SFT data, the reward-model filter of it (when a reward model is named), then
-full-parameter SFT; each stage's output is the next one's input, so the lineage of `sft` reaches
-the crawl (through the judge items, the topic classifier and the base model)."""
+"""The post-train pipeline (issue 16's half of the alignment recipe): instruction evolution and the
+stratified SFT data; preference pairs and the Bradley-Terry reward model trained on them; the
+reward-model filter of the SFT data with that model; then full-parameter SFT (360Zhinao: `sft-base`).
+Each stage's output is the next one's input, so the lineage of `sft` reaches the crawl (through the
+judge items, the topic classifier and the base model) and the preference data (through rm-filter and
+the reward model)."""
 from prefect import flow
 from pydantic import BaseModel, ConfigDict, Field
 
 from .instruct_evolve import InstructEvolveParams, instruct_evolve
+from .preference_data import PreferenceDataParams, preference_data
+from .reward_model import RewardModelParams, reward_model
 from .rm_filter import RMFilterParams, rm_filter
 from .sft import SFTParams, sft
 from .sft_data import SftDataParams, sft_data
@@ -17,19 +21,32 @@ class PostTrainParams(BaseModel):
     instruct_evolve: InstructEvolveParams = Field(default_factory=InstructEvolveParams)
     # sample-sized: the sample's judge items and evolutions are some dozens of conversations at most
     sft_data: SftDataParams = Field(default_factory=lambda: SftDataParams(target_size=400))
-    rm_filter: RMFilterParams | None = Field(None, description="Filter the SFT data with a reward model (its "
-                                             "`reward_model`: a model version or HF folder) before SFT.")
+    preference_data: PreferenceDataParams = Field(default_factory=PreferenceDataParams)
+    reward_model: RewardModelParams | None = Field(default_factory=RewardModelParams, description=(
+        "The reward model trained on preference_data's pairs, which rm_filter scores with; null: train none "
+        "(preference_data is skipped, and rm_filter uses its own `reward_model`)."))
+    rm_filter: RMFilterParams | None = Field(default_factory=RMFilterParams, description=(
+        "The reward-model filter of the SFT data before SFT; null: SFT on the unfiltered sft-data."))
     sft: SFTParams = Field(default_factory=SFTParams)
 
 
 @flow(name="post-train", description="Post-training on the latest model and data: instruct-evolve -> sft-data "
-                                      "(stratified) -> rm-filter (mean - std per category, when a reward model is "
-                                      "given) -> sft (packing, best epoch by evaluation).", persist_result=False)
+                                      "(stratified); preference-data -> reward-model; rm-filter of the SFT data "
+                                      "(mean - std per category) -> sft (packing, best epoch by evaluation).",
+      persist_result=False)
 def post_train(params: PostTrainParams = PostTrainParams()) -> list[StageResult]:
     results = [instruct_evolve(params.instruct_evolve)]
     evolved = {"instruct-evolve": results[0].ref} if "instruct-evolve" in params.sft_data.datasets else None
-    results.append(sft_data(params.sft_data, inputs=evolved))
-    if params.rm_filter is not None:
-        results.append(rm_filter(params.rm_filter, inputs={"sft-data": results[-1].ref}))
-    results.append(sft(params.sft.model_copy(update={"data": results[-1].ref})))
+    data = sft_data(params.sft_data, inputs=evolved)
+    results.append(data)
+    filtering = params.rm_filter
+    if params.reward_model is not None:
+        pairs = preference_data(params.preference_data)
+        rm = reward_model(params.reward_model, inputs={"preference-data": pairs.ref})
+        results += [pairs, rm]
+        filtering = filtering and filtering.model_copy(update={"reward_model": rm.ref})
+    if filtering is not None:
+        data = rm_filter(filtering, inputs={"sft-data": data.ref})
+        results.append(data)
+    results.append(sft(params.sft.model_copy(update={"data": data.ref})))
     return results

@@ -32,9 +32,11 @@ def targets() -> dict[str, Target]:
     from .mix import MixParams, MixStage2Params, mix_stage1, mix_stage2
     from .pipelines import DataParams, ModelParams, data, model
     from .post_train import PostTrainParams, post_train
+    from .preference_data import PreferenceDataParams, preference_data
     from .quality import QualityParams, quality
     from .pretrain import AnnealParams, PretrainParams, pretrain_stage1, pretrain_stage2
     from .rebalance import RebalanceParams, rebalance
+    from .reward_model import RewardModelParams, reward_model
     from .rewrite import RewriteParams, rewrite
     from .rm_filter import RMFilterParams, rm_filter
     from .rm_score import RMScoreParams, rm_score
@@ -59,6 +61,8 @@ def targets() -> dict[str, Target]:
               ("pretrain-stage1", pretrain_stage1, PretrainParams), ("pretrain-stage2", pretrain_stage2, AnnealParams),
               ("ablate", ablate, AblateParams), ("evaluate", evaluate, EvalParams),
               ("instruct-evolve", instruct_evolve, InstructEvolveParams), ("sft-data", sft_data, SftDataParams),
+              ("preference-data", preference_data, PreferenceDataParams),
+              ("reward-model", reward_model, RewardModelParams),
               ("rm-filter", rm_filter, RMFilterParams), ("sft", sft, SFTParams)]
     out = {name: Target(name, f, p, "stage") for name, f, p in stages}
     out["data"] = Target("data", data, DataParams, "pipeline")

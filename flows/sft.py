@@ -22,8 +22,9 @@ from tasks.sft.run import run_sft
 
 from .evaluate import EvalParams, eval_file_sources
 from .params import NOT_IN_KEY
-from .pretrain import LaunchParams, check_spec, work_folder
+from .pretrain import check_spec, work_folder
 from .stage import Plan, Stage, make_flow
+from .train_params import DeepSpeedParams, peak_flops_field
 
 SEED, SAMPLE = RECIPES["seed"], RECIPES["sample"]
 
@@ -32,7 +33,7 @@ def _recipe(name: str) -> str:
     return f"seed {SEED[name]}, sample {SAMPLE[name]}"
 
 
-class SFTParams(LaunchParams):
+class SFTParams(DeepSpeedParams):
     # data and model enter the version id as what they name (the input's version id, the model's files)
     data: str = Field("rm-filter", json_schema_extra=NOT_IN_KEY, description="The chat dataset trained on (DATASET[@VERSION] with `id` and "
                       "`messages`): by default the latest rm-filter version; sft-data@... or instruct-evolve@... too.")
@@ -56,6 +57,7 @@ class SFTParams(LaunchParams):
         "attention masked per sample; none: one sample per row, padded."))
     overlong: Literal["truncate", "drop"] = Field("truncate", description="A sample longer than max_len is cut to "
                                                   "max_len tokens or dropped (counted either way).")
+    peak_flops: float = peak_flops_field()
     warmup_ratio: float = Field(0.03, ge=0, lt=1, description="Share of the steps spent warming the LR up.")
     floor_ratio: float = Field(0.0, ge=0, le=1, description="The cosine ends at floor_ratio x lr.")
     valid_fraction: float = Field(0.05, ge=0, lt=1, description="Samples held out (by id hash) for the held-out "

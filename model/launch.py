@@ -1,10 +1,10 @@
 """Start the ranks of a training run and watch them.
 
-`processes` (default): one `python -m model.train` per rank on this machine, with the
-torch.distributed environment set (gloo on CPU, one GPU per rank on CUDA). `deepspeed`: DeepSpeed's
-own launcher (`--hostfile` for several nodes). `ray`: one Ray actor per rank in a placement group,
-across the nodes of the Ray cluster (model/ray_ranks.py). Each rank's output goes to
-`logs/rank-<r>.log` beside the checkpoints; rank 0's lines also reach `on_line`. When a rank fails,
+`processes` (default): one `python -m model.train` (or another rank module) per rank on this
+machine, with the torch.distributed environment set (gloo on CPU, one GPU per rank on CUDA).
+`deepspeed`: DeepSpeed's own launcher (`--hostfile` for several nodes). `ray`: one Ray actor per
+rank in a placement group, across the nodes of the Ray cluster (model/ray_ranks.py). Each rank's
+output goes to `logs/rank-<r>.log` beside the checkpoints; rank 0's lines also reach `on_line`. When a rank fails,
 the others are stopped and the error names the rank, how it ended and the tail of its log."""
 from __future__ import annotations
 
@@ -44,8 +44,11 @@ def cpu_threads(ranks_here: int, cpus: int | None = None) -> str:
     return str(max(1, (cpus or os.cpu_count() or 1) // ranks_here))
 
 
-def train_command(spec_path: Path) -> list[str]:
-    return [sys.executable, "-m", "model.train", str(spec_path)]
+TRAIN_MODULE = "model.train"        # the pretraining rank; other runs name their own `python -m` module
+
+
+def train_command(spec_path: Path, module: str = TRAIN_MODULE) -> list[str]:
+    return [sys.executable, "-m", module, str(spec_path)]
 
 
 def with_own_tools(env: dict[str, str]) -> dict[str, str]:
@@ -56,7 +59,8 @@ def with_own_tools(env: dict[str, str]) -> dict[str, str]:
     return env if path.split(os.pathsep)[0] == here else {**env, "PATH": os.pathsep.join(filter(None, (here, path)))}
 
 
-def _commands(spec_path: Path, world: int, launcher: str, hostfile: str | None) -> list[tuple[list[str], dict]]:
+def _commands(spec_path: Path, world: int, launcher: str, hostfile: str | None,
+              module: str) -> list[tuple[list[str], dict]]:
     port, gpus = free_port(), _gpus()
     if launcher == "deepspeed":
         base = with_own_tools({**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
@@ -64,7 +68,7 @@ def _commands(spec_path: Path, world: int, launcher: str, hostfile: str | None) 
         # the runner of this interpreter's DeepSpeed, not whichever `deepspeed` PATH finds first
         cmd = [sys.executable, "-m", "deepspeed.launcher.runner", "--master_port", str(port), "--no_local_rank"]
         cmd += ["--hostfile", hostfile] if hostfile else ["--num_gpus", str(world)] if gpus else []
-        return [(cmd + ["--module", "model.train", str(spec_path)], base)]
+        return [(cmd + ["--module", module, str(spec_path)], base)]
     if gpus and world > gpus:
         raise ValueError(f"world_size {world} > {gpus} GPUs on this machine; use launcher=deepspeed with a "
                          "hostfile, or launcher=ray on a Ray cluster")
@@ -73,7 +77,7 @@ def _commands(spec_path: Path, world: int, launcher: str, hostfile: str | None) 
         env = with_own_tools({**os.environ, **rank_env(rank, world, rank, world, "127.0.0.1", port)})
         if not gpus:
             env.setdefault("OMP_NUM_THREADS", cpu_threads(world))
-        out.append((train_command(spec_path), env))
+        out.append((train_command(spec_path, module), env))
     return out
 
 
@@ -131,7 +135,8 @@ class ProcessRank:
 
 def launch(spec_path: str | Path, world: int, launcher: str = "processes", hostfile: str | None = None,
            on_line: Callable[[str], None] | None = None, poll: Callable[[], None] | None = None,
-           poll_s: float = 1.0) -> None:
+           poll_s: float = 1.0, module: str = TRAIN_MODULE) -> None:
+    """Run `python -m module SPEC` on `world` ranks (model.train: pretraining) and wait for them."""
     if launcher not in LAUNCHERS:
         raise ValueError(f"launcher {launcher!r}: choose one of {', '.join(LAUNCHERS)}")
     spec_path = Path(spec_path)
@@ -140,14 +145,14 @@ def launch(spec_path: str | Path, world: int, launcher: str = "processes", hostf
     if launcher == "ray":
         from .ray_ranks import start_ray_ranks
 
-        ranks, release = start_ray_ranks(spec_path, world, logs, on_line)
+        ranks, release = start_ray_ranks(spec_path, world, logs, on_line, module)
         try:
             watch(ranks, spec_path, logs, poll, poll_s)
         finally:
             release()
         return
     ranks = [ProcessRank(cmd, env, logs / f"rank-{r}.log", on_line if r == 0 else None)
-             for r, (cmd, env) in enumerate(_commands(spec_path, world, launcher, hostfile))]
+             for r, (cmd, env) in enumerate(_commands(spec_path, world, launcher, hostfile, module))]
     watch(ranks, spec_path, logs, poll, poll_s)
 
 

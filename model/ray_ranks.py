@@ -1,4 +1,5 @@
-"""The `ray` launcher: each rank is a Ray actor that runs `python -m model.train` on its node.
+"""The `ray` launcher: each rank is a Ray actor that runs `python -m model.train` (or the run's own rank
+module) on its node.
 
 The ranks' bundles are reserved together in a placement group (packed onto as few nodes as
 possible), so a run starts whole or not at all. Rank 0's node and a free port there are the
@@ -17,7 +18,8 @@ from typing import Callable
 
 import ray
 
-from .launch import cpu_threads, describe_exit, free_port, rank_env, terminate, train_command, with_own_tools
+from .launch import (TRAIN_MODULE, cpu_threads, describe_exit, free_port, rank_env, terminate, train_command,
+                     with_own_tools)
 from .shared_paths import require_visible
 from .tail import LineTail
 
@@ -34,13 +36,14 @@ class RankActor:
         return {"ip": ray.util.get_node_ip_address(), "port": free_port(""), "cpus": os.cpu_count() or 1,
                 "gpus": [str(g) for g in ray.get_gpu_ids()]}
 
-    def run(self, spec_path: str, env: dict[str, str], log: str) -> int:
+    def run(self, spec_path: str, env: dict[str, str], log: str, module: str = TRAIN_MODULE) -> int:
         if self.stopped:
             return -signal.SIGTERM
         require_visible({"the rank log folder": os.path.dirname(log), "the run spec": spec_path})
         with open(log, "a") as fh:
-            self.proc = subprocess.Popen(train_command(Path(spec_path)), env=with_own_tools({**os.environ, **env}),
-                                         stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(train_command(Path(spec_path), module),
+                                         env=with_own_tools({**os.environ, **env}), stdout=fh,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
         return self.proc.wait()
 
     def stop(self, grace_s: float) -> None:
@@ -113,8 +116,8 @@ def plan_envs(places: list[dict]) -> list[dict[str, str]]:
     return envs
 
 
-def start_ray_ranks(spec_path: Path, world: int, logs: Path,
-                    on_line: Callable[[str], None] | None) -> tuple[list[RayRank], Callable[[], None]]:
+def start_ray_ranks(spec_path: Path, world: int, logs: Path, on_line: Callable[[str], None] | None,
+                    module: str = TRAIN_MODULE) -> tuple[list[RayRank], Callable[[], None]]:
     """Reserve, place and start `world` rank actors; the ranks and a release function."""
     from ray.util.placement_group import placement_group, remove_placement_group
     from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
@@ -144,7 +147,7 @@ def start_ray_ranks(spec_path: Path, world: int, logs: Path,
         ranks = []
         for rank, (actor, env) in enumerate(zip(actors, plan_envs(places))):
             log = logs / f"rank-{rank}.log"
-            future = actor.run.remote(str(spec_path), {**env, **passed}, str(log))
+            future = actor.run.remote(str(spec_path), {**env, **passed}, str(log), module)
             ranks.append(RayRank(actor, future, log, on_line if rank == 0 else None))
     except BaseException:
         release()

@@ -22,6 +22,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 import torch
 import torch.distributed as dist
@@ -204,7 +205,9 @@ def export_weights(cfg, weights: dict, folder: Path, tokenizer: str | None) -> P
     return export_hf(model, folder, tokenizer)
 
 
-def train(spec: TrainSpec) -> dict:
+def start_rank(backend: str = "") -> tuple[int, int, torch.device]:
+    """This process's rank, world size and device, with torch.distributed started (nccl on CUDA,
+    gloo on CPU, unless `backend` says); DeepSpeed's JIT op loads guarded (model/ds_ops.py)."""
     import deepspeed
 
     guard_jit_builds()
@@ -214,7 +217,14 @@ def train(spec: TrainSpec) -> dict:
     device = torch.device("cuda", local) if cuda else torch.device("cpu")
     if cuda:
         torch.cuda.set_device(device)
-    deepspeed.init_distributed(dist_backend=spec.backend or ("nccl" if cuda else "gloo"))
+    deepspeed.init_distributed(dist_backend=backend or ("nccl" if cuda else "gloo"))
+    return rank, world, device
+
+
+def train(spec: TrainSpec) -> dict:
+    import deepspeed
+
+    rank, world, device = start_rank(spec.backend)
     data, valid = open_data(spec, world)
     config = deepspeed_config(spec, world)
     model = build_model(spec, config)
@@ -322,22 +332,29 @@ def _mean(values) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def main(argv: list[str] | None = None) -> int:
+def rank_main(argv: list[str] | None, module: str, load: Callable[[str], Any],
+              inputs: Callable[[Any], dict[str, str]], run: Callable[[Any], Any]) -> int:
+    """The command line of a rank module (`python -m MODULE SPEC.json`): the spec and the inputs it
+    names must be visible on this node, then `run(spec)`, then leave the process group."""
     args = argv if argv is not None else sys.argv[1:]
     if len(args) != 1:
-        print("usage: python -m model.train SPEC.json", file=sys.stderr)
+        print(f"usage: python -m {module} SPEC.json", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s rank" + os.environ.get("RANK", "0")
                         + " %(levelname)s %(message)s")
     require_visible({"the run spec": args[0]})
-    spec = TrainSpec.load(args[0])
-    require_visible({"the token shards": spec.data, "the validation shards": spec.valid_data,
-                     "the init model": spec.init_from, "the tokenizer": spec.tokenizer,
-                     "the checkpoint folder": spec.checkpoints})
-    train(spec)
+    spec = load(args[0])
+    require_visible(inputs(spec))
+    run(spec)
     if dist.is_initialized():
         dist.destroy_process_group()
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return rank_main(argv, "model.train", TrainSpec.load, lambda spec: {
+        "the token shards": spec.data, "the validation shards": spec.valid_data, "the init model": spec.init_from,
+        "the tokenizer": spec.tokenizer, "the checkpoint folder": spec.checkpoints}, train)
 
 
 if __name__ == "__main__":

@@ -55,18 +55,9 @@ class TrainSpec:
 
     def __post_init__(self):
         self.betas = tuple(self.betas)
-        if self.steps <= 0 or self.micro_batch <= 0 or self.grad_accum <= 0 or self.seq_len <= 0:
-            raise ValueError("steps, micro_batch, grad_accum and seq_len must be positive")
-        if self.zero_stage not in (0, 1, 2, 3):
-            raise ValueError(f"zero_stage {self.zero_stage}: DeepSpeed ZeRO has stages 0-3")
-        if self.offload_params and self.zero_stage != 3:
-            raise ValueError("offload_params needs zero_stage 3 (only ZeRO-3 partitions parameters)")
-        if self.offload_optimizer and self.zero_stage == 0:
-            raise ValueError("offload_optimizer needs zero_stage >= 1")
-        if self.precision not in ("auto", "bf16", "fp32"):
-            raise ValueError(f"precision {self.precision!r}: choose auto, bf16 or fp32")
-        if self.checkpoint_every <= 0:
-            raise ValueError("checkpoint_every must be positive")
+        if self.seq_len <= 0:
+            raise ValueError("seq_len must be positive")
+        check_deepspeed_plan(self)
         if self.source not in ("tokens", "packed"):
             raise ValueError(f"source {self.source!r}: choose tokens or packed")
         if self.epoch_steps < 0 or (self.epoch_steps and self.steps % self.epoch_steps):
@@ -102,3 +93,20 @@ class TrainSpec:
     @classmethod
     def load(cls, path: str | Path) -> "TrainSpec":
         return cls(**json.loads(Path(path).read_text()))
+
+
+def check_deepspeed_plan(spec) -> None:
+    """The batch, ZeRO, offload, precision and checkpoint settings a run spec (pretraining's, the
+    reward model's) hands to DeepSpeed: raise ValueError on a combination it cannot run."""
+    if spec.steps <= 0 or spec.micro_batch <= 0 or spec.grad_accum <= 0:
+        raise ValueError("steps, micro_batch and grad_accum must be positive")
+    if spec.zero_stage not in (0, 1, 2, 3):
+        raise ValueError(f"zero_stage {spec.zero_stage}: DeepSpeed ZeRO has stages 0-3")
+    if spec.offload_params and spec.zero_stage != 3:
+        raise ValueError("offload_params needs zero_stage 3 (only ZeRO-3 partitions parameters)")
+    if spec.offload_optimizer and spec.zero_stage == 0:
+        raise ValueError("offload_optimizer needs zero_stage >= 1")
+    if spec.precision not in ("auto", "bf16", "fp32"):
+        raise ValueError(f"precision {spec.precision!r}: choose auto, bf16 or fp32")
+    if spec.checkpoint_every <= 0:
+        raise ValueError("checkpoint_every must be positive")

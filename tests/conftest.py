@@ -82,3 +82,35 @@ def s3_server(tmp_path_factory):
     server, proc = start_s3_server(tmp_path_factory.mktemp("s3") / "moto.log")
     yield server
     terminate(proc, 5)
+
+
+@pytest.fixture(scope="session")
+def tiny_pretrained(tmp_path_factory):
+    """The tiny pretrain-stage2 model (our ChatML tokenizer, 256-token context), built once: the default
+    base of reward-model and sft. A local HF folder; import it into a test's store as a version."""
+    from tests.post_train import build_tiny_pretrained
+
+    return build_tiny_pretrained(tmp_path_factory.mktemp("tiny-pretrained"))
+
+
+@pytest.fixture(scope="session")
+def trained_reward_model(tiny_pretrained, tmp_path_factory):
+    """The reward-model stage's defaults on the default preference set and the tiny model, trained
+    once (tests/post_train.TrainedRewardModel: its home, ref, HF folder, stats)."""
+    from tests.post_train import build_reward_model
+
+    return build_reward_model(tmp_path_factory.mktemp("reward-model"), tiny_pretrained)
+
+
+@pytest.fixture(scope="session")
+def topic_folder(tmp_path_factory):
+    """A real fastText topic classifier, trained on the labelled sample articles (their true topics)."""
+    from tasks.corpus.labelled import labelled_articles
+    from tasks.topics.classifier import TrainConfig, train_and_evaluate
+    from tasks.topics.taxonomy import TAXONOMY_FILE
+
+    folder = tmp_path_factory.mktemp("topics") / "model"
+    rows = [r | {"topic": r["truth"]} for r in labelled_articles(3)]
+    # unquantized: quantizing takes most of the training time and changes nothing here
+    train_and_evaluate(rows, TrainConfig(epoch=20, bucket=50_000, dim=32, quantize=False), 0.2, folder, TAXONOMY_FILE)
+    return folder

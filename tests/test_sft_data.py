@@ -20,6 +20,7 @@ from tasks.sftdata.labels import DIFFICULTIES, INTENTS, LENGTH_BUCKETS, heuristi
     length_bucket
 from tasks.sftdata.stratify import allocate, sample_shards, select, stratum_cap
 from tasks.store import Store
+from tests.post_train import JUDGED, judge_items
 
 
 # ---- user files ------------------------------------------------------------------------------------
@@ -166,31 +167,7 @@ def test_sampling_shards_counts_duplicates_once_and_says_why_items_are_left_out(
 
 
 # ---- the stage ---------------------------------------------------------------------------------------
-@pytest.fixture(scope="session")
-def topic_folder(tmp_path_factory):
-    """A real fastText topic classifier, trained on the labelled sample articles (their true topics)."""
-    from tasks.corpus.labelled import labelled_articles
-    from tasks.topics.classifier import TrainConfig, train_and_evaluate
-    from tasks.topics.taxonomy import TAXONOMY_FILE
-
-    folder = tmp_path_factory.mktemp("topics") / "model"
-    rows = [r | {"topic": r["truth"]} for r in labelled_articles(3)]
-    # unquantized: quantizing takes most of the training time and changes nothing here
-    train_and_evaluate(rows, TrainConfig(epoch=20, bucket=50_000, dim=32, quantize=False), 0.2, folder, TAXONOMY_FILE)
-    return folder
-
-
-JUDGED = [("math", "en", "A box holds 6 pens. How many pens are in 5 boxes?", "6 * 5 = 30.\n\nFinal answer: 30"),
-          ("code", "en", "Write a function that adds two numbers.", "```python\ndef add(a, b):\n    return a + b\n```"),
-          ("instruction", "en", "Plan a one-day trip to Rome for a first-time visitor.",
-           "Start at the Colosseum, walk to the Forum, then see the Pantheon and end at Trevi Fountain."),
-          ("instruction", "zh", "介绍一下长城的历史。", "长城始建于春秋战国时期，秦朝把各段连接起来，明朝又大规模重修。"),
-          ("instruction", "zh", "给出三条提高睡眠质量的建议。", "第一，按时睡觉；第二，睡前少看手机；第三，保持卧室安静。")]
-
-
 def _inputs(store: Store, topic_folder: Path) -> dict[str, str]:
-    judge = [{"id": f"j{i}", "kind": k, "prompt": p, "response": r, "answer": None, "lang": lang,
-              "evolved_from": None, "judge_mean": 7.0} for i, (k, lang, p, r) in enumerate(JUDGED)]
     chats = []
     for i, (user, answer) in enumerate([("Describe how tides form. Answer in two sentences.",
                                          "The moon's gravity pulls the oceans. The Earth's turn makes two tides a day."),
@@ -198,7 +175,7 @@ def _inputs(store: Store, topic_folder: Path) -> dict[str, str]:
         messages = [{"role": "user", "content": user}, {"role": "assistant", "content": answer}]
         chats.append({"id": chat_id(messages, "evolve:self-instruct"), "messages": messages,
                       "lang": "zh" if i else "en", "origin": "evolve:self-instruct", "evolved_from": "seed-en-01"})
-    return {"judge": store.import_tables("judge", [pa.Table.from_pylist(judge)]).ref,
+    return {"judge": judge_items(store),
             "instruct-evolve": store.import_tables("instruct-evolve", [pa.Table.from_pylist(chats, schema=CHAT)]).ref,
             "topic-model": store.import_model("topic-model", topic_folder).ref}
 

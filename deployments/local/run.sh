@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One command: set up, then run the main job (the data pipeline on the embedded sample crawl, then
 # the model pipeline: tokenizer, token shards, pretraining stages 1 and 2, then post-training:
-# instruction evolution, SFT data, SFT of the stage-2 model; then evaluations of the stage-2 model,
+# instruction evolution, SFT data, preference pairs, the reward model, the reward-model filter of
+# the SFT data, SFT of the stage-2 model on what it kept; then evaluations of the stage-2 model,
 # the SFT model and the default generator) and show what it produced.
 # Rerunning is a cache hit.
 set -euo pipefail

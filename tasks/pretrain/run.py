@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from model.launch import launch
+from model.launch import TRAIN_MODULE, launch
 from model.metrics import read_metrics
 from model.schedule import LRSchedule, plot_schedules
 from model.train_spec import TrainSpec
@@ -19,12 +19,13 @@ from .progress import MetricsFollower
 from .report import plot_loss, rounded, thin
 
 
-def precision_source(spec: dict[str, Any]) -> dict[str, str]:
+def precision_source(spec: dict[str, Any] | Any) -> dict[str, str]:
     """`precision=auto` means bf16 or fp32 by the machine, so what it resolved to is a source of the
-    version (ranks on other machines than the driver, launcher=ray, should name the precision)."""
+    version (ranks on other machines than the driver, launcher=ray, should name the precision).
+    `spec`: a run spec, or a pretraining spec's fields."""
     from model.ds_config import use_bf16
 
-    bf16 = use_bf16(TrainSpec(**spec, out="-", checkpoints="-"))
+    bf16 = use_bf16(TrainSpec(**spec, out="-", checkpoints="-") if isinstance(spec, dict) else spec)
     return {"name": "resolved/precision", "fingerprint": "bf16" if bf16 else "fp32"}
 
 
@@ -44,20 +45,24 @@ def schedules(split: dict[str, Any], spec: TrainSpec) -> list[tuple[str, LRSched
     return before + [(split["stage"], spec.lr_schedule())]
 
 
-def train_run(spec: TrainSpec, name: str, params: Any, log) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Launch one run (resuming from its checkpoints) and follow it; its metrics rows and summary."""
+def train_run(spec, name: str, params: Any, log, module: str = TRAIN_MODULE,
+              batch: str | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Launch one run of `module`'s ranks (pretraining by default; the reward model has its own)
+    for `spec`, resuming from its checkpoints, and follow it; its metrics rows and summary.
+    `batch` says what a step trains on (default: its tokens)."""
     checkpoints = Path(spec.checkpoints)
     checkpoints.mkdir(parents=True, exist_ok=True)
     spec_path = spec.save(checkpoints / "train_spec.json")
-    log.info("%s: %d steps of %d tokens on %d rank(s), ZeRO-%d%s, checkpoints every %d steps in %s",
-             name, spec.steps, spec.tokens_per_step(params.world_size), params.world_size, spec.zero_stage,
-             " + optimizer offload" if spec.offload_optimizer else "", spec.checkpoint_every, checkpoints)
+    log.info("%s: %d steps of %s on %d rank(s), ZeRO-%d%s, checkpoints every %d steps in %s",
+             name, spec.steps, batch or f"{spec.tokens_per_step(params.world_size)} tokens", params.world_size,
+             spec.zero_stage, " + optimizer offload" if spec.offload_optimizer else "", spec.checkpoint_every,
+             checkpoints)
     if params.launcher == "ray":
         init_ray()
     follower = MetricsFollower(checkpoints / "metrics.jsonl", spec.steps, name, log)
     try:
         launch(spec_path, params.world_size, params.launcher, params.hostfile or None,
-               on_line=lambda line: log.debug("rank 0: %s", line), poll=follower)
+               on_line=lambda line: log.debug("rank 0: %s", line), poll=follower, module=module)
     finally:
         follower.close()
     out = Path(spec.out)

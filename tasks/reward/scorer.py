@@ -11,6 +11,15 @@ from ..generate.hf import pick_device
 EXTERNAL = {"libraries": ("transformers", "torch")}
 
 
+def chat_text(tok, messages: list[dict]) -> str:
+    """A conversation as a reward model reads it: its chat template (the template's special tokens are
+    in the text, so it is tokenized without adding any), else the turns a blank line apart. Training
+    (tasks/reward/pair_data.py, each side as `as_chat(prompt, response)`) and scoring both use it."""
+    if tok.chat_template:
+        return tok.apply_chat_template(messages, tokenize=False)
+    return "\n\n".join(m["content"] for m in messages)
+
+
 class RewardScorer:
     def __init__(self, path: str, device: str = "auto", max_length: int = 1024):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -30,10 +39,7 @@ class RewardScorer:
             self.model.config.pad_token_id = self.tok.pad_token_id
 
     def text(self, messages: list[dict]) -> str:
-        """A conversation as the reward model reads it: its chat template, else the turns joined."""
-        if self.tok.chat_template:
-            return self.tok.apply_chat_template(messages, tokenize=False)
-        return "\n\n".join(m["content"] for m in messages)
+        return chat_text(self.tok, messages)
 
     def score(self, prompts: list[str], responses: list[str], batch_size: int = 16) -> list[float]:
         """Scores of single-turn (prompt, response) pairs."""

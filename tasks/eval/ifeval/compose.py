@@ -30,12 +30,13 @@ def make(instruction_id: str, lang: str = "en", seed: int | str = 0, prompt: str
 
 
 def add_constraints(prompt: str, instruction_ids: list[str], lang: str = "en", seed: int | str = 0,
-                    key: int | str | None = None) -> InputRecord:
-    """The prompt, a blank line, then one instruction sentence per line, as an input_data.jsonl record."""
+                    key: int | str | None = None, kwargs: dict[str, dict[str, Any]] | None = None) -> InputRecord:
+    """The prompt, a blank line, then one instruction sentence per line, as an input_data.jsonl record.
+    `kwargs` fixes some instructions' kwargs ({instruction id: {name: value}}); the rest are drawn."""
     clash = conflicting(instruction_ids)
     if clash:
         raise IFEvalError(f"instructions that cannot share a prompt: {clash}")
-    made = [make(i, lang, seed, prompt=prompt) for i in instruction_ids]
+    made = [make(i, lang, seed, prompt=prompt, **(kwargs or {}).get(i, {})) for i in instruction_ids]
     text = prompt.rstrip() + "\n\n" + "\n".join(s for _, s in made)
     return InputRecord(key=key if key is not None else str(seed), prompt=text,
                        instruction_id_list=tuple(instruction_ids),
