@@ -5,7 +5,7 @@ haystack), committed as an eval version: per-item rows, scores per task and grou
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from tasks.eval.backend import loglik_backend
 from tasks.eval.run import SCHEMA, TASKS, headline, run_model_suite
@@ -53,6 +53,15 @@ class EvalParams(GenerationParams):
         "auto", description="Log-likelihood tasks (mc, perplexity): transformers in process, or vllm: the prompt "
         "logprobs of the generation server (backend=vllm or an endpoint). auto: vllm where generation runs on "
         "a server, else transformers.", json_schema_extra=NOT_IN_KEY)
+
+    @field_validator("tasks")
+    @classmethod
+    def _known_tasks(cls, v: list[str]) -> list[str]:
+        """Refused when the parameters are read, not after the model is loaded on a Ray worker."""
+        unknown = sorted(set(v) - set(TASKS))
+        if unknown:
+            raise ValueError(f"unknown eval task(s) {unknown}; tasks: {list(TASKS)}")
+        return v
 
 
 def eval_file_sources(p: EvalParams) -> list[dict]:

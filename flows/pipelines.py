@@ -45,7 +45,7 @@ class DataParams(BaseModel):
     rebalance: RebalanceParams = Field(default_factory=RebalanceParams)
     generate: bool = Field(True, description="Run the LLM stages (rewrite, synth, judge, rm-score) after rebalance.")
     # sample-sized defaults: a CPU runs the 135M default generator at tens of tokens per second
-    rewrite: RewriteParams = Field(default_factory=lambda: RewriteParams(docs=12, max_tokens=384))
+    rewrite: RewriteParams = Field(default_factory=lambda: RewriteParams(docs=8, max_tokens=256))
     synth: SynthParams = Field(default_factory=lambda: SynthParams(docs=4))
     # the 135M default judge cannot tell good items from bad (it rates nearly all 1): on the sample,
     # scores and answer/code checks are recorded without score floors; a real judge model gets them

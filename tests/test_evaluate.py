@@ -70,6 +70,8 @@ def test_a_missing_benchmark_file_is_named(evaluated):
     store, *_ = evaluated
     with pytest.raises(FileNotFoundError, match="eval file"):
         execute_stage(EVALUATE, EvalParams(model="smollm2", gsm8k_path="/nonexistent/test.jsonl", **SMALL), store=store)
+    with pytest.raises(ValueError, match=r"unknown eval task\(s\) \['\[niah\]'\]"):    # a JSON list passed as one name
+        EvalParams(tasks=["[niah]"])
 
 
 def test_compare_lines_up_two_models(evaluated, smollm2, tmp_path, monkeypatch, capsys):

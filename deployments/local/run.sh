@@ -14,7 +14,7 @@ zhinao run model
 zhinao run post-train
 zhinao run evaluate                                    # the stage-2 model
 zhinao run evaluate -p model=sft                       # its SFT model
-zhinao run evaluate -p model=smollm2-135m-instruct     # the default generator
+zhinao run evaluate -p model=smollm2-135m-instruct -p niah_lengths=384   # the default generator (NIAH at 384 tokens only: CPU time)
 zhinao compare pretrain-stage2 sft smollm2-135m-instruct
 zhinao datasets
 zhinao lineage          # the newest version's upstream graph, down to the crawl files
