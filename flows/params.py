@@ -30,7 +30,7 @@ def parse_params(model: type[BaseModel], pairs: list[str]) -> BaseModel:
     """`KEY=VALUE` pairs (dotted keys reach nested models: `ingest.shard_rows=100`) into `model`.
 
     Values are read as JSON when they parse (numbers, booleans, lists) and as text otherwise; a
-    list field also takes comma-separated text.
+    list field also takes comma-separated text (`a,b` or `[a,b]`) and a single value.
     """
     raw: dict[str, Any] = {}
     for pair in pairs:
@@ -56,6 +56,10 @@ def _value(text: str, annotation: Any) -> Any:
         value = json.loads(text)
     except json.JSONDecodeError:
         value = text
-    if getattr(annotation, "__origin__", None) is list and isinstance(value, str):
-        value = [v for v in value.split(",") if v]
+    if getattr(annotation, "__origin__", None) is list:
+        if isinstance(value, str):          # a,b and [a,b] (a shell-friendly list of names)
+            inner = value[1:-1] if value.startswith("[") and value.endswith("]") else value
+            value = [v.strip() for v in inner.split(",") if v.strip()]
+        elif not isinstance(value, list):   # one number or boolean: a list of one
+            value = [value]
     return value

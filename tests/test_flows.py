@@ -17,6 +17,11 @@ def test_parse_params_reads_json_lists_and_nested_keys():
     assert p.sources == ["a.warc.gz", "b.jsonl"] and p.shard_rows == 10 and p.audit is True
     d = parse_params(DataParams, ["ingest.max_record_bytes=1000", 'ingest.sources=["x.warc"]'])
     assert d.ingest.max_record_bytes == 1000 and d.ingest.sources == ["x.warc"]
+    from flows.evaluate import EvalParams
+
+    # one value and [a,b] for a list: what run.sh passes (-p niah_lengths=384) and what users type
+    e = parse_params(EvalParams, ["niah_lengths=384", "tasks=[niah, ifeval]"])
+    assert e.niah_lengths == [384] and e.tasks == ["niah", "ifeval"]
     with pytest.raises(ValueError, match="unknown parameter 'shards'"):
         parse_params(IngestParams, ["shards=1"])
     with pytest.raises(ValueError, match="KEY=VALUE"):
