@@ -24,7 +24,8 @@ from .train_params import StepParams
 
 
 class RewardModelParams(StepParams):
-    model: str = Field("pretrain-stage2", description=(
+    # in the version id as what it names (the version, a parent, or the folder's files), not as this text
+    model: str = Field("pretrain-stage2", json_schema_extra=NOT_IN_KEY, description=(
         "Base model: a model version in the store (DATASET or DATASET@VERSION; default the latest "
         "pretrain-stage2), a local HF causal-LM folder, or 'smollm2-135m-instruct'."))
     max_length: int = Field(1024, gt=0, description=(

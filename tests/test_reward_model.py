@@ -248,6 +248,7 @@ def test_reward_model_stage_on_the_default_preference_set(trained_reward_model, 
     rejected = scorer.score(prompts, [pairs[v["id"]]["rejected"] for v in sample], batch_size=8)
     assert [c - r for c, r in zip(chosen, rejected)] == pytest.approx([v["margin"] for v in sample], abs=2e-3)
     assert execute_stage(REWARD_MODEL, RewardModelParams()).cache_hit
+    assert execute_stage(REWARD_MODEL, RewardModelParams(model=rm.base)).ref == rm.ref   # the base pinned by its ref
 
 
 def test_bad_inputs_fail_with_what_is_wrong(tiny_pretrained):
