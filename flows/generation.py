@@ -9,7 +9,7 @@ from typing import Any, Iterator, Literal
 
 from pydantic import Field
 
-from tasks.generate.models import DEFAULT_GENERATOR, model_sources, resolve_generator_model
+from tasks.generate.models import DEFAULT_GENERATOR, model_sources, resolve_model
 from tasks.generate.served import served_model_source
 from tasks.generate.service import GenSpec, serving
 from tasks.runtime.ray_exec import Actors
@@ -56,10 +56,7 @@ def model_plan(p: GenerationParams, store) -> tuple[dict[str, Any], list[dict], 
     a model version from the store becomes a parent in the lineage."""
     if p.endpoint and not Path(p.model).expanduser().exists() and p.model != DEFAULT_GENERATOR:
         return {"model_path": p.model, "served_name": p.model}, [served_model_source(p.endpoint, p.model, p.api_key)], []
-    path = resolve_generator_model(p.model, store)
-    parents = []
-    if not Path(p.model).expanduser().exists() and p.model != DEFAULT_GENERATOR:
-        parents = [store.resolve(p.model)]
+    path, parents = resolve_model(p.model, store)
     sources = model_sources(path)
     return {"model_path": str(path), "served_name": p.model if p.endpoint else Path(path).name}, sources, parents
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from pydantic import Field
 
-from tasks.generate.models import DEFAULT_GENERATOR, model_sources, resolve_generator_model
+from tasks.generate.models import model_sources, resolve_model
 from tasks.pretrain.run import precision_source
 from tasks.reward.pair_data import missing_columns
 from tasks.reward.rm_spec import RewardSpec
@@ -56,9 +56,7 @@ def plan(p: RewardModelParams, parents, store) -> Plan:
         lacking = missing_columns(pq.read_schema(fh).names)
     if lacking:
         raise ValueError(f"reward-model: {pairs.ref} is not a preference dataset: it lacks {lacking}")
-    folder = resolve_generator_model(p.model, store)
-    in_store = not Path(p.model).expanduser().exists() and p.model != DEFAULT_GENERATOR
-    model_parents = [store.resolve(p.model)] if in_store else []      # the base model is in the lineage
+    folder, model_parents = resolve_model(p.model, store)      # a base model version is in the lineage
     max_length = min(p.max_length, context_length(folder) or p.max_length)
     # steps=0: the run sizes itself from `epochs` once the pairs are tokenized
     spec = {k: v for k, v in p.model_dump().items() if k in RewardSpec.__dataclass_fields__} | {"model": str(folder)}

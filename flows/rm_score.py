@@ -1,14 +1,13 @@
 """rm-score: reward-model scores of (prompt, response) samples; per category, samples below
 (mean - k * std) are dropped. Per-category figures in the artifact, histograms as a plot.
 `reward_filter_stage` is that stage for any input: rm-filter (flows/rm_filter.py) runs it on chat data."""
-from pathlib import Path
 from typing import Literal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import Field
 
-from tasks.generate.models import model_sources, resolve_generator_model
+from tasks.generate.models import model_sources, resolve_model
 from tasks.reward.filter import category_thresholds, plot_histograms
 from tasks.reward.stage import filter_shard, score_shard
 from tasks.runtime.ray_exec import Actors
@@ -41,8 +40,7 @@ def read_columns(p: RMScoreParams) -> set[str]:
 
 
 def plan(p: RMScoreParams, parents, store) -> Plan:
-    path = resolve_generator_model(p.reward_model, store)   # same resolution rules as generators
-    model_parents = [] if Path(p.reward_model).expanduser().exists() else [store.resolve(p.reward_model)]
+    path, model_parents = resolve_model(p.reward_model, store)   # same resolution rules as generators
     splits, schema = input_shards(parents, store)
     missing = read_columns(p) - set(schema.names)
     if missing:

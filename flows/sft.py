@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from model.hf import config_from_hf
-from tasks.generate.models import DEFAULT_GENERATOR, model_sources, resolve_generator_model
+from tasks.generate.models import DEFAULT_GENERATOR, model_sources, resolve_model
 from tasks.pretrain.run import precision_source
 from tasks.sft.data import check_chat_schema
 from tasks.sft.epochs import VALID_LOSS, check_metric
@@ -84,11 +84,8 @@ class SFTParams(DeepSpeedParams):
 
 
 def _model_parents(p: SFTParams, store) -> tuple[Path, list, str]:
-    path = resolve_generator_model(p.model, store)
-    if Path(p.model).expanduser().exists() or p.model == DEFAULT_GENERATOR:
-        return path, [], p.model
-    version = store.resolve(p.model)
-    return path, [version], version.ref
+    path, parents = resolve_model(p.model, store)
+    return path, parents, parents[0].ref if parents else p.model
 
 
 def plan(p: SFTParams, parents, store) -> Plan:

@@ -95,6 +95,14 @@ def resolve_generator_model(spec: str, store=None) -> Path:
     raise ModelNotFound(f"model {spec!r} is neither {DEFAULT_GENERATOR!r} nor a local folder")
 
 
+def resolve_model(spec: str, store) -> tuple[Path, list]:
+    """(folder, parents) for `spec` (resolve_generator_model's rules): a model version from the
+    store is the one parent, so it enters the lineage; the default name and a local folder have none."""
+    path = resolve_generator_model(spec, store)
+    outside = spec == DEFAULT_GENERATOR or Path(spec).expanduser().exists()
+    return path, [] if outside else [store.resolve(spec)]
+
+
 def model_files(path: Path) -> list[Path]:
     """The files that define a model's output (weights, configs, tokenizer)."""
     return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in
