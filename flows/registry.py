@@ -29,6 +29,7 @@ def targets() -> dict[str, Target]:
     from .instruct_evolve import InstructEvolveParams, instruct_evolve
     from .judge import JudgeParams, judge
     from .langid import LangIdParams, langid
+    from .merge import MergeParams, merge
     from .mix import MixParams, MixStage2Params, mix_stage1, mix_stage2
     from .pipelines import DataParams, ModelParams, data, model
     from .post_train import PostTrainParams, post_train
@@ -63,7 +64,8 @@ def targets() -> dict[str, Target]:
               ("instruct-evolve", instruct_evolve, InstructEvolveParams), ("sft-data", sft_data, SftDataParams),
               ("preference-data", preference_data, PreferenceDataParams),
               ("reward-model", reward_model, RewardModelParams),
-              ("rm-filter", rm_filter, RMFilterParams), ("sft", sft, SFTParams)]
+              ("rm-filter", rm_filter, RMFilterParams), ("sft", sft, SFTParams),
+              ("merge", merge, MergeParams)]
     out = {name: Target(name, f, p, "stage") for name, f, p in stages}
     out["data"] = Target("data", data, DataParams, "pipeline")
     out["model"] = Target("model", model, ModelParams, "pipeline")
