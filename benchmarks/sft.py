@@ -9,7 +9,7 @@ Then the share of non-padding tokens per batch: naive packing, document-masked p
 samples, best-fit decreasing), and without packing (each sample padded to max_len, or each batch
 padded to its longest sample).
 
-    pip install -e '.[bench]'              # trl, the baseline
+    (trl, the baseline, is a dependency of the project: the alignment stages use it)
     python benchmarks/sft.py --per-topic 4 --max-len 512 --batch 8 --steps 12 --warmup 2
 """
 from __future__ import annotations

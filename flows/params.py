@@ -42,13 +42,28 @@ def parse_params(model: type[BaseModel], pairs: list[str]) -> BaseModel:
             if part not in cls.model_fields:
                 raise ValueError(f"unknown parameter {'.'.join(parts[:i + 1])!r}; {cls.__name__} has: "
                                  + ", ".join(sorted(cls.model_fields)))
-            annotation = cls.model_fields[part].annotation
+            field = cls.model_fields[part]
             if i < len(parts) - 1:
-                if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+                sub = _model_of(field.annotation)
+                if sub is None and getattr(field.annotation, "__origin__", None) is dict and i == len(parts) - 2:
+                    # a mapping's key: the others keep their defaults (rewards.math=1)
+                    target = target.setdefault(part, dict(field.get_default(call_default_factory=True) or {}))
+                    target[parts[-1]] = _value(value, None)
+                    break
+                if sub is None:
                     raise ValueError(f"parameter {'.'.join(parts[:i + 1])!r} has no sub-parameters")
-                target, cls = target.setdefault(part, {}), annotation
-        target[parts[-1]] = _value(value, cls.model_fields[parts[-1]].annotation)
+                target, cls = target.setdefault(part, {}), sub
+        else:
+            target[parts[-1]] = _value(value, cls.model_fields[parts[-1]].annotation)
     return model.model_validate(raw)
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The parameter model a field holds (also inside `X | None`), or None."""
+    for a in (annotation, *getattr(annotation, "__args__", ())):
+        if isinstance(a, type) and issubclass(a, BaseModel):
+            return a
+    return None
 
 
 def _value(text: str, annotation: Any) -> Any:

@@ -22,6 +22,13 @@ def test_parse_params_reads_json_lists_and_nested_keys():
     # one value and [a,b] for a list: what run.sh passes (-p niah_lengths=384) and what users type
     e = parse_params(EvalParams, ["niah_lengths=384", "tasks=[niah, ifeval]"])
     assert e.niah_lengths == [384] and e.tasks == ["niah", "ifeval"]
+    from flows.align import DPOParams, GRPOParams
+    from flows.post_train import PostTrainParams
+
+    # a nested model that defaults to None, and one key of a mapping (the others keep their defaults)
+    assert parse_params(DPOParams, ["lora.r=8"]).lora.alpha == 512
+    assert parse_params(PostTrainParams, ["reward_model.world_size=2"]).reward_model.world_size == 2
+    assert parse_params(GRPOParams, ["rewards.math=0"]).rewards == {"reward_model": 1.0, "math": 0, "ifeval": 1.0}
     with pytest.raises(ValueError, match="unknown parameter 'shards'"):
         parse_params(IngestParams, ["shards=1"])
     with pytest.raises(ValueError, match="KEY=VALUE"):

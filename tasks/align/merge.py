@@ -67,11 +67,18 @@ def check_architecture(folders: list[Path]) -> dict:
         if differ:
             raise ValueError(f"{folders[0]} and {folder} are not one architecture: they differ in "
                              + ", ".join(f"{k} ({configs[0].get(k)!r} vs {cfg.get(k)!r})" for k in differ))
-    tokenizers = {f: (f / "tokenizer.json").read_bytes() for f in folders if (f / "tokenizer.json").is_file()}
-    if len(set(tokenizers.values())) > 1:
-        raise ValueError("the models' tokenizers differ (tokenizer.json): their token ids do not mean the same "
-                         f"thing, so their weights cannot be merged ({', '.join(map(str, tokenizers))})")
+    tokenizers = {f: _vocabulary(f / "tokenizer.json") for f in folders if (f / "tokenizer.json").is_file()}
+    if len({json.dumps(v, sort_keys=True) for v in tokenizers.values()}) > 1:
+        raise ValueError("the models' tokenizers differ (tokenizer.json's vocabulary, merges or added tokens): "
+                         "their token ids do not mean the same thing, so their weights cannot be merged "
+                         f"({', '.join(map(str, tokenizers))})")
     return configs[0]
+
+
+def _vocabulary(path: Path) -> dict:
+    """What token ids mean in a tokenizer.json (a re-saved tokenizer may differ in layout, not in this)."""
+    t = json.loads(path.read_text())
+    return {"model": t.get("model"), "added": [(a.get("id"), a.get("content")) for a in t.get("added_tokens", [])]}
 
 
 class Weights:

@@ -272,5 +272,7 @@ def ifeval_pairs(n: int, langs: list[str], seed: int, max_constraints: int, max_
     """(pair, None) for each kept pair, (pair, reason) for each one the checkers refused."""
     for item in ifeval_items(n, langs, seed, max_constraints, max_chars, instructions):
         row = pair(item.record.prompt, item.chosen, item.rejected, "ifeval", item.record.lang,
-                   f"pairs:ifeval:{item.broken}")
+                   f"pairs:ifeval:{item.broken}",
+                   {"instruction_id_list": list(item.record.instruction_id_list),
+                    "kwargs": [dict(k) for k in item.record.kwargs]})
         yield row, verdict(item)

@@ -111,7 +111,8 @@ def math_pairs(n: int, langs: list[str], seed: int, corruptions: list[str]) -> I
         else:
             rejected, _ = problem.solution(slips={rng.randint(0, 1): delta})
         item = MathItem(i, problem.question, chosen, str(answer))
-        row = pair(problem.question, chosen, rejected, "math", lang, f"pairs:math-{kind.replace('_', '-')}")
+        row = pair(problem.question, chosen, rejected, "math", lang, f"pairs:math-{kind.replace('_', '-')}",
+                   {"answer": str(answer)})
         if not verdicts(item, chosen)["strict_match"]:
             yield row, "math_chosen_wrong"
         elif verdicts(item, rejected)["strict_match"]:

@@ -1,0 +1,210 @@
+"""Alignment trainers (DPO, GRPO, ReMax through TRL) on the tiny pretrained model: each method does
+its job on a controlled case, each resumes after SIGKILL with the same losses and rollouts, and the
+stages make model versions with lineage. Rewards: the verifiable checks on known answers."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from model.train import KILL_AT_STEP
+from tasks.align.rewards import ifeval_reward_fn, math_reward, reward_functions
+from tasks.align.run import assistant, dpo_rows, prompt_rows, user
+from tasks.align.spec import RANK_MODULE, AlignSpec
+
+ROOT = Path(__file__).resolve().parents[1]
+IFEVAL = json.dumps({"instruction_id_list": ["punctuation:no_comma", "change_case:english_lowercase"],
+                     "kwargs": [{}, {}]})
+
+
+def test_verifiable_rewards_score_what_applies_and_skip_the_rest():
+    prompts = [user("What is 2 + 3?")] * 3
+    completions = [assistant("2 + 3 = 5\n#### 5"), assistant("#### 6"), assistant("five")]
+    verify = [json.dumps({"answer": "5"})] * 2 + [""]
+    assert math_reward(prompts, completions, verify=verify) == [1.0, 0.0, None]
+    got = ifeval_reward_fn([user("Write about cats.")] * 3,
+                           [assistant("cats are soft"), assistant("Cats, dogs"), assistant("x")],
+                           verify=[IFEVAL, IFEVAL, json.dumps({"answer": "1"})])
+    assert got == [1.0, 0.0, None]
+    with pytest.raises(ValueError, match="needs a reward model"):
+        reward_functions({"reward_model": 1.0}, None)
+    with pytest.raises(ValueError, match="unknown reward source"):
+        reward_functions({"length": 1.0}, None)
+    with pytest.raises(ValueError, match="no reward"):
+        reward_functions({"math": 0.0}, None)
+
+
+def test_rows_in_trl_form_drop_what_cannot_train():
+    rows = [{"prompt": "p", "chosen": "a", "rejected": "b"}, {"prompt": "p", "chosen": "a", "rejected": "a"},
+            {"prompt": " ", "chosen": "a", "rejected": "b"}]
+    made, dropped = dpo_rows(rows)
+    assert made == [{"prompt": user("p"), "chosen": assistant("a"), "rejected": assistant("b")}]
+    assert dropped == {"chosen_equals_rejected": 1, "empty_side": 1}
+    made, dropped = prompt_rows([r | {"verify": "v"} for r in rows])
+    assert made == [{"prompt": user("p"), "verify": "v"}] and dropped == {"empty_prompt": 1}
+
+
+def _logprob(model, tok, prompt: list[dict], answer: str) -> float:
+    """log p(answer | prompt) under the chat template, as TRL scores it."""
+    ctx = tok.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
+    full = tok.apply_chat_template(prompt + assistant(answer), tokenize=False)
+    a, b = tok(ctx, add_special_tokens=False)["input_ids"], tok(full, add_special_tokens=False)["input_ids"]
+    ids = torch.tensor([b])
+    with torch.no_grad():
+        lp = model(ids).logits[0, :-1].log_softmax(-1)
+    return float(sum(lp[i - 1, b[i]] for i in range(len(a), len(b))))
+
+
+def _spec(method: str, model: Path, data: Path, work: Path, **kw) -> AlignSpec:
+    base = dict(steps=6, batch_size=4, lr=1e-3, checkpoint_every=2, seed=0, max_length=128,
+                num_generations=4, max_completion_length=8, beta=0.1 if method == "dpo" else 0.0)
+    return AlignSpec(method=method, model=str(model), data=str(data), out=str(work / "out"),
+                     checkpoints=str(work / "ckpt"), **base | kw)
+
+
+PAIRS = [{"prompt": user(f"Name a colour, please ({i})."), "chosen": assistant("The sky is blue."),
+          "rejected": assistant("I do not know any colours at all.")} for i in range(8)]
+
+
+def test_dpo_raises_the_chosen_over_rejected_log_ratio(tiny_pretrained, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from tasks.align.rank import build_trainer
+
+    data = tmp_path / "rows.parquet"
+    pq.write_table(pa.Table.from_pylist(PAIRS), data)
+    trainer = build_trainer(_spec("dpo", tiny_pretrained, data, tmp_path), PAIRS, [])
+    trainer.train()
+    tok = AutoTokenizer.from_pretrained(tiny_pretrained)
+    ref = AutoModelForCausalLM.from_pretrained(tiny_pretrained).eval()
+    policy = trainer.model.eval()
+    for row in PAIRS[:3]:
+        ratio = {side: _logprob(policy, tok, row["prompt"], row[side][0]["content"])
+                 - _logprob(ref, tok, row["prompt"], row[side][0]["content"]) for side in ("chosen", "rejected")}
+        assert ratio["chosen"] - ratio["rejected"] > 0.5, ratio
+
+
+@pytest.mark.parametrize("method", ["grpo", "remax"])
+def test_rl_raises_the_probability_of_the_rewarded_answers(method, tiny_pretrained, tmp_path):
+    """The reward is 1 for answers whose first token is in a set S, else 0: S is the starting model's
+    likeliest first tokens (about 30% of the mass) leaving out each prompt's greedy one, so ReMax's
+    baseline starts at 0. After a few steps S is more likely."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from tasks.align.rank import build_trainer
+
+    tok = AutoTokenizer.from_pretrained(tiny_pretrained)
+    rows = [{"prompt": user(f"Tell me about item {i}."), "verify": ""} for i in range(8)]
+
+    def first_token_probs(model) -> torch.Tensor:     # (prompts, vocab)
+        ids = [tok.apply_chat_template(r["prompt"], add_generation_prompt=True, tokenize=True, return_dict=False)
+               for r in rows]
+        with torch.no_grad():
+            return torch.stack([model(torch.tensor([x])).logits[0, -1].softmax(-1) for x in ids])
+
+    start = first_token_probs(AutoModelForCausalLM.from_pretrained(tiny_pretrained).eval())
+    greedy, mean = set(start.argmax(-1).tolist()), start.mean(0)
+    rewarded, mass = [], 0.0
+    for t in mean.argsort(descending=True).tolist():
+        if mass >= 0.3:
+            break
+        if t not in greedy:
+            rewarded.append(t)
+            mass += float(mean[t])
+    members = set(rewarded)
+
+    def prefers(prompts, completions, completion_ids, **_):
+        return [1.0 if ids and ids[0] in members else 0.0 for ids in completion_ids]
+
+    prefers.__name__ = "prefers"
+    data = tmp_path / "rows.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), data)
+    spec = _spec(method, tiny_pretrained, data, tmp_path, steps=8, batch_size=16, lr=1e-3, temperature=1.0)
+    trainer = build_trainer(spec, rows, [], reward_funcs=[prefers])
+    trainer.train()
+    after = float(first_token_probs(trainer.model.eval()).mean(0)[rewarded].sum())
+    assert after > 1.25 * mass, (mass, after)
+
+
+def _rank(spec: AlignSpec, kill_at: int | None = None) -> subprocess.CompletedProcess:
+    Path(spec.checkpoints).mkdir(parents=True, exist_ok=True)
+    path = spec.save(Path(spec.checkpoints) / "spec.json")
+    env = {**os.environ, "OMP_NUM_THREADS": "2"}
+    env.pop(KILL_AT_STEP, None)
+    if kill_at:
+        env[KILL_AT_STEP] = str(kill_at)
+    return subprocess.run([sys.executable, "-m", RANK_MODULE, str(path)], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=600)
+
+
+def _lines(spec: AlignSpec) -> list[dict]:
+    return [json.loads(x) for x in (Path(spec.out) / "metrics.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("method", ["dpo", "grpo", "remax"])
+def test_killed_run_resumes_with_the_same_losses_and_rollouts(method, tiny_pretrained, tmp_path):
+    if method == "dpo":
+        rows = PAIRS + [{"prompt": user(f"Say hello ({i})."), "chosen": assistant("hello there"),
+                         "rejected": assistant("Goodbye, then.")} for i in range(8)]
+    else:   # rewards that differ between sampled answers: IFEval checkers on lowercase and commas
+        rows = [{"prompt": user(f"Describe item {i} briefly."), "verify": IFEVAL} for i in range(8)]
+    data = tmp_path / "rows.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), data)
+    kw = {} if method == "dpo" else {"rewards": {"ifeval": 1.0}, "batch_size": 8}
+    whole = _spec(method, tiny_pretrained, data, tmp_path / "whole", **kw)
+    killed = _spec(method, tiny_pretrained, data, tmp_path / "killed", **kw)
+    assert _rank(whole).returncode == 0
+    first = _rank(killed, kill_at=3)
+    assert first.returncode == -9, first.stderr[-2000:]
+    assert not Path(killed.out).exists()                 # nothing finished, only checkpoint-2 kept
+    second = _rank(killed)
+    assert second.returncode == 0, second.stderr[-2000:]
+    state = json.loads((Path(killed.out) / "trainer_state.json").read_text())
+    assert state["resumed_from_step"] == 2
+    a, b = _lines(whole), _lines(killed)
+    assert [r["step"] for r in b] == list(range(1, 7))
+    keys = ["loss", "grad_norm"] + (["rewards_margins"] if method == "dpo" else ["reward", "reward_std"])
+    for ra, rb in zip(a, b):
+        for k in keys:
+            assert ra[k] == pytest.approx(rb[k], rel=1e-5, abs=1e-7), (ra["step"], k)
+    if method != "dpo":
+        assert len({r["reward"] for r in a}) > 1          # the rollouts differ between steps: a real check
+
+
+def test_stages_make_model_versions_that_merge_into_a_chat_model(tiny_pretrained):
+    """preference-data -> dpo and grpo from the sft model -> interpolate -> extrapolate from sft by
+    0.2: every step a model version whose lineage reaches the sft model and the preference data."""
+    from flows.align import DPO, GRPO, DPOParams, GRPOParams
+    from flows.merge import MERGE, MergeParams
+    from flows.preference_data import PREFERENCE_DATA, PreferenceDataParams
+    from flows.stage import execute_stage
+    from tasks.store import Store
+
+    store = Store()
+    sft = store.import_model("sft", tiny_pretrained, stage="test").ref
+    pairs = execute_stage(PREFERENCE_DATA, PreferenceDataParams(math_pairs=8, ifeval_pairs=8, use_ray=False))
+    small = dict(steps=2, batch_size=4, use_ray=False)
+    d = execute_stage(DPO, DPOParams(**small))
+    g = execute_stage(GRPO, GRPOParams(**small, rewards={"math": 1.0, "ifeval": 1.0}, max_completion_length=8))
+    for r in (d, g):
+        m = store.resolve(r.ref)
+        assert m.kind == "model" and set(m.parents) == {pairs.ref, sft}
+        assert r.stats["counters"]["steps"] == 2 and r.stats["tables"]["plots"]
+    assert execute_stage(DPO, DPOParams(**small)).cache_hit
+    v1 = execute_stage(MERGE, MergeParams(method="interpolate", models=[g.ref, d.ref], use_ray=False))
+    chat = execute_stage(MERGE, MergeParams(method="extrapolate", models=[v1.ref], base=sft, alpha=0.2,
+                                            use_ray=False))
+    assert store.resolve(chat.ref).parents == [v1.ref, sft]
+    seen, todo = set(), [chat.ref]
+    while todo:
+        ref = todo.pop()
+        seen.add(ref)
+        todo += [p for p in store.resolve(ref).parents if p not in seen]
+    assert {pairs.ref, sft, d.ref, g.ref} <= seen
