@@ -16,7 +16,7 @@ from tasks.align.spec import AlignSpec
 from tasks.generate.models import model_sources, resolve_model
 
 from .params import NOT_IN_KEY, StageParams
-from .pretrain import work_folder
+from .pretrain import training_splits
 from .stage import Plan, Stage, make_flow
 
 
@@ -130,11 +130,7 @@ def _method(p: AlignParams) -> str:
 
 
 def run(ctx):
-    work = work_folder(ctx)
-    splits = [s | {"stage": ctx.stage.name, "version": ctx.version,
-                   "spec": s["spec"] | {"checkpoints": str(work), "out": str(work / "final")}}
-              for s in ctx.plan.splits]
-    return ctx.final(run_align, splits, desc="train")
+    return ctx.final(run_align, training_splits(ctx), desc="train")
 
 
 class GRPOParams(RLParams):

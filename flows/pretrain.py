@@ -136,12 +136,16 @@ def work_folder(ctx) -> Path:
         get_settings().home / "checkpoints" / ctx.stage.name / ctx.version
 
 
-def run(ctx):
+def training_splits(ctx) -> list[dict]:
+    """The plan's splits with the stage, version, and the run's checkpoint and output folders."""
     work = work_folder(ctx)
-    splits = [s | {"stage": ctx.stage.name, "version": ctx.version,
-                   "spec": s["spec"] | {"checkpoints": str(work), "out": str(work / "final")}}
-              for s in ctx.plan.splits]
-    return ctx.final(run_training, splits, desc="train")
+    return [s | {"stage": ctx.stage.name, "version": ctx.version,
+                 "spec": s["spec"] | {"checkpoints": str(work), "out": str(work / "final")}}
+            for s in ctx.plan.splits]
+
+
+def run(ctx):
+    return ctx.final(run_training, training_splits(ctx), desc="train")
 
 
 def pretrain_stage(name: str, params: type[RunParams], plan, inputs: tuple[str, ...], description: str) -> Stage:

@@ -22,7 +22,7 @@ from tasks.sft.run import run_sft
 
 from .evaluate import EvalParams, eval_file_sources
 from .params import NOT_IN_KEY
-from .pretrain import check_spec, work_folder
+from .pretrain import check_spec, training_splits
 from .stage import Plan, Stage, make_flow
 from .train_params import DeepSpeedParams, peak_flops_field
 
@@ -118,10 +118,7 @@ def plan(p: SFTParams, parents, store) -> Plan:
 
 
 def run(ctx):
-    work = work_folder(ctx)
-    splits = [s | {"stage": ctx.stage.name, "version": ctx.version, "work": str(work),
-                   "spec": s["spec"] | {"checkpoints": str(work), "out": str(work / "final")}}
-              for s in ctx.plan.splits]
+    splits = [s | {"work": s["spec"]["checkpoints"]} for s in training_splits(ctx)]
     return ctx.final(run_sft, splits, desc="sft")
 
 
