@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tasks.align.rewards import SOURCES
-from tasks.align.run import run_align
+from tasks.align.run import run_align, run_dpo_lora
 from tasks.align.spec import AlignSpec
 from tasks.generate.models import model_sources, resolve_model
 
@@ -59,6 +59,16 @@ class DPOParams(AlignParams):
     loss_type: str = Field("sigmoid", description="TRL's DPO loss: sigmoid (DPO), ipo, hinge, robust, ...")
     max_length: int = Field(512, gt=0, description="Prompt + answer tokens (360Zhinao2's LoRA DPO: 2048).")
     lora: LoraParams | None = Field(None, description="Train a LoRA adapter instead of every parameter.")
+
+
+class DPOLoraParams(DPOParams):
+    lora: LoraParams = Field(default_factory=LoraParams, description="The adapters' LoRA (360Zhinao2: r 256, "
+                                                                     "alpha 512, dropout 0.05; QLoRA on GPU).")
+    max_length: int = Field(2048, gt=0, description="Prompt + answer tokens (360Zhinao2: 2048).")
+    split_by: str = Field("lang", description="One adapter per value of this column of the pairs (the report: "
+                                              "a Chinese and an English preference set).")
+    weights: dict[str, float] | None = Field(None, description="Each adapter's weight in the merge, by set "
+                                             "(default 1 each: base + the sum of the adapters' deltas).")
 
 
 class RLParams(AlignParams):
@@ -122,15 +132,15 @@ def plan(p: AlignParams, parents, store) -> Plan:
             sources += [s | {"name": f"reward_model/{s['name']}"} for s in model_sources(rm)]
     AlignSpec(**spec | {"data": "-", "out": "-", "checkpoints": "-"})      # a bad configuration fails here
     split = {"spec": spec, "root": store.root, "paths": store.shard_paths(data), "data_ref": data.ref}
+    if isinstance(p, DPOLoraParams):
+        if p.split_by not in [f["name"] for f in data.schema]:
+            raise ValueError(f"{data.ref} has no column {p.split_by!r} to split the preference sets by")
+        split |= {"split_by": p.split_by, "weights": p.weights}
     return Plan(splits=[split], parents=model_parents, sources=sources)
 
 
 def _method(p: AlignParams) -> str:
     return p.method if isinstance(p, RLParams) else "dpo"
-
-
-def run(ctx):
-    return ctx.final(run_align, training_splits(ctx), desc="train")
 
 
 class GRPOParams(RLParams):
@@ -145,8 +155,11 @@ def _inputs(p: AlignParams) -> tuple[str, ...]:
     return (p.data,)
 
 
-def align_stage(name: str, params: type[AlignParams], description: str) -> Stage:
-    return Stage(name=name, params=params, plan=plan, process=run_align, schema=None, run=run, kind="model",
+def align_stage(name: str, params: type[AlignParams], description: str, process=run_align) -> Stage:
+    def driver(ctx):
+        return ctx.final(process, training_splits(ctx), desc="train")
+
+    return Stage(name=name, params=params, plan=plan, process=process, schema=None, run=driver, kind="model",
                  code=("tasks.align", "tasks.reward.scorer"), inputs=_inputs, retries=1, retry_delay_s=2.0,
                  description=description)
 
@@ -155,9 +168,12 @@ DPO = align_stage("dpo", DPOParams, "DPO (TRL) of a model version on preference 
                                     "adapter (lora=...); reference = the starting model.")
 GRPO = align_stage("grpo", GRPOParams, "GRPO (TRL) of a model version: sampled groups per prompt, rewards from a "
                                        "reward model and verifiable checks, group-normalised advantages.")
+DPO_LORA = align_stage("dpo-lora", DPOLoraParams, "LoRA DPO (TRL + PEFT; QLoRA on GPU): one adapter per preference "
+                      "set (split_by, e.g. lang), all merged into the base's full-precision weights.", run_dpo_lora)
 REMAX = align_stage("remax", ReMaxParams, "ReMax: GRPO's rollouts, rewards and update with the greedy answer's "
                                           "reward as the baseline (no value network, no group statistics).")
 
 dpo = make_flow(DPO)
+dpo_lora = make_flow(DPO_LORA)
 grpo = make_flow(GRPO)
 remax = make_flow(REMAX)

@@ -17,7 +17,7 @@ class Target:
 
 def targets() -> dict[str, Target]:
     from .ablate import AblateParams, ablate
-    from .align import DPOParams, GRPOParams, ReMaxParams, dpo, grpo, remax
+    from .align import DPOLoraParams, DPOParams, GRPOParams, ReMaxParams, dpo, dpo_lora, grpo, remax
     from .annotate import AnnotateParams, annotate
     from .classify import ClassifyParams, classify
     from .dedup_exact import ExactDedupParams, dedup_exact
@@ -66,7 +66,7 @@ def targets() -> dict[str, Target]:
               ("preference-data", preference_data, PreferenceDataParams),
               ("reward-model", reward_model, RewardModelParams),
               ("rm-filter", rm_filter, RMFilterParams), ("sft", sft, SFTParams),
-              ("dpo", dpo, DPOParams), ("grpo", grpo, GRPOParams), ("remax", remax, ReMaxParams),
+              ("dpo", dpo, DPOParams), ("dpo-lora", dpo_lora, DPOLoraParams), ("grpo", grpo, GRPOParams), ("remax", remax, ReMaxParams),
               ("merge", merge, MergeParams)]
     out = {name: Target(name, f, p, "stage") for name, f, p in stages}
     out["data"] = Target("data", data, DataParams, "pipeline")

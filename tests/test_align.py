@@ -18,6 +18,7 @@ from model.train import KILL_AT_STEP
 from tasks.align.rewards import ifeval_reward_fn, math_reward, reward_functions
 from tasks.align.run import assistant, dpo_rows, prompt_rows, user
 from tasks.align.spec import RANK_MODULE, AlignSpec
+from tests.test_merge import weights
 
 ROOT = Path(__file__).resolve().parents[1]
 IFEVAL = json.dumps({"instruction_id_list": ["punctuation:no_comma", "change_case:english_lowercase"],
@@ -148,8 +149,10 @@ def _lines(spec: AlignSpec) -> list[dict]:
     return [json.loads(x) for x in (Path(spec.out) / "metrics.jsonl").read_text().splitlines()]
 
 
-@pytest.mark.parametrize("method", ["dpo", "grpo", "remax"])
+@pytest.mark.parametrize("method", ["dpo", "dpo-lora", "grpo", "remax"])
 def test_killed_run_resumes_with_the_same_losses_and_rollouts(method, tiny_pretrained, tmp_path):
+    lora = {"lora": {"r": 4, "alpha": 8, "dropout": 0.0}} if method == "dpo-lora" else {}
+    method = method.split("-")[0]
     if method == "dpo":
         rows = PAIRS + [{"prompt": user(f"Say hello ({i})."), "chosen": assistant("hello there"),
                          "rejected": assistant("Goodbye, then.")} for i in range(8)]
@@ -157,7 +160,7 @@ def test_killed_run_resumes_with_the_same_losses_and_rollouts(method, tiny_pretr
         rows = [{"prompt": user(f"Describe item {i} briefly."), "verify": IFEVAL} for i in range(8)]
     data = tmp_path / "rows.parquet"
     pq.write_table(pa.Table.from_pylist(rows), data)
-    kw = {} if method == "dpo" else {"rewards": {"ifeval": 1.0}, "batch_size": 8}
+    kw = lora if method == "dpo" else {"rewards": {"ifeval": 1.0}, "batch_size": 8}
     whole = _spec(method, tiny_pretrained, data, tmp_path / "whole", **kw)
     killed = _spec(method, tiny_pretrained, data, tmp_path / "killed", **kw)
     assert _rank(whole).returncode == 0
@@ -176,6 +179,8 @@ def test_killed_run_resumes_with_the_same_losses_and_rollouts(method, tiny_pretr
             assert ra[k] == pytest.approx(rb[k], rel=1e-5, abs=1e-7), (ra["step"], k)
     if method != "dpo":
         assert len({r["reward"] for r in a}) > 1          # the rollouts differ between steps: a real check
+    if lora:
+        assert (Path(killed.out) / "adapter_model.safetensors").is_file()
 
 
 def test_stages_make_model_versions_that_merge_into_a_chat_model(tiny_pretrained):
@@ -208,3 +213,29 @@ def test_stages_make_model_versions_that_merge_into_a_chat_model(tiny_pretrained
         seen.add(ref)
         todo += [p for p in store.resolve(ref).parents if p not in seen]
     assert {pairs.ref, sft, d.ref, g.ref} <= seen
+
+
+def test_dpo_lora_trains_an_adapter_per_set_and_merges_them(tiny_pretrained):
+    from flows.align import DPO_LORA, DPOLoraParams
+    from flows.preference_data import PREFERENCE_DATA, PreferenceDataParams
+    from flows.stage import execute_stage
+    from tasks.align.rank import _model_kwargs
+    from tasks.store import Store
+
+    store = Store()
+    sft = store.import_model("sft", tiny_pretrained, stage="test").ref
+    execute_stage(PREFERENCE_DATA, PreferenceDataParams(math_pairs=8, ifeval_pairs=8, use_ray=False))
+    r = execute_stage(DPO_LORA, DPOLoraParams(steps=3, batch_size=4, lr=5e-3, lora={"r": 8, "alpha": 16},
+                                              max_length=256, use_ray=False))
+    folder = store.model_path(r.ref)
+    sets = {row["set"]: row for row in r.stats["tables"]["adapters"]}
+    assert set(sets) == {"en", "zh"} and all(row["pairs"] > 0 for row in sets.values())
+    assert all((folder / "adapters" / s / "adapter_model.safetensors").is_file() for s in sets)
+    assert sft in store.resolve(r.ref).parents
+    merged, base = weights(folder), weights(tiny_pretrained)
+    changed = [k for k in base if not torch.equal(merged[k], base[k])]
+    assert changed and all("proj" in k for k in changed)          # only the adapted linear layers moved
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="QLoRA.*CUDA"):
+            _model_kwargs(AlignSpec(method="dpo", model="-", data="-", out="-", checkpoints="-",
+                                    lora={"r": 8, "alpha": 16}, quantize=True))

@@ -123,3 +123,39 @@ def test_stage_makes_a_model_version_with_the_merged_models_as_parents(three):
         torch.testing.assert_close(got[k], v, rtol=0, atol=1e-6)
     with pytest.raises(ValueError, match="needs a base"):
         MergeParams(method="extrapolate", models=refs[:1], alpha=0.2)
+
+
+def _adapter(base: Path, out: Path, seed: int, r: int = 4, alpha: int = 8) -> Path:
+    """A LoRA adapter with random A and B (B is zero at PEFT's init, so nothing would show)."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(base),
+                           LoraConfig(r=r, lora_alpha=alpha, target_modules=["q_proj", "down_proj"]))
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_" in name:
+                p.normal_(0, 0.5)
+    model.save_pretrained(out)
+    return out
+
+
+def test_adapters_merge_into_full_weights_as_base_plus_weighted_deltas(three, tmp_path):
+    from safetensors.torch import load_file
+
+    from tasks.align.lora_merge import merge_adapters
+
+    base = three[0]
+    adapters = [_adapter(base, tmp_path / f"ad{i}", seed=i) for i in range(2)]
+    merge_adapters(base, adapters, [0.5, 2.0], tmp_path / "out")
+    got, w0 = weights(tmp_path / "out"), weights(base)
+    for layer in ("model.layers.0.self_attn.q_proj.weight", "model.layers.1.mlp.down_proj.weight"):
+        delta = torch.zeros_like(w0[layer], dtype=torch.float64)
+        for w, a in zip((0.5, 2.0), adapters):
+            ad = load_file(str(a / "adapter_model.safetensors"))
+            key = "base_model.model." + layer.rsplit(".weight", 1)[0]
+            delta += w * (ad[f"{key}.lora_B.weight"].double() @ ad[f"{key}.lora_A.weight"].double()) * (8 / 4)
+        torch.testing.assert_close(got[layer].double(), w0[layer].double() + delta, rtol=0, atol=1e-5)
+    untouched = "model.layers.0.mlp.up_proj.weight"
+    assert torch.equal(got[untouched], w0[untouched])

@@ -67,43 +67,94 @@ def prompt_rows(rows: list[dict]) -> tuple[list[dict], dict[str, int]]:
     return out, dropped
 
 
-def prepare(split: dict[str, Any], work: Path) -> tuple[Path, int, dict[str, int]]:
+def prepare(split: dict[str, Any], work: Path, keep=None) -> tuple[Path, int, dict[str, int]]:
+    """The split's rows in TRL form in `work`/rows.parquet; `keep(row)` selects input rows."""
     method = split["spec"]["method"]
     columns = ["prompt", "chosen", "rejected"] if method == "dpo" else ["prompt", "verify"]
-    rows = read_rows(split["root"], split["paths"], columns)
+    rows = read_rows(split["root"], split["paths"], columns + list(split.get("extra_columns", ())))
+    rows = [r for r in rows if keep is None or keep(r)]
     made, dropped = (dpo_rows if method == "dpo" else prompt_rows)(rows)
     if not made:
         raise ValueError(f"{split['stage']}: no training rows in {split['data_ref']} "
                          f"({len(rows)} read, dropped {dropped or 'none'})")
+    work.mkdir(parents=True, exist_ok=True)
     path = work / "rows.parquet"
     pq.write_table(pa.Table.from_pylist(made), path)
     return path, len(rows), dropped
 
 
-def run_align(split: dict[str, Any], params: Any, sink, stats) -> None:
+def train(split: dict[str, Any], data: Path, work: Path, name: str, **spec) -> tuple[list[dict], dict, Path, list]:
+    """One rank run on `data` with checkpoints in `work`: (metrics rows, summary, out folder, plots)."""
     log = logger()
-    work = Path(split["spec"]["checkpoints"])
-    work.mkdir(parents=True, exist_ok=True)
-    data, read, dropped = prepare(split, work)
-    for reason, n in dropped.items():
-        stats.drop(reason, n)
-    spec = AlignSpec(**split["spec"] | {"data": str(data)})
+    spec = AlignSpec(**split["spec"] | {"data": str(data), "checkpoints": str(work), "out": str(work / "out")} | spec)
     per_step = spec.batch_size * spec.grad_accum
     what = "pairs" if spec.method == "dpo" else f"completions ({per_step // spec.num_generations} prompts)"
-    rows, state = train_run(spec, split["stage"], ONE_RANK, log, module=RANK_MODULE, batch=f"{per_step} {what}")
+    rows, state = train_run(spec, name, ONE_RANK, log, module=RANK_MODULE, batch=f"{per_step} {what}")
     out = Path(spec.out)
-    title = f"{split['stage']}@{split['version']}"
-    plots = [("loss curve (LR dashed)", plot_loss(rows, out / "loss.png", title)),
+    title = f"{name}@{split['version']}"
+    plots = [(f"{name}: loss curve (LR dashed)", plot_loss(rows, out / "loss.png", title)),
              plot_method(spec.method, rows, out / f"{spec.method}.png", title)]
-    listed = [to_reports(png, f"{split['stage']}-{split['version']}-{png.name}", what) for what, png in plots]
-    sink.write_files(out)
-    stats.count("rows_in", read)
-    stats.count("train_rows", pq.read_metadata(data).num_rows)
-    stats.count("steps", spec.steps)
-    stats.table("run", [{"metric": k, "value": v} for k, v in state.items() if not isinstance(v, (list, dict))])
-    stats.table("metrics", [rounded(r) for r in thin(rows)])
-    stats.table("plots", listed)
-    log.info("%s: loss %.4f -> %.4f in %d steps (%.1fs)%s", split["stage"], state["first_loss"], state["final_loss"],
+    log.info("%s: loss %.4f -> %.4f in %d steps (%.1fs)%s", name, state["first_loss"], state["final_loss"],
              spec.steps, state["train_seconds"],
              "".join(f", {k[6:]} {v:.4g}" for k, v in state.items() if k.startswith("final_") and
                      k != "final_loss" and isinstance(v, float)))
+    return rows, state, out, plots
+
+
+def report(split: dict[str, Any], stats, read: int, train_rows: int, rows: list[dict], state: dict,
+           plots: list) -> None:
+    stats.count("rows_in", read)
+    stats.count("train_rows", train_rows)
+    stats.count("steps", split["spec"]["steps"])
+    stats.table("run", [{"metric": k, "value": v} for k, v in state.items() if not isinstance(v, (list, dict))])
+    stats.table("metrics", [rounded(r) for r in thin(rows)])
+    stats.table("plots", [to_reports(png, f"{split['stage']}-{split['version']}-{png.parent.parent.name}-{png.name}",
+                                     what) for what, png in plots])
+
+
+def run_align(split: dict[str, Any], params: Any, sink, stats) -> None:
+    work = Path(split["spec"]["checkpoints"])
+    data, read, dropped = prepare(split, work)
+    for reason, n in dropped.items():
+        stats.drop(reason, n)
+    rows, state, out, plots = train(split, data, work, split["stage"])
+    report(split, stats, read, pq.read_metadata(data).num_rows, rows, state, plots)
+    sink.write_files(out)
+
+
+def run_dpo_lora(split: dict[str, Any], params: Any, sink, stats) -> None:
+    """One LoRA DPO adapter per value of the split_by column (the report: Chinese and English
+    preference sets), each trained from the base, then all merged into the base's full weights."""
+    import shutil
+
+    from .lora_merge import merge_adapters
+
+    work, column = Path(split["spec"]["checkpoints"]), split["split_by"]
+    values = sorted({r[column] for r in read_rows(split["root"], split["paths"], [column]) if r[column]})
+    weights = {v: float((split["weights"] or {}).get(v, 1.0)) for v in values}
+    unknown = set(split["weights"] or {}) - set(values)
+    if unknown:
+        raise ValueError(f"{split['stage']}: weights for {sorted(unknown)}, which are not values of {column} "
+                         f"in {split['data_ref']} ({values})")
+    adapters, tables, plots, read_all, trained = [], [], [], 0, 0
+    for v in values:
+        data, read, dropped = prepare(split | {"extra_columns": [column]}, work / v, keep=lambda r, v=v: r[column] == v)
+        for reason, n in dropped.items():
+            stats.drop(reason, n)
+        rows, state, out, mine = train(split, data, work / v, f"{split['stage']}:{v}")
+        adapters.append(out)
+        plots += mine
+        n = pq.read_metadata(data).num_rows
+        read_all, trained = read_all + read, trained + n
+        tables.append({"set": v, "pairs": n, "weight": weights[v], "first_loss": state["first_loss"],
+                       "final_loss": state["final_loss"], "final_margin": state.get("final_rewards_margins"),
+                       "seconds": state["train_seconds"]})
+    final = work / "final"
+    if final.exists():
+        shutil.rmtree(final)
+    info = merge_adapters(Path(split["spec"]["model"]), adapters, [weights[v] for v in values], final)
+    for a, v in zip(adapters, values):              # each adapter and its curves go with the version
+        shutil.copytree(a, final / "adapters" / v, ignore=shutil.ignore_patterns("*.png"))
+    report(split, stats, read_all, trained, [], {"sets": len(values), **info}, plots)
+    stats.table("adapters", tables)
+    sink.write_files(final)
