@@ -23,6 +23,8 @@ def targets() -> dict[str, Target]:
     from .dedup_exact import ExactDedupParams, dedup_exact
     from .dedup_minhash import MinHashParams, dedup_minhash
     from .dedup_semantic import SemanticDedupParams, dedup_semantic
+    from .dpo_iterative import DPOIterativeParams, dpo_iterative
+    from .dpo_pairs import DPOPairsParams, dpo_pairs
     from .embed import EmbedParams, embed
     from .evaluate import EvalParams, evaluate
     from .extract import ExtractParams, extract
@@ -66,10 +68,11 @@ def targets() -> dict[str, Target]:
               ("preference-data", preference_data, PreferenceDataParams),
               ("reward-model", reward_model, RewardModelParams),
               ("rm-filter", rm_filter, RMFilterParams), ("sft", sft, SFTParams),
-              ("dpo", dpo, DPOParams), ("dpo-lora", dpo_lora, DPOLoraParams), ("grpo", grpo, GRPOParams), ("remax", remax, ReMaxParams),
+              ("dpo-pairs", dpo_pairs, DPOPairsParams), ("dpo", dpo, DPOParams), ("dpo-lora", dpo_lora, DPOLoraParams), ("grpo", grpo, GRPOParams), ("remax", remax, ReMaxParams),
               ("merge", merge, MergeParams)]
     out = {name: Target(name, f, p, "stage") for name, f, p in stages}
     out["data"] = Target("data", data, DataParams, "pipeline")
     out["model"] = Target("model", model, ModelParams, "pipeline")
     out["post-train"] = Target("post-train", post_train, PostTrainParams, "pipeline")
+    out["dpo-iterative"] = Target("dpo-iterative", dpo_iterative, DPOIterativeParams, "pipeline")
     return out

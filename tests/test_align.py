@@ -239,3 +239,39 @@ def test_dpo_lora_trains_an_adapter_per_set_and_merges_them(tiny_pretrained):
         with pytest.raises(RuntimeError, match="QLoRA.*CUDA"):
             _model_kwargs(AlignSpec(method="dpo", model="-", data="-", out="-", checkpoints="-",
                                     lora={"r": 8, "alpha": 16}, quantize=True))
+
+
+def test_iterative_dpo_rounds_sample_from_the_previous_round(tiny_pretrained, trained_reward_model,
+                                                            prefect_harness):
+    """Two rounds of dpo-pairs -> dpo: round 2 samples from round 1's model; every pair is the best
+    and worst of its answers by the reward model, and the margin threshold drops what it should."""
+    from flows.align import DPOParams
+    from flows.dpo_iterative import DPOIterativeParams, dpo_iterative
+    from flows.dpo_pairs import DPO_PAIRS, DPOPairsParams
+    from flows.preference_data import PREFERENCE_DATA, PreferenceDataParams
+    from flows.stage import execute_stage
+    from tasks.reward.scorer import RewardScorer
+    from tasks.store import Store
+
+    store = Store()
+    sft = store.import_model("sft", tiny_pretrained, stage="test").ref
+    rm = store.import_model("reward-model", trained_reward_model.folder, stage="test").ref
+    prompts = execute_stage(PREFERENCE_DATA, PreferenceDataParams(math_pairs=4, ifeval_pairs=4, use_ray=False)).ref
+    pairs = DPOPairsParams(n=3, prompts=6, max_tokens=16, backend="transformers", use_ray=False)
+    results = dpo_iterative(DPOIterativeParams(rounds=2, pairs=pairs, dpo=DPOParams(steps=2, batch_size=2,
+                                                                                   use_ray=False)))
+    p1, m1, p2, m2 = results
+    assert [r.stage for r in results] == ["dpo-pairs", "dpo", "dpo-pairs", "dpo"]
+    assert set(store.resolve(p1.ref).parents) == {prompts, sft, rm}
+    assert set(store.resolve(p2.ref).parents) == {prompts, m1.ref, rm}      # round 2 samples from round 1
+    assert set(store.resolve(m2.ref).parents) == {p2.ref, m1.ref}
+    rows = store.open_arrow(p1.ref).to_pylist()
+    assert rows and all(r["margin"] >= 0 and r["answers"] == 3 and r["origin"] == f"onpolicy:{sft}" for r in rows)
+    scorer = RewardScorer(str(trained_reward_model.folder), device="cpu")
+    got = scorer.score([r["prompt"] for r in rows] * 2, [r["chosen"] for r in rows] + [r["rejected"] for r in rows])
+    assert got[:len(rows)] == pytest.approx([r["chosen_score"] for r in rows], abs=1e-4)
+    assert got[len(rows):] == pytest.approx([r["rejected_score"] for r in rows], abs=1e-4)
+    strict = execute_stage(DPO_PAIRS, pairs.model_copy(update={"min_margin": 1e6, "model": sft}))
+    assert strict.rows == 0 and strict.stats["dropped"]["margin_below_threshold"] + \
+        strict.stats["dropped"].get("identical_answers", 0) == 6 - strict.stats["dropped"].get(
+            "fewer_than_two_answers", 0)
