@@ -18,6 +18,7 @@ class Target:
 def targets() -> dict[str, Target]:
     from .ablate import AblateParams, ablate
     from .align import DPOLoraParams, DPOParams, GRPOParams, ReMaxParams, dpo, dpo_lora, grpo, remax
+    from .align_pipeline import AlignPipelineParams, align
     from .annotate import AnnotateParams, annotate
     from .classify import ClassifyParams, classify
     from .dedup_exact import ExactDedupParams, dedup_exact
@@ -74,5 +75,6 @@ def targets() -> dict[str, Target]:
     out["data"] = Target("data", data, DataParams, "pipeline")
     out["model"] = Target("model", model, ModelParams, "pipeline")
     out["post-train"] = Target("post-train", post_train, PostTrainParams, "pipeline")
+    out["align"] = Target("align", align, AlignPipelineParams, "pipeline")
     out["dpo-iterative"] = Target("dpo-iterative", dpo_iterative, DPOIterativeParams, "pipeline")
     return out

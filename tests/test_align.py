@@ -183,36 +183,57 @@ def test_killed_run_resumes_with_the_same_losses_and_rollouts(method, tiny_pretr
         assert (Path(killed.out) / "adapter_model.safetensors").is_file()
 
 
-def test_stages_make_model_versions_that_merge_into_a_chat_model(tiny_pretrained):
-    """preference-data -> dpo and grpo from the sft model -> interpolate -> extrapolate from sft by
-    0.2: every step a model version whose lineage reaches the sft model and the preference data."""
-    from flows.align import DPO, GRPO, DPOParams, GRPOParams
-    from flows.merge import MERGE, MergeParams
+def test_alignment_pipeline_merges_the_routes_evaluates_all_and_picks_a_chat_model(
+        tiny_pretrained, trained_reward_model, prefect_harness):
+    """sft -> grpo, dpo-iterative (one round), dpo-lora -> interpolate -> extrapolate 0.2 -> evaluate
+    all six -> comparison -> chat-model: each step a version whose lineage reaches sft, the reward
+    model and the preference data."""
+    from flows.align import DPOLoraParams, DPOParams, GRPOParams
+    from flows.align_pipeline import AlignPipelineParams, align
+    from flows.dpo_iterative import DPOIterativeParams
+    from flows.dpo_pairs import DPOPairsParams
+    from flows.evaluate import EvalParams
     from flows.preference_data import PREFERENCE_DATA, PreferenceDataParams
     from flows.stage import execute_stage
     from tasks.store import Store
 
     store = Store()
     sft = store.import_model("sft", tiny_pretrained, stage="test").ref
-    pairs = execute_stage(PREFERENCE_DATA, PreferenceDataParams(math_pairs=8, ifeval_pairs=8, use_ray=False))
+    rm = store.import_model("reward-model", trained_reward_model.folder, stage="test").ref
+    pairs = execute_stage(PREFERENCE_DATA, PreferenceDataParams(math_pairs=4, ifeval_pairs=8, use_ray=False)).ref
     small = dict(steps=2, batch_size=4, use_ray=False)
-    d = execute_stage(DPO, DPOParams(**small))
-    g = execute_stage(GRPO, GRPOParams(**small, rewards={"math": 1.0, "ifeval": 1.0}, max_completion_length=8))
-    for r in (d, g):
-        m = store.resolve(r.ref)
-        assert m.kind == "model" and set(m.parents) == {pairs.ref, sft}
-        assert r.stats["counters"]["steps"] == 2 and r.stats["tables"]["plots"]
-    assert execute_stage(DPO, DPOParams(**small)).cache_hit
-    v1 = execute_stage(MERGE, MergeParams(method="interpolate", models=[g.ref, d.ref], use_ray=False))
-    chat = execute_stage(MERGE, MergeParams(method="extrapolate", models=[v1.ref], base=sft, alpha=0.2,
-                                            use_ray=False))
-    assert store.resolve(chat.ref).parents == [v1.ref, sft]
-    seen, todo = set(), [chat.ref]
+    params = AlignPipelineParams(
+        grpo=GRPOParams(**small, max_completion_length=8, rewards={"reward_model": 1.0, "ifeval": 1.0}),
+        dpo_iterative=DPOIterativeParams(rounds=1, pairs=DPOPairsParams(n=2, prompts=4, max_tokens=12,
+                                                                        backend="transformers", use_ray=False),
+                                         dpo=DPOParams(**small)),
+        dpo_lora=DPOLoraParams(**small, lora={"r": 4, "alpha": 8}, max_length=256),
+        evaluation=EvalParams(tasks=["perplexity", "ifeval"], limit=4, max_tokens=16, backend="transformers",
+                              use_ray=False),
+        select_metric="perplexity", select_from=["v1", "chat"])
+    results = align(params)
+    by = {}
+    for r in results:
+        by.setdefault(r.stage, []).append(r)
+    assert [len(by[s]) for s in ("grpo", "dpo-pairs", "dpo", "dpo-lora", "merge", "evaluate", "align")] == \
+        [1, 1, 1, 1, 2, 6, 1]
+    v1, chat = (store.resolve(r.ref) for r in by["merge"])
+    routes = {by[s][0].ref for s in ("grpo", "dpo", "dpo-lora")}
+    assert set(v1.parents) == routes and chat.parents == [v1.ref, sft] and chat.params["alpha"] == 0.2
+    picked = store.resolve(by["align"][0].ref)
+    assert picked.dataset == "chat-model" and picked.parents[0] in {v1.ref, chat.ref}
+    assert by["align"][0].stats["chosen"] in ("v1", "chat")
+    rows = picked.stats["tables"]["comparison"]
+    bpb = next(r for r in rows if r["task"] == "perplexity" and r["metric"] == "bits_per_byte")
+    scores = {k.split(" (", 1)[0]: v for k, v in bpb.items() if " (" in k}
+    assert set(scores) == {"sft", "grpo", "dpo-iterative", "dpo-lora", "v1", "chat"}
+    assert by["align"][0].stats["score"] == min(scores["v1"], scores["chat"])
+    seen, todo = set(), [picked.ref]
     while todo:
         ref = todo.pop()
         seen.add(ref)
         todo += [p for p in store.resolve(ref).parents if p not in seen]
-    assert {pairs.ref, sft, d.ref, g.ref} <= seen
+    assert {sft, rm, pairs} <= seen and routes <= seen
 
 
 def test_dpo_lora_trains_an_adapter_per_set_and_merges_them(tiny_pretrained):
