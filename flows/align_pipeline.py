@@ -19,14 +19,25 @@ from tasks.pretrain.run import logger
 from tasks.settings import get_settings
 from tasks.store import Store
 
-from .align import DPOLoraParams, GRPOParams, ReMaxParams, dpo_lora, grpo, remax
+from .align import DPOLoraParams, GRPOParams, LoraParams, ReMaxParams, dpo_lora, grpo, remax
 from .dpo_iterative import DPOIterativeParams, dpo_iterative, pinned
+from .dpo_pairs import DPOPairsParams
 from .evaluate import EvalParams, evaluate
 from .merge import MergeParams, merge
 from .stage import StageResult
 
 def _light_eval() -> EvalParams:
     return EvalParams(tasks=["perplexity", "ifeval"], limit=12, max_tokens=64)
+
+
+# sample-sized routes (the tiny model on the sample's preference data); the report's values at scale
+# are each stage's own defaults or named in its description (LoRA r 256, alpha 512, max length 2048)
+def _sample_iterative() -> DPOIterativeParams:
+    return DPOIterativeParams(pairs=DPOPairsParams(prompts=16, n=4, max_tokens=48))
+
+
+def _sample_lora() -> DPOLoraParams:
+    return DPOLoraParams(lora=LoraParams(r=16, alpha=32), max_length=512)
 
 
 class AlignPipelineParams(BaseModel):
@@ -36,10 +47,11 @@ class AlignPipelineParams(BaseModel):
     rl: Literal["grpo", "remax"] = Field("grpo", description="The RL route's method.")
     grpo: GRPOParams = Field(default_factory=GRPOParams)
     remax: ReMaxParams = Field(default_factory=ReMaxParams)
-    dpo_iterative: DPOIterativeParams | None = Field(default_factory=DPOIterativeParams, description=(
-        "The iterative on-policy DPO route; null: left out."))
-    dpo_lora: DPOLoraParams | None = Field(default_factory=DPOLoraParams, description="The LoRA DPO route; "
-                                                                                       "null: left out.")
+    dpo_iterative: DPOIterativeParams | None = Field(default_factory=_sample_iterative, description=(
+        "The iterative on-policy DPO route (sample-sized: 16 prompts, 4 answers each, 2 rounds); null: left out."))
+    dpo_lora: DPOLoraParams | None = Field(default_factory=_sample_lora, description=(
+        "The LoRA DPO route (sample-sized: r 16, alpha 32, 512 tokens; the report: r 256, alpha 512, 2048); "
+        "null: left out."))
     weights: dict[str, float] | None = Field(None, description=(
         "Interpolation weights of the routes' models into v1, by route (grpo|remax, dpo-iterative, dpo-lora); "
         "default equal. They are normalised to sum to 1."))

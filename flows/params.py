@@ -45,7 +45,7 @@ def parse_params(model: type[BaseModel], pairs: list[str]) -> BaseModel:
             field = cls.model_fields[part]
             if i < len(parts) - 1:
                 sub = _model_of(field.annotation)
-                if sub is None and getattr(field.annotation, "__origin__", None) is dict and i == len(parts) - 2:
+                if sub is None and _is_mapping(field.annotation) and i == len(parts) - 2:
                     # a mapping's key: the others keep their defaults (rewards.math=1)
                     target = target.setdefault(part, dict(field.get_default(call_default_factory=True) or {}))
                     target[parts[-1]] = _value(value, None)
@@ -64,6 +64,11 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
         if isinstance(a, type) and issubclass(a, BaseModel):
             return a
     return None
+
+
+def _is_mapping(annotation: Any) -> bool:
+    """A dict field (also inside `dict | None`)."""
+    return any(getattr(a, "__origin__", None) is dict for a in (annotation, *getattr(annotation, "__args__", ())))
 
 
 def _value(text: str, annotation: Any) -> Any:

@@ -29,6 +29,9 @@ def test_parse_params_reads_json_lists_and_nested_keys():
     assert parse_params(DPOParams, ["lora.r=8"]).lora.alpha == 512
     assert parse_params(PostTrainParams, ["reward_model.world_size=2"]).reward_model.world_size == 2
     assert parse_params(GRPOParams, ["rewards.math=0"]).rewards == {"reward_model": 1.0, "math": 0, "ifeval": 1.0}
+    from flows.align_pipeline import AlignPipelineParams
+
+    assert parse_params(AlignPipelineParams, ["weights.dpo-lora=2"]).weights == {"dpo-lora": 2}
     with pytest.raises(ValueError, match="unknown parameter 'shards'"):
         parse_params(IngestParams, ["shards=1"])
     with pytest.raises(ValueError, match="KEY=VALUE"):

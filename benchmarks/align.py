@@ -1,0 +1,136 @@
+"""Alignment speed: samples/s of our dpo and grpo stages against TRL's DPOTrainer and GRPOTrainer
+driven directly (the baseline) on the same model, pairs or prompts, rewards, steps and machine, in
+the same run; and ReMax's time per step against GRPO's at the same number of rollouts.
+
+Two figures per path: the training loop alone (the trainer's own time; ours is TRL's loop in a
+rank process, so this ratio shows what the stage's callbacks and checkpoints cost) and end to end
+(ours: plan, data preparation, the rank's start, training, saving and commit; TRL: loading the
+model, training and saving, as a script would).
+
+    python benchmarks/align.py --steps 8 --batch 4
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="smollm2-135m-instruct", help="the default generator or an HF folder")
+    ap.add_argument("--steps", type=int, default=8)
+    ap.add_argument("--batch", type=int, default=4, help="DPO pairs / GRPO completions per step")
+    ap.add_argument("--generations", type=int, default=4, help="GRPO/ReMax answers per prompt")
+    ap.add_argument("--completion-tokens", type=int, default=32)
+    ap.add_argument("--checkpoint-every", type=int, default=0, help="our stages' checkpoint cadence "
+                    "(0: once, at the last step; TRL's baseline saves only the final model)")
+    a = ap.parse_args()
+    os.environ["ZHINAO_HOME"] = tempfile.mkdtemp(prefix="align-bench-")
+
+    import torch
+
+    from flows.align import DPO, GRPO, REMAX, DPOParams, GRPOParams, ReMaxParams
+    from flows.preference_data import PREFERENCE_DATA, PreferenceDataParams
+    from flows.stage import execute_stage
+    from tasks.align.run import dpo_rows, prompt_rows
+    from tasks.generate.models import resolve_generator_model
+    from tasks.store import Store
+
+    model = str(resolve_generator_model(a.model))
+    store = Store()
+    execute_stage(PREFERENCE_DATA, PreferenceDataParams(math_pairs=16, ifeval_pairs=16, use_ray=False))
+    table = store.open_arrow("preference-data").to_pylist()
+    common = dict(model=model, steps=a.steps, batch_size=a.batch, lr=1e-6, use_ray=False,
+                  checkpoint_every=a.checkpoint_every or a.steps)
+    rl = dict(num_generations=a.generations, max_completion_length=a.completion_tokens,
+              rewards={"math": 1.0, "ifeval": 1.0}, backend="transformers")
+    rows = []
+
+    def ours(stage, params) -> tuple[float, float]:
+        t = time.perf_counter()
+        r = execute_stage(stage, params)
+        wall = time.perf_counter() - t
+        state = next(x["value"] for x in r.stats["tables"]["run"] if x["metric"] == "train_seconds")
+        return wall, float(state)
+
+    dpo_wall, dpo_loop = ours(DPO, DPOParams(**common, max_length=512))
+    ref_wall, ref_loop = _trl_dpo(model, dpo_rows(table)[0], a)
+    rows += [("DPO: TRL DPOTrainer directly (baseline)", ref_loop, ref_wall, ref_loop, ref_wall),
+             ("DPO: our dpo stage", dpo_loop, dpo_wall, ref_loop, ref_wall)]
+    g_wall, g_loop = ours(GRPO, GRPOParams(**common, **rl))
+    gr_wall, gr_loop = _trl_grpo(model, prompt_rows(table)[0], a)
+    rows += [("GRPO: TRL GRPOTrainer directly (baseline)", gr_loop, gr_wall, gr_loop, gr_wall),
+             ("GRPO: our grpo stage", g_loop, g_wall, gr_loop, gr_wall)]
+    m_wall, m_loop = ours(REMAX, ReMaxParams(**common, **rl))
+
+    samples = a.steps * a.batch
+    print(f"model {Path(model).name}; {a.steps} steps x {a.batch} samples (GRPO/ReMax: completions, "
+          f"{a.generations} per prompt, {a.completion_tokens} tokens); {os.cpu_count()} CPUs, "
+          f"{torch.get_num_threads()} torch threads; our checkpoints every {a.checkpoint_every or a.steps} steps; "
+          "same run")
+    print(f"{'path':<44}{'loop samples/s':>16}{'vs TRL':>9}{'end-to-end samples/s':>23}{'vs TRL':>9}")
+    for what, loop, wall, base_loop, base_wall in rows:
+        print(f"{what:<44}{samples / loop:>16.2f}{base_loop / loop:>8.2f}x{samples / wall:>23.2f}"
+              f"{base_wall / wall:>8.2f}x")
+    print(f"ReMax vs GRPO, time per step at {a.batch} rollouts (+ one greedy answer per prompt): "
+          f"{m_loop / a.steps:.2f} s vs {g_loop / a.steps:.2f} s ({m_loop / g_loop:.2f}x)")
+
+
+def _args(cls, out: str, a, **kw):
+    import torch
+
+    return cls(output_dir=out, max_steps=a.steps, per_device_train_batch_size=a.batch, learning_rate=1e-6,
+               lr_scheduler_type="cosine", logging_steps=1, save_strategy="no", report_to=[], seed=0,
+               use_cpu=not torch.cuda.is_available(), disable_tqdm=True, **kw)
+
+
+def _timed_train(trainer) -> float:
+    t = time.perf_counter()
+    trainer.train()
+    return time.perf_counter() - t
+
+
+def _trl_dpo(model: str, rows: list[dict], a) -> tuple[float, float]:
+    from datasets import Dataset
+    from transformers import AutoTokenizer
+    from trl import DPOConfig, DPOTrainer
+
+    t = time.perf_counter()
+    out = tempfile.mkdtemp(prefix="trl-dpo-")
+    tok = AutoTokenizer.from_pretrained(model)
+    trainer = DPOTrainer(model=model, args=_args(DPOConfig, out, a, max_length=512, beta=0.1),
+                         train_dataset=Dataset.from_list(rows), processing_class=tok)
+    loop = _timed_train(trainer)
+    trainer.save_model(out + "/final")
+    return time.perf_counter() - t, loop
+
+
+def _trl_grpo(model: str, rows: list[dict], a) -> tuple[float, float]:
+    from datasets import Dataset
+    from transformers import AutoTokenizer
+    from trl import GRPOConfig, GRPOTrainer
+
+    from tasks.align.rewards import reward_functions
+
+    t = time.perf_counter()
+    out = tempfile.mkdtemp(prefix="trl-grpo-")
+    tok = AutoTokenizer.from_pretrained(model)
+    funcs, weights = reward_functions({"math": 1.0, "ifeval": 1.0}, None)
+    args = _args(GRPOConfig, out, a, num_generations=a.generations, max_completion_length=a.completion_tokens,
+                 beta=0.04, reward_weights=weights, loss_type="grpo", scale_rewards="group", temperature=1.0)
+    trainer = GRPOTrainer(model=model, reward_funcs=funcs, args=args, train_dataset=Dataset.from_list(rows),
+                          processing_class=tok)
+    loop = _timed_train(trainer)
+    trainer.save_model(out + "/final")
+    return time.perf_counter() - t, loop
+
+
+if __name__ == "__main__":
+    main()
