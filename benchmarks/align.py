@@ -2,7 +2,7 @@
 driven directly (the baseline) on the same model, pairs or prompts, rewards, steps and machine, in
 the same run; and ReMax's time per step against GRPO's at the same number of rollouts.
 
-Two figures per path: the training loop alone (the trainer's own time; ours is TRL's loop in a
+Both sides train in float32 with TRL's other defaults (gradient checkpointing on). Two figures per path: the training loop alone (the trainer's own time; ours is TRL's loop in a
 rank process, so this ratio shows what the stage's callbacks and checkpoints cost) and end to end
 (ours: plan, data preparation, the rank's start, training, saving and commit; TRL: loading the
 model, training and saving, as a script would).
@@ -88,7 +88,10 @@ def _args(cls, out: str, a, **kw):
 
     return cls(output_dir=out, max_steps=a.steps, per_device_train_batch_size=a.batch, learning_rate=1e-6,
                lr_scheduler_type="cosine", logging_steps=1, save_strategy="no", report_to=[], seed=0,
-               use_cpu=not torch.cuda.is_available(), disable_tqdm=True, **kw)
+               use_cpu=not torch.cuda.is_available(), disable_tqdm=True,
+               # the stages' precision (float32): TRL's configs default to bf16 autocast, several times slower
+               # on CPUs without bf16 matrix units, which would flatter ours
+               bf16=False, model_init_kwargs={"dtype": torch.float32}, **kw)
 
 
 def _timed_train(trainer) -> float:
