@@ -13,7 +13,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.context import FlowRunContext
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from tasks.align.choose import choose, compare
+from tasks.align.choose import choose, compare, route_weights, text_table
 from tasks.eval.compare import plot
 from tasks.pretrain.run import logger
 from tasks.settings import get_settings
@@ -72,16 +72,6 @@ class AlignPipelineParams(BaseModel):
         return self
 
 
-def _weights(names: list[str], given: dict[str, float] | None) -> list[float]:
-    unknown = set(given or {}) - set(names)
-    if unknown:
-        raise ValueError(f"weights for {sorted(unknown)}: the routes run are {names}")
-    raw = [float((given or {}).get(n, 1.0)) for n in names]
-    if sum(raw) <= 0:
-        raise ValueError("interpolation weights must sum to more than 0")
-    return [w / sum(raw) for w in raw]
-
-
 @flow(name="align", description="Alignment: sft -> {grpo|remax, dpo-iterative, dpo-lora} -> interpolate -> "
                                 "extrapolate (0.2) -> evaluate every model -> comparison -> the chat model.",
       persist_result=False)
@@ -103,7 +93,7 @@ def align(params: AlignPipelineParams = AlignPipelineParams()) -> list[StageResu
     results += list(routes.values())
     names = list(routes)
     v1 = merge(MergeParams(method="interpolate", models=[routes[n].ref for n in names],
-                           weights=_weights(names, params.weights)))
+                           weights=route_weights(names, params.weights)))
     chat = merge(MergeParams(method="extrapolate", models=[v1.ref], base=sft, alpha=params.alpha))
     results += [v1, chat]
     models = {"sft": sft, **{n: r.ref for n, r in routes.items()}, "v1": v1.ref, "chat": chat.ref}
@@ -116,24 +106,16 @@ def align(params: AlignPipelineParams = AlignPipelineParams()) -> list[StageResu
     best, score = choose(labels, rows, params.select_metric, params.select_from)
     chosen = best.split(" (", 1)[0]
     png = plot(labels, rows, get_settings().reports / f"align-{chat.version}.png")
-    _report(labels, rows, chosen, score, params.select_metric, png)
+    logger().info("alignment: every model side by side\n%s\nchosen chat model: %s (%s %.4f); plot: %s",
+                  text_table(labels, rows), chosen, params.select_metric, score, png)
+    if FlowRunContext.get() is not None:
+        create_table_artifact(key="align-comparison", table=[{k.split(" (", 1)[0]: v for k, v in r.items()}
+                                                             for r in rows],
+                              description=f"Every aligned model side by side; chosen: {chosen} "
+                                          f"({params.select_metric} {score:.4f})")
     picked = store.import_model("chat-model", store.model_path(models[chosen]), parents=[models[chosen]],
                                 params={"select_metric": params.select_metric, "score": score, "chosen": chosen},
                                 stage="align", stats={"tables": {"comparison": rows}})
     results.append(StageResult(stage="align", ref=picked.ref, version=picked.version, cache_hit=False, rows=0,
                                kind="model", stats={"chosen": chosen, "score": score, "plot": str(png)}))
     return results
-
-
-def _report(labels, rows, chosen: str, score: float, metric: str, png) -> None:
-    width = max(len(r["task"]) for r in rows)
-    lines = [f"{'task':<{width}}  {'metric':<16}" + "".join(f"{lab.split(' (', 1)[0]:>15}" for lab in labels)]
-    for r in rows:
-        lines.append(f"{r['task']:<{width}}  {r['metric']:<16}" + "".join(
-            f"{r[lab]:>15.4f}" if isinstance(r.get(lab), (int, float)) else f"{'-':>15}" for lab in labels))
-    logger().info("alignment: every model side by side\n%s\nchosen chat model: %s (%s %.4f); plot: %s",
-                  "\n".join(lines), chosen, metric, score, png)
-    if FlowRunContext.get() is not None:
-        create_table_artifact(key="align-comparison", table=[{k.split(" (", 1)[0]: v for k, v in r.items()}
-                                                             for r in rows],
-                              description=f"Every aligned model side by side; chosen: {chosen} ({metric} {score:.4f})")

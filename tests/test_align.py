@@ -296,3 +296,19 @@ def test_iterative_dpo_rounds_sample_from_the_previous_round(tiny_pretrained, tr
     assert strict.rows == 0 and strict.stats["dropped"]["margin_below_threshold"] + \
         strict.stats["dropped"].get("identical_answers", 0) == 6 - strict.stats["dropped"].get(
             "fewer_than_two_answers", 0)
+
+
+def test_the_chat_model_choice_follows_the_stated_metric():
+    from tasks.align.choose import choose, route_weights
+
+    labels = ["sft (e@0)", "v1 (e@1)", "chat (e@2)"]
+    rows = [{"task": "perplexity", "metric": "bits_per_byte", "sft (e@0)": 1.0, "v1 (e@1)": 2.5, "chat (e@2)": 2.4},
+            {"task": "ifeval", "metric": "strict_prompt", "sft (e@0)": 0.9, "v1 (e@1)": 0.5, "chat (e@2)": 0.5}]
+    assert choose(labels, rows, "perplexity", ["v1", "chat"]) == ("chat (e@2)", 2.4)   # lower is better
+    assert choose(labels, rows, "ifeval", ["v1", "chat"]) == ("v1 (e@1)", 0.5)         # a tie: the first listed
+    assert choose(labels, rows, "ifeval", ["sft", "chat"]) == ("sft (e@0)", 0.9)
+    with pytest.raises(ValueError, match="was not evaluated"):
+        choose(labels, rows, "mc", ["v1"])
+    assert route_weights(["grpo", "dpo-lora"], {"dpo-lora": 3}) == [0.25, 0.75]
+    with pytest.raises(ValueError, match="routes run are"):
+        route_weights(["grpo"], {"remax": 1})

@@ -33,3 +33,24 @@ def choose(labels: list[str], rows: list[dict[str, Any]], metric: str, candidate
     sign = 1 if metric in LOWER_IS_BETTER else -1
     best = min(range(len(scored)), key=lambda i: (sign * scored[i][1], i))
     return scored[best]
+
+
+def route_weights(names: list[str], given: dict[str, float] | None) -> list[float]:
+    """Interpolation weights of the routes' models, by route name (default 1 each), normalised to sum to 1."""
+    unknown = set(given or {}) - set(names)
+    if unknown:
+        raise ValueError(f"weights for {sorted(unknown)}: the routes run are {names}")
+    raw = [float((given or {}).get(n, 1.0)) for n in names]
+    if sum(raw) <= 0:
+        raise ValueError("interpolation weights must sum to more than 0")
+    return [w / sum(raw) for w in raw]
+
+
+def text_table(labels: list[str], rows: list[dict[str, Any]]) -> str:
+    """The comparison as aligned text columns, one per model (by name)."""
+    width = max(len(r["task"]) for r in rows)
+    lines = [f"{'task':<{width}}  {'metric':<16}" + "".join(f"{lab.split(' (', 1)[0]:>15}" for lab in labels)]
+    for r in rows:
+        lines.append(f"{r['task']:<{width}}  {r['metric']:<16}" + "".join(
+            f"{r[lab]:>15.4f}" if isinstance(r.get(lab), (int, float)) else f"{'-':>15}" for lab in labels))
+    return "\n".join(lines)
