@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -143,8 +144,6 @@ def train(spec: AlignSpec) -> None:
     seconds = time.perf_counter() - started
     tmp = out.with_name(out.name + ".part")
     if tmp.exists():
-        import shutil
-
         shutil.rmtree(tmp)
     trainer.save_model(str(tmp))                      # the full model, or (LoRA) the adapter
     trainer.processing_class.save_pretrained(str(tmp))
@@ -161,8 +160,6 @@ def train(spec: AlignSpec) -> None:
             summary[f"final_{k}"] = lines[-1][k]
     (tmp / "trainer_state.json").write_text(json.dumps(summary, indent=2))
     if out.exists():
-        import shutil
-
         shutil.rmtree(out)
     os.replace(tmp, out)
 

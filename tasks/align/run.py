@@ -67,12 +67,15 @@ def prompt_rows(rows: list[dict]) -> tuple[list[dict], dict[str, int]]:
     return out, dropped
 
 
-def prepare(split: dict[str, Any], work: Path, keep=None) -> tuple[Path, int, dict[str, int]]:
-    """The split's rows in TRL form in `work`/rows.parquet; `keep(row)` selects input rows."""
+def columns_of(method: str) -> list[str]:
+    return ["prompt", "chosen", "rejected"] if method == "dpo" else ["prompt", "verify"]
+
+
+def prepare(split: dict[str, Any], work: Path, rows: list[dict] | None = None) -> tuple[Path, int, dict[str, int]]:
+    """The split's rows (or `rows`, read already) in TRL form in `work`/rows.parquet."""
     method = split["spec"]["method"]
-    columns = ["prompt", "chosen", "rejected"] if method == "dpo" else ["prompt", "verify"]
-    rows = read_rows(split["root"], split["paths"], columns + list(split.get("extra_columns", ())))
-    rows = [r for r in rows if keep is None or keep(r)]
+    if rows is None:
+        rows = read_rows(split["root"], split["paths"], columns_of(method))
     made, dropped = (dpo_rows if method == "dpo" else prompt_rows)(rows)
     if not made:
         raise ValueError(f"{split['stage']}: no training rows in {split['data_ref']} "
@@ -130,7 +133,9 @@ def run_dpo_lora(split: dict[str, Any], params: Any, sink, stats) -> None:
     from .lora_merge import merge_adapters
 
     work, column = Path(split["spec"]["checkpoints"]), split["split_by"]
-    values = sorted({r[column] for r in read_rows(split["root"], split["paths"], [column]) if r[column]})
+    # the pairs are read once; each set's adapter trains on its share
+    everything = read_rows(split["root"], split["paths"], columns_of("dpo") + [column])
+    values = sorted({r[column] for r in everything if r[column]})
     weights = {v: float((split["weights"] or {}).get(v, 1.0)) for v in values}
     unknown = set(split["weights"] or {}) - set(values)
     if unknown:
@@ -138,7 +143,7 @@ def run_dpo_lora(split: dict[str, Any], params: Any, sink, stats) -> None:
                          f"in {split['data_ref']} ({values})")
     adapters, tables, plots, read_all, trained = [], [], [], 0, 0
     for v in values:
-        data, read, dropped = prepare(split | {"extra_columns": [column]}, work / v, keep=lambda r, v=v: r[column] == v)
+        data, read, dropped = prepare(split, work / v, [r for r in everything if r[column] == v])
         for reason, n in dropped.items():
             stats.drop(reason, n)
         rows, state, out, mine = train(split, data, work / v, f"{split['stage']}:{v}")
