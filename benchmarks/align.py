@@ -2,17 +2,22 @@
 driven directly (the baseline) on the same model, pairs or prompts, rewards, steps and machine, in
 the same run; and ReMax's time per step against GRPO's at the same number of rollouts.
 
-Both sides train in float32 with TRL's other defaults (gradient checkpointing on). Two figures per path: the training loop alone (the trainer's own time; ours is TRL's loop in a
-rank process, so this ratio shows what the stage's callbacks and checkpoints cost) and end to end
-(ours: plan, data preparation, the rank's start, training, saving and commit; TRL: loading the
-model, training and saving, as a script would).
+Both sides train in float32 with TRL's other defaults (gradient checkpointing on), each in a fresh
+process (ours: the stage's rank; TRL: this file run as a script, `--baseline`), so both pay the same
+first-step warm-up; the model files are read once before either runs. Two figures per path: the
+training loop alone (the trainer's own time; ours is TRL's loop in a rank process, so this ratio
+shows what the stage's callbacks and checkpoints cost) and end to end (ours: plan, data
+preparation, the rank's start, training, saving and commit; TRL: the script's start and imports,
+loading the model, training and saving).
 
     python benchmarks/align.py --steps 8 --batch 4
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -30,8 +35,15 @@ def main() -> None:
     ap.add_argument("--generations", type=int, default=4, help="GRPO/ReMax answers per prompt")
     ap.add_argument("--completion-tokens", type=int, default=32)
     ap.add_argument("--checkpoint-every", type=int, default=0, help="our stages' checkpoint cadence "
-                    "(0: once, at the last step; TRL's baseline saves only the final model)")
+                    "(0: none before the final model, like TRL's baseline)")
+    ap.add_argument("--baseline", choices=["dpo", "grpo"], help=argparse.SUPPRESS)   # the script side
+    ap.add_argument("--rows", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.baseline:
+        run = _trl_dpo if a.baseline == "dpo" else _trl_grpo
+        wall, loop = run(a.model, json.loads(Path(a.rows).read_text()), a)
+        print(json.dumps({"loop": loop}))
+        return
     os.environ["ZHINAO_HOME"] = tempfile.mkdtemp(prefix="align-bench-")
 
     import torch
@@ -44,6 +56,9 @@ def main() -> None:
     from tasks.store import Store
 
     model = str(resolve_generator_model(a.model))
+    for f in Path(model).rglob("*"):            # page cache: neither side pays the first read
+        if f.is_file():
+            f.read_bytes()
     store = Store()
     execute_stage(PREFERENCE_DATA, PreferenceDataParams(math_pairs=16, ifeval_pairs=16, use_ray=False))
     table = store.open_arrow("preference-data").to_pylist()
@@ -60,12 +75,22 @@ def main() -> None:
         state = next(x["value"] for x in r.stats["tables"]["run"] if x["metric"] == "train_seconds")
         return wall, float(state)
 
+    def script(method: str, method_rows: list[dict]) -> tuple[float, float]:
+        path = Path(os.environ["ZHINAO_HOME"]) / f"{method}-rows.json"
+        path.write_text(json.dumps(method_rows))
+        t = time.perf_counter()
+        out = subprocess.run([sys.executable, __file__, "--baseline", method, "--rows", str(path), "--model", model,
+                              "--steps", str(a.steps), "--batch", str(a.batch), "--generations", str(a.generations),
+                              "--completion-tokens", str(a.completion_tokens)],
+                             check=True, stdout=subprocess.PIPE, text=True).stdout
+        return time.perf_counter() - t, json.loads(out.strip().splitlines()[-1])["loop"]
+
     dpo_wall, dpo_loop = ours(DPO, DPOParams(**common, max_length=512))
-    ref_wall, ref_loop = _trl_dpo(model, dpo_rows(table)[0], a)
+    ref_wall, ref_loop = script("dpo", dpo_rows(table)[0])
     rows += [("DPO: TRL DPOTrainer directly (baseline)", ref_loop, ref_wall, ref_loop, ref_wall),
              ("DPO: our dpo stage", dpo_loop, dpo_wall, ref_loop, ref_wall)]
     g_wall, g_loop = ours(GRPO, GRPOParams(**common, **rl))
-    gr_wall, gr_loop = _trl_grpo(model, prompt_rows(table)[0], a)
+    gr_wall, gr_loop = script("grpo", prompt_rows(table)[0])
     rows += [("GRPO: TRL GRPOTrainer directly (baseline)", gr_loop, gr_wall, gr_loop, gr_wall),
              ("GRPO: our grpo stage", g_loop, g_wall, gr_loop, gr_wall)]
     m_wall, m_loop = ours(REMAX, ReMaxParams(**common, **rl))
@@ -73,8 +98,8 @@ def main() -> None:
     samples = a.steps * a.batch
     print(f"model {Path(model).name}; {a.steps} steps x {a.batch} samples (GRPO/ReMax: completions, "
           f"{a.generations} per prompt, {a.completion_tokens} tokens); {os.cpu_count()} CPUs, "
-          f"{torch.get_num_threads()} torch threads; our checkpoints every {a.checkpoint_every or a.steps} steps; "
-          "same run")
+          f"{torch.get_num_threads()} torch threads; our checkpoints "
+          f"{'every %d steps' % a.checkpoint_every if a.checkpoint_every else 'none but the final model'}; same run")
     print(f"{'path':<44}{'loop samples/s':>16}{'vs TRL':>9}{'end-to-end samples/s':>23}{'vs TRL':>9}")
     for what, loop, wall, base_loop, base_wall in rows:
         print(f"{what:<44}{samples / loop:>16.2f}{base_loop / loop:>8.2f}x{samples / wall:>23.2f}"

@@ -90,7 +90,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 def cmd_lineage(args: argparse.Namespace) -> int:
     from tasks.store import Store
 
-    from .lineage_view import label, to_rich_tree
+    from .lineage_view import summary, to_rich_tree
 
     store = Store()
     ref = args.ref
@@ -101,12 +101,16 @@ def cmd_lineage(args: argparse.Namespace) -> int:
         latest = max(newest, key=lambda r: r["created_at"])
         ref = f"{latest['dataset']}@{latest['version']}"
     node = store.lineage(ref)
-    console.print(to_rich_tree(node))
-    if args.down:
-        down = store.downstream(node.manifest)
-        console.print("[bold]downstream:[/bold]" + ("" if down else " none"))
-        for m in down:
-            console.print(f"  {label(m)}")
+    if args.direction in ("up", "both"):
+        console.print(to_rich_tree(node, sources=args.sources, depth=args.depth))
+        console.print(summary(node))
+    if args.direction in ("down", "both"):
+        down = store.downstream_graph(node.manifest)
+        console.print(to_rich_tree(down, sources=args.sources, depth=args.depth, word="downstream"))
+        console.print(summary(down, word="downstream"))
+    if args.depth is not None:
+        console.print(f"the whole graph: zhinao lineage {node.manifest.ref}"
+                      f"{'' if args.direction == 'up' else ' --direction ' + args.direction}")
     return 0
 
 
@@ -257,7 +261,11 @@ def build_parser() -> argparse.ArgumentParser:
     lin = sub.add_parser("lineage", help="upstream graph of a version as a tree")
     lin.add_argument("ref", metavar="DATASET[@VERSION]", nargs="?",
                      help="default: the newest version in the catalog")
-    lin.add_argument("--down", action="store_true", help="also list what was derived from it")
+    lin.add_argument("--direction", choices=["up", "down", "both"], default="up",
+                     help="up: what it was made from (default); down: what was made from it; both")
+    lin.add_argument("--down", dest="direction", action="store_const", const="both", help="= --direction both")
+    lin.add_argument("--depth", type=int, metavar="N", help="stop N levels from the version (and say what lies beyond)")
+    lin.add_argument("--sources", action="store_true", help="list every raw source file (default: a summary per version)")
     lin.set_defaults(func=cmd_lineage)
     cmp = sub.add_parser("compare", help="evaluations of several models side by side (table and plot)")
     cmp.add_argument("refs", nargs="+", metavar="VERSION", help="eval versions, or model versions (their newest "

@@ -160,7 +160,7 @@ def test_killed_run_resumes_with_the_same_losses_and_rollouts(method, tiny_pretr
         rows = [{"prompt": user(f"Describe item {i} briefly."), "verify": IFEVAL} for i in range(8)]
     data = tmp_path / "rows.parquet"
     pq.write_table(pa.Table.from_pylist(rows), data)
-    kw = lora if method == "dpo" else {"rewards": {"ifeval": 1.0}, "batch_size": 8}
+    kw = {"steps": 4} | (lora if method == "dpo" else {"rewards": {"ifeval": 1.0}, "batch_size": 8})
     whole = _spec(method, tiny_pretrained, data, tmp_path / "whole", **kw)
     killed = _spec(method, tiny_pretrained, data, tmp_path / "killed", **kw)
     assert _rank(whole).returncode == 0
@@ -172,7 +172,8 @@ def test_killed_run_resumes_with_the_same_losses_and_rollouts(method, tiny_pretr
     state = json.loads((Path(killed.out) / "trainer_state.json").read_text())
     assert state["resumed_from_step"] == 2
     a, b = _lines(whole), _lines(killed)
-    assert [r["step"] for r in b] == list(range(1, 7))
+    assert [r["step"] for r in b] == list(range(1, 5))
+    assert not list(Path(killed.checkpoints).glob("checkpoint-4"))   # the last step: the final model only
     keys = ["loss", "grad_norm"] + (["rewards_margins"] if method == "dpo" else ["reward", "reward_std"])
     for ra, rb in zip(a, b):
         for k in keys:

@@ -77,6 +77,7 @@ def test_a_missing_benchmark_file_is_named(evaluated):
 def test_compare_lines_up_two_models(evaluated, smollm2, tmp_path, monkeypatch, capsys):
     """Two model versions (the same weights imported under two names) compared by `zhinao compare`."""
     from flows.cli import main
+    from tasks.eval.compare import table
 
     store, model, result, ifeval = evaluated
     monkeypatch.setenv("ZHINAO_HOME", str(store.catalog.path.parent))
@@ -92,6 +93,18 @@ def test_compare_lines_up_two_models(evaluated, smollm2, tmp_path, monkeypatch, 
     assert "mc/addition" in head
     assert main(["compare", model.ref, "smollm2-copy"]) == 0
     assert "plot:" in capsys.readouterr().out
+    # a model imported from one evaluated model (as chat-model is) shows that model's evaluation;
+    # different files under a model parent do not
+    chosen = store.import_model("smollm2-chosen", store.model_path(model), parents=[model.ref], stage="align")
+    assert "manifest.json" not in {s.path for s in chosen.shards}        # the store's file, not the model's
+    labels, _ = table(store, ["smollm2-chosen"])
+    assert labels == [f"{chosen.ref} = {model.ref} ({result.ref})"]
+    edited = tmp_path / "edited"
+    edited.mkdir()
+    (edited / "config.json").write_text("{}")
+    store.import_model("smollm2-edited", edited, parents=[model.ref], stage="align")
+    with pytest.raises(LookupError, match="no evaluation yet"):
+        table(store, ["smollm2-edited"])
     assert list((store.catalog.path.parent / "reports").glob("compare-*.png"))
 
 

@@ -26,9 +26,25 @@ def eval_of(store, ref: str):
         return m
     evals = [store.catalog.get(v) for v in store.catalog.children(m.version)]
     evals = sorted((e for e in evals if e is not None and e.kind == "eval"), key=lambda e: e.created_at)
-    if not evals:
-        raise LookupError(f"{m.ref} has no evaluation yet: zhinao run evaluate -p model={m.ref}")
-    return evals[-1]
+    if evals:
+        return evals[-1]
+    source = _copied_from(store, m)
+    if source is not None:      # chat-model: the chosen model's files under a stable name; its evaluation
+        try:
+            return eval_of(store, source)
+        except LookupError:
+            pass
+    raise LookupError(f"{m.ref} has no evaluation yet: zhinao run evaluate -p model={m.ref}")
+
+
+def _copied_from(store, m) -> str | None:
+    """The model version an imported model `m` is a copy of (its one model parent, same files)."""
+    models = [p for p in m.parents if (store.catalog.get(p.split("@", 1)[1]) or m).kind == "model"]
+    if m.kind != "model" or len(models) != 1 or m.code:
+        return None
+    source = store.resolve(models[0])
+    same = sorted((s.path, s.bytes) for s in source.shards) == sorted((s.path, s.bytes) for s in m.shards)
+    return source.ref if same else None
 
 
 def model_label(store, ev) -> str:
@@ -36,10 +52,21 @@ def model_label(store, ev) -> str:
     return models[0] if models else ev.params.get("model", ev.ref)
 
 
+def _label(store, ref: str, ev) -> str:
+    from ..store import VersionNotFound
+
+    label = f"{model_label(store, ev)} ({ev.ref})"
+    try:
+        m = store.resolve(ref)
+    except VersionNotFound:
+        return label
+    return f"{m.ref} = {label}" if m.kind == "model" and m.ref not in ev.parents else label
+
+
 def table(store, refs: list[str]) -> tuple[list[str], list[dict[str, Any]]]:
     """(column labels, rows of {task, metric, <label>: value ...})."""
     evals = [eval_of(store, r) for r in refs]
-    labels = [f"{model_label(store, e)} ({e.ref})" for e in evals]
+    labels = [_label(store, r, e) for r, e in zip(refs, evals)]
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     for label, ev in zip(labels, evals):
         tables = ev.stats.get("tables", {})

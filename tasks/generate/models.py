@@ -105,7 +105,9 @@ def resolve_model(spec: str, store) -> tuple[Path, list]:
 
 def model_files(path: Path) -> list[Path]:
     """The files that define a model's output (weights, configs, tokenizer)."""
-    return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in
+    from ..store.manifest import MANIFEST
+
+    return sorted(p for p in path.rglob("*") if p.is_file() and p != path / MANIFEST and p.suffix in
                   (".safetensors", ".bin", ".json", ".txt", ".model", ".gguf", ".jinja"))
 
 

@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from .fs import Root
-from .manifest import Manifest, Shard
+from .manifest import MANIFEST, Manifest, Shard
 
 
 def folder_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and ".cache" not in p.parts)
+    """A model folder's files; a store version folder's own manifest is the store's, not the model's."""
+    return sorted(p for p in folder.rglob("*") if p.is_file() and ".cache" not in p.parts
+                  and p != folder / MANIFEST)
 
 
 def folder_version(dataset: str, folder: Path, params: dict[str, Any], parents: list[str]) -> str:

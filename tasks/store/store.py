@@ -160,18 +160,28 @@ class Store:
     # ---- lineage -----------------------------------------------------------------------------
     def lineage(self, ref: str | Manifest) -> LineageNode:
         """Upstream graph of a version (inputs, their inputs, ... down to raw sources)."""
-        m = ref if isinstance(ref, Manifest) else self.resolve(ref)
-        seen: dict[str, LineageNode] = {}
+        return self._graph(ref if isinstance(ref, Manifest) else self.resolve(ref), self._parents_of)
+
+    def downstream_graph(self, ref: str | Manifest) -> LineageNode:
+        """Derived versions as a graph: each node's `parents` hold the versions made from it."""
+        return self._graph(ref if isinstance(ref, Manifest) else self.resolve(ref), self._children_of)
+
+    def _parents_of(self, m: Manifest) -> list[Manifest]:
+        found = (self.catalog.get(v) or self._read_manifest(d, v) for d, v in map(parse_ref, m.parents))
+        return [p for p in found if p is not None]
+
+    def _children_of(self, m: Manifest) -> list[Manifest]:
+        return [c for c in map(self.catalog.get, self.catalog.children(m.version)) if c is not None]
+
+    @staticmethod
+    def _graph(m: Manifest, nexts) -> LineageNode:
+        seen: dict[str, LineageNode] = {}      # a version reached twice is one node
 
         def walk(man: Manifest) -> LineageNode:
             if man.version in seen:
                 return seen[man.version]
             node = seen[man.version] = LineageNode(man)
-            for p in man.parents:
-                dataset, version = parse_ref(p)
-                parent = self.catalog.get(version) or self._read_manifest(dataset, version)
-                if parent is not None:
-                    node.parents.append(walk(parent))
+            node.parents.extend(walk(n) for n in nexts(man))
             return node
 
         return walk(m)
