@@ -24,6 +24,7 @@ from tasks.store.external import external_sources
 from tasks.store.lease import Lease
 
 from .artifacts import publish_artifacts
+from .lineage_events import StageRunEvents
 from .params import StageParams
 
 
@@ -202,6 +203,8 @@ def _compute(stage: Stage, params: StageParams, store: Store, plan: Plan, parent
     writer.remove_abandoned()           # attempts of writers that died: safe, the lease is ours
     audit_writer = store.writer(f"{stage.name}.dropped", version_id(stage.name + ".dropped", {}, code, [vid])) \
         if wants_audit else None
+    events = StageRunEvents(store, stage.name, vid, code, params.key_params(), parents, _flow_run_id())
+    events.start()
     try:
         if params.use_ray:
             init_ray(params.num_cpus)
@@ -250,15 +253,17 @@ def _compute(stage: Stage, params: StageParams, store: Store, plan: Plan, parent
         committed = store.commit(writer, manifest)
         store.catalog.mark_current(stage.name, vid)
         _remove(store, resume_folder(stage.name, vid))
-    except BaseException:
+    except BaseException as e:
         writer.abort()
         if audit_writer is not None:
             audit_writer.abort()
+        events.fail(e)
         raise
     size = f"{len(committed.shards)} files" if stage.kind not in TABLE_KINDS else \
         f"{committed.rows} rows in {len(committed.shards)} shards"
     log.info("committed %s: %s, %d dropped (%s) in %.1fs", committed.ref, size, stats.total_dropped,
              ", ".join(f"{k}={v}" for k, v in sorted(stats.dropped.items())) or "none", finished - started)
+    events.complete(committed)
     publish_artifacts(store, committed, stats)
     return StageResult(stage=stage.name, ref=committed.ref, version=vid, cache_hit=False,
                        rows=committed.rows, kind=stage.kind, audit_ref=audit_ref, stats=committed.stats)
