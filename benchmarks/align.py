@@ -87,12 +87,15 @@ def main() -> None:
                              check=True, stdout=subprocess.PIPE, text=True).stdout
         return time.perf_counter() - t, json.loads(out.strip().splitlines()[-1])["loop"]
 
-    def pair(name: str, stage, params, method: str, method_rows: list[dict]) -> tuple[float, float, float, float]:
-        """Best of `repeat` alternating runs of ours and TRL's (each repeat a new version of ours:
-        its lr differs in the 12th digit, so none is a cache hit)."""
+    def fresh(params, i: int):
+        """Repeat i of our stage as a new version (its lr differs in the 12th digit): never a cache hit."""
+        return params.model_copy(update={"lr": params.lr * (1 + 1e-12 * i)})
+
+    def pair(name: str, stage, params, method: str, method_rows: list[dict]) -> float:
+        """Best of `repeat` alternating runs of ours and TRL's; returns our best loop time."""
         mine, theirs = [], []
         for i in range(a.repeat):
-            p = params.model_copy(update={"lr": 1e-6 * (1 + 1e-12 * i)})
+            p = fresh(params, i)
             if i % 2:
                 theirs.append(script(method, method_rows))
                 mine.append(ours(stage, p))
@@ -102,12 +105,11 @@ def main() -> None:
         (w, l), (rw, rl_) = min(mine, key=lambda x: x[1]), min(theirs, key=lambda x: x[1])
         rows.extend([(f"{name}: TRL {name}Trainer directly (baseline)", rl_, rw, rl_, rw),
                      (f"{name}: our {stage.name} stage", l, w, rl_, rw)])
-        return w, l, rw, rl_
+        return l
 
     pair("DPO", DPO, DPOParams(**common, max_length=512), "dpo", dpo_rows(table)[0])
-    _, g_loop, _, _ = pair("GRPO", GRPO, GRPOParams(**common, **rl), "grpo", prompt_rows(table)[0])
-    m_wall, m_loop = min((ours(REMAX, ReMaxParams(**common, **rl).model_copy(update={"lr": 1e-6 * (1 + 1e-12 * i)}))
-                          for i in range(a.repeat)), key=lambda x: x[1])
+    g_loop = pair("GRPO", GRPO, GRPOParams(**common, **rl), "grpo", prompt_rows(table)[0])
+    m_loop = min(ours(REMAX, fresh(ReMaxParams(**common, **rl), i))[1] for i in range(a.repeat))
 
     samples = a.steps * a.batch
     print(f"model {Path(model).name}; {a.steps} steps x {a.batch} samples (GRPO/ReMax: completions, "

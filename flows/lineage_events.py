@@ -98,7 +98,7 @@ def _dataset(store, m, output: bool = False):
     if not output:
         return InputDataset(namespace=namespace(store), name=m.dataset, facets=facets)
     stats = output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(
-        rowCount=m.rows, size=sum(s.bytes for s in m.shards), fileCount=len(m.shards))
+        rowCount=m.rows, size=m.bytes, fileCount=len(m.shards))
     return OutputDataset(namespace=namespace(store), name=m.dataset, facets=facets,
                          outputFacets={"outputStatistics": stats})
 
@@ -160,11 +160,11 @@ def emit_asset_events(store, dataset: str, parents: list, ok: bool, payload: dic
     if FlowRunContext.get() is None:
         return
     try:
-        upstream = [{"prefect.resource.id": asset_key(store, p.dataset), "prefect.resource.role": "asset"}
-                    for p in parents]
-        for p in parents:
-            emit_event(event="prefect.asset.referenced", related=[], resource={
-                "prefect.resource.id": asset_key(store, p.dataset), "prefect.resource.name": p.dataset})
+        keys = {p.dataset: asset_key(store, p.dataset) for p in parents}
+        for name, key in keys.items():
+            emit_event(event="prefect.asset.referenced", related=[],
+                       resource={"prefect.resource.id": key, "prefect.resource.name": name})
+        upstream = [{"prefect.resource.id": key, "prefect.resource.role": "asset"} for key in keys.values()]
         emit_event(event=f"prefect.asset.materialization.{'succeeded' if ok else 'failed'}",
                    resource={"prefect.resource.id": asset_key(store, dataset), "prefect.resource.name": dataset},
                    related=upstream + [{"prefect.resource.id": "zhinao", "prefect.resource.role": "asset-materialized-by"}],

@@ -39,7 +39,7 @@ def eval_of(store, ref: str):
 
 def _copied_from(store, m) -> str | None:
     """The model version an imported model `m` is a copy of (its one model parent, same files)."""
-    models = [p for p in m.parents if (store.catalog.get(p.split("@", 1)[1]) or m).kind == "model"]
+    models = _model_parents(store, m)
     if m.kind != "model" or len(models) != 1 or m.code:
         return None
     source = store.resolve(models[0])
@@ -47,8 +47,13 @@ def _copied_from(store, m) -> str | None:
     return source.ref if same else None
 
 
+def _model_parents(store, m) -> list[str]:
+    """The parents of `m` that are model versions (a parent the catalog does not know counts as m's kind)."""
+    return [p for p in m.parents if (store.catalog.get(p.split("@", 1)[1]) or m).kind == "model"]
+
+
 def model_label(store, ev) -> str:
-    models = [p for p in ev.parents if (store.catalog.get(p.split("@", 1)[1]) or ev).kind == "model"]
+    models = _model_parents(store, ev)
     return models[0] if models else ev.params.get("model", ev.ref)
 
 

@@ -189,13 +189,11 @@ class Store:
     def downstream(self, ref: str | Manifest) -> list[Manifest]:
         """Every version derived from this one (datasets and models trained on it)."""
         m = ref if isinstance(ref, Manifest) else self.resolve(ref)
-        out, stack, seen = [], [m.version], {m.version}
+        out, stack, seen = [], [m], {m.version}
         while stack:
-            for child in self.catalog.children(stack.pop()):
-                if child not in seen:
-                    seen.add(child)
-                    cm = self.catalog.get(child)
-                    if cm is not None:
-                        out.append(cm)
-                        stack.append(child)
+            for cm in self._children_of(stack.pop()):
+                if cm.version not in seen:
+                    seen.add(cm.version)
+                    out.append(cm)
+                    stack.append(cm)
         return out
