@@ -19,6 +19,8 @@ from model.launch import free_port
 from .api_server import ServerError, require_answer, run_api
 from .prefect_env import DEFAULT_PORT, STATE_FILE, configure, healthy, server_url, use_home_server
 
+from .ui.links import UI_PORT
+
 console = Console()
 REPO = Path(__file__).resolve().parent.parent
 
@@ -190,6 +192,30 @@ def cmd_server(args: argparse.Namespace) -> int:
                             "--port", str(args.port)], env=env)
 
 
+def cmd_ui(args: argparse.Namespace) -> int:
+    """The lineage web page over this home's store and catalog (no Prefect server needed)."""
+    import uvicorn
+
+    from tasks.settings import get_settings
+
+    from .ui.app import create_app
+    from .ui.links import ui_url
+
+    try:
+        with socket.socket() as s:
+            s.bind((args.host, args.port))
+    except OSError:
+        raise ServerError(f"port {args.port} is in use by another program: start the page on a free one, "
+                          f"e.g. `zhinao ui --port {free_port()}`") from None
+    url = f"http://{args.host}:{args.port}"
+    console.print(f"lineage page: {url} (store {get_settings().store_root}); Ctrl-C stops it", soft_wrap=True)
+    if url != ui_url():
+        console.print(f"Prefect artifacts link to {ui_url()}: set ZHINAO_UI_URL={url} for runs to link here",
+                      soft_wrap=True)
+    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
 def _prefect(argv: list[str]) -> int:
     return subprocess.call([sys.executable, "-m", "prefect", *argv], cwd=REPO, env=os.environ | {"ZHINAO_REPO": str(REPO)})
 
@@ -286,6 +312,10 @@ def build_parser() -> argparse.ArgumentParser:
     srv = sub.add_parser("server", help="start a local Prefect server (UI + API) on 127.0.0.1")
     srv.add_argument("--port", type=int, default=DEFAULT_PORT)
     srv.set_defaults(func=cmd_server)
+    ui = sub.add_parser("ui", help="serve the lineage web page (graph, versions, diffs, plots) on 127.0.0.1")
+    ui.add_argument("--port", type=int, default=UI_PORT)
+    ui.add_argument("--host", default="127.0.0.1", help="address to bind (default: this machine only)")
+    ui.set_defaults(func=cmd_ui)
     dep = sub.add_parser("deploy", help="create the work pool and every deployment in prefect.yaml")
     dep.set_defaults(func=cmd_deploy)
     wk = sub.add_parser("worker", help="start a process worker for the deployments")

@@ -11,6 +11,7 @@ from tasks.plots import pyplot, save
 from tasks.settings import get_settings
 
 from .stage import StageResult
+from .ui.links import absolute
 
 log = logging.getLogger("zhinao.report")
 
@@ -52,6 +53,7 @@ def publish_funnel(results: list[StageResult]) -> list[dict]:
     log.info("funnel (plot: %s):\n%s", png, bars)
     if FlowRunContext.get() is not None:
         create_table_artifact(key="data-funnel", table=rows, description="Documents kept by each stage")
-        create_markdown_artifact(key="data-funnel-plot", markdown=f"# Data funnel\n\n```\n{bars}\n```\n\nPlot: `{png}`\n",
+        create_markdown_artifact(key="data-funnel-plot", markdown=f"# Data funnel\n\n```\n{bars}\n```\n\n"
+                                          f"![funnel]({absolute('/report/' + png.name)})\n",
                                  description="Raw records to kept documents")
     return rows

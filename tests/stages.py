@@ -49,6 +49,7 @@ def double(split, params, sink, stats):
 
     for path in split["paths"]:
         t = pq.read_table(path, filesystem=split["root"].fs)
+        stats.count("rows_in", t.num_rows)
         keep = pa.compute.equal(pa.compute.bit_wise_and(t["n"], 1), 0)
         stats.drop("odd", t.num_rows - pa.compute.sum(keep.cast(pa.int64())).as_py())
         t = t.filter(keep)

@@ -100,6 +100,16 @@ class Catalog:
             row = c.execute("SELECT version FROM current WHERE dataset=?", (dataset,)).fetchone()
         return row["version"] if row else None
 
+    def currents(self) -> dict[str, str]:
+        """dataset -> the version its stage's last run resolved to."""
+        with self._conn() as c:
+            return {r["dataset"]: r["version"] for r in c.execute("SELECT dataset, version FROM current")}
+
+    def edges(self) -> list[tuple[str, str]]:
+        """Every (parent, child) pair of version ids."""
+        with self._conn() as c:
+            return [(r["parent"], r["child"]) for r in c.execute("SELECT parent, child FROM edges")]
+
     def children(self, version: str) -> list[str]:
         with self._conn() as c:
             rows = c.execute("SELECT child FROM edges WHERE parent=?", (version,)).fetchall()

@@ -160,17 +160,19 @@ class Store:
     # ---- lineage -----------------------------------------------------------------------------
     def lineage(self, ref: str | Manifest) -> LineageNode:
         """Upstream graph of a version (inputs, their inputs, ... down to raw sources)."""
-        return self._graph(ref if isinstance(ref, Manifest) else self.resolve(ref), self._parents_of)
+        return self._graph(ref if isinstance(ref, Manifest) else self.resolve(ref), self.parents)
 
     def downstream_graph(self, ref: str | Manifest) -> LineageNode:
         """Derived versions as a graph: each node's `parents` hold the versions made from it."""
-        return self._graph(ref if isinstance(ref, Manifest) else self.resolve(ref), self._children_of)
+        return self._graph(ref if isinstance(ref, Manifest) else self.resolve(ref), self.children)
 
-    def _parents_of(self, m: Manifest) -> list[Manifest]:
+    def parents(self, m: Manifest) -> list[Manifest]:
+        """The versions `m` was made from (those still known)."""
         found = (self.catalog.get(v) or self._read_manifest(d, v) for d, v in map(parse_ref, m.parents))
         return [p for p in found if p is not None]
 
-    def _children_of(self, m: Manifest) -> list[Manifest]:
+    def children(self, m: Manifest) -> list[Manifest]:
+        """The versions made directly from `m`."""
         return [c for c in map(self.catalog.get, self.catalog.children(m.version)) if c is not None]
 
     @staticmethod
@@ -191,7 +193,7 @@ class Store:
         m = ref if isinstance(ref, Manifest) else self.resolve(ref)
         out, stack, seen = [], [m], {m.version}
         while stack:
-            for cm in self._children_of(stack.pop()):
+            for cm in self.children(stack.pop()):
                 if cm.version not in seen:
                     seen.add(cm.version)
                     out.append(cm)
