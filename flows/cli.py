@@ -116,6 +116,28 @@ def cmd_lineage(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_trace(args: argparse.Namespace) -> int:
+    from tasks.provenance.trace import dropped_for, trace
+    from tasks.store import Store
+
+    from .trace_view import lines
+
+    store = Store()
+    if (args.doc is None) == (args.reason is None):
+        raise ValueError("give a document (id, URL or text) or --reason REASON, not both")
+    doc = args.doc if args.reason is None else dropped_for(store, args.reason)
+    if doc is None:
+        raise LookupError(f"the latest versions dropped no document for {args.reason!r} (see the drops on "
+                          "`zhinao ui` version pages, or `zhinao run ... -p audit=true`)")
+    result = trace(store, doc)
+    if args.json:
+        print(json.dumps(result, indent=2, ensure_ascii=False, default=str))
+    else:
+        for line in lines(result):
+            console.print(line, soft_wrap=True, markup=False, highlight=False)
+    return 0 if result["matches"] else 2
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     from tasks.eval.compare import plot, table
     from tasks.settings import get_settings
@@ -293,6 +315,13 @@ def build_parser() -> argparse.ArgumentParser:
     lin.add_argument("--depth", type=int, metavar="N", help="stop N levels from the version (and say what lies beyond)")
     lin.add_argument("--sources", action="store_true", help="list every raw source file (default: a summary per version)")
     lin.set_defaults(func=cmd_lineage)
+    tr = sub.add_parser("trace", help="one document through the stages: kept, changed, dropped (why), its "
+                                      "mixture shard, token ranges and the models trained on it")
+    tr.add_argument("doc", metavar="DOC", nargs="?", help="a document id, a URL, or a text snippet")
+    tr.add_argument("--reason", metavar="REASON", help="instead of DOC: the first document dropped for REASON "
+                                                      "(near_duplicate, lang_not_kept, gopher_quality ...)")
+    tr.add_argument("--json", action="store_true")
+    tr.set_defaults(func=cmd_trace)
     cmp = sub.add_parser("compare", help="evaluations of several models side by side (table and plot)")
     cmp.add_argument("refs", nargs="+", metavar="VERSION", help="eval versions, or model versions (their newest "
                                                                  "evaluation): pretrain-stage1 pretrain-stage2 ...")

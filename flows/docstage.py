@@ -37,5 +37,6 @@ def document_stage(name: str, params: type[StageParams], fn: BatchFn, added: tup
             split["schema"] = out
         return Plan(splits=splits, schema=out)
 
-    return Stage(name=name, params=params, plan=plan, process=ShardMap(fn), schema=None, code=code,
+    process = ShardMap(fn, tuple(f.name for f in added))
+    return Stage(name=name, params=params, plan=plan, process=process, schema=None, code=code,
                  inputs=(input,), description=description, **kw)

@@ -16,6 +16,7 @@ from prefect import flow, get_run_logger
 from prefect.exceptions import MissingContextError
 from pydantic import BaseModel
 
+from tasks.runtime.drops import merge as merge_drops
 from tasks.runtime.ray_exec import Actors, Process, SplitResult, init_ray, run_splits
 from tasks.stats import StageStats
 from tasks.store import Manifest, Store, schema_fields, version_id, write_shard
@@ -225,10 +226,14 @@ def _compute(stage: Stage, params: StageParams, store: Store, plan: Plan, parent
             stats.merge(r.stats)
         stats.count("splits", len(results))
         stats.count("workers", len({(r.worker.get("node"), r.worker.get("pid")) for r in results}))
+        merging = time.time()
+        drop_shards = merge_drops(store.root, writer.staging_rel, [s for r in results for s in r.drop_shards])
         finished = time.time()
+        drop_seconds = sum(r.drop_seconds for r in results) + finished - merging
         common = dict(stage=stage.name, code=code, flow_run_id=_flow_run_id(),
                       created_at=datetime.now(timezone.utc).isoformat(),
-                      timings={"started": started, "seconds": round(finished - started, 3)})
+                      timings={"started": started, "seconds": round(finished - started, 3),
+                               "drop_record_seconds": round(drop_seconds, 3)})
         audit_ref = None
         lease.check()                 # a run that lost its lease commits nothing
         if audit_writer is not None:  # committed first: a visible main version implies its audit
@@ -248,7 +253,7 @@ def _compute(stage: Stage, params: StageParams, store: Store, plan: Plan, parent
                             parents=[p.ref for p in parents],
                             **(_shards_and_schema(store, writer, shards, schema) if stage.kind in TABLE_KINDS
                                else {"shards": shards}),
-                            sources=plan.sources,
+                            sources=plan.sources, drops=drop_shards,
                             stats=stats.to_dict(), **common)
         committed = store.commit(writer, manifest)
         store.catalog.mark_current(stage.name, vid)

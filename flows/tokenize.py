@@ -6,7 +6,7 @@ from pathlib import Path
 from pydantic import Field
 
 from tasks.mix.resolve import empty_mixture
-from tasks.tokens.pack import pack_shard, write_tokens
+from tasks.tokens.pack import pack_shard, write_document_index, write_tokens
 
 from .params import StageParams
 from .stage import Plan, Stage, make_flow
@@ -34,9 +34,10 @@ def plan(p: TokenizeParams, parents, store) -> Plan:
 
 
 def pack_split(split: dict, params, sink, stats) -> None:
-    tokens, starts = pack_shard(split["root"], split["path"], split["tokenizer"], params, stats)
+    tokens, starts, ids = pack_shard(split["root"], split["path"], split["tokenizer"], params, stats)
     with tempfile.TemporaryDirectory() as tmp:
         write_tokens(Path(tmp), f"tokens-{split['index']:05d}", tokens, starts)
+        write_document_index(Path(tmp), f"tokens-{split['index']:05d}", ids, starts)
         before = len(sink.shards)
         sink.write_files(Path(tmp))
     for shard in sink.shards[before:]:       # a token file's rows are its tokens: the manifest adds them up

@@ -51,7 +51,9 @@ def double(split, params, sink, stats):
         t = pq.read_table(path, filesystem=split["root"].fs)
         stats.count("rows_in", t.num_rows)
         keep = pa.compute.equal(pa.compute.bit_wise_and(t["n"], 1), 0)
-        stats.drop("odd", t.num_rows - pa.compute.sum(keep.cast(pa.int64())).as_py())
+        odd = t.filter(pa.compute.invert(keep))
+        stats.drop("odd", odd.num_rows)
+        sink.drop(odd.append_column("drop_reason", pa.array(["odd"] * odd.num_rows, pa.string())))
         t = t.filter(keep)
         sink.write(t.set_column(2, "n", pa.compute.multiply(t["n"], 2)))
 

@@ -158,3 +158,39 @@ def test_prefect_artifacts_link_to_the_page_and_its_plots(ui_server, pipeline_ho
     served = plot_url.replace("http://127.0.0.1:8765", ui_server)    # the test's page runs on a free port
     with urllib.request.urlopen(served) as r:
         assert r.headers["content-type"] == "image/png" and r.read()[:4] == b"\x89PNG"
+
+
+def test_trace_shows_a_dropped_near_duplicate_with_its_kept_twin(ui_server, browser, pipeline_home):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tasks.provenance.trace import drop_record
+    from tasks.store import Store
+
+    home, minhash, tok = pipeline_home
+    store = Store(str(home / "store"), str(home / "catalog.sqlite"))
+    record = drop_record(store, store.resolve(minhash.ref)).to_pylist()
+    dup = next(r for r in record if r["drop_reason"] == "near_duplicate")
+    wait = WebDriverWait(browser, 30)
+    browser.get(ui_server)
+    box = browser.find_element(By.NAME, "doc")
+    box.send_keys(dup["url"], Keys.ENTER)                        # by URL, as a person would have it
+    wait.until(ec.url_contains("/trace"))
+    table = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "main table"))
+    assert "near_duplicate" in table.text and minhash.ref in table.text
+    shot(browser, "trace")
+    twin = browser.find_element(By.CSS_SELECTOR, f"main table a[href='/trace?doc={dup['dup_of']}']")
+    twin.click()
+    wait.until(ec.url_contains(dup["dup_of"]))
+    rows = browser.find_elements(By.CSS_SELECTOR, "main table tr")
+    last = [r.text for r in rows if minhash.ref in r.text]
+    assert last and "kept" in last[0]                           # the twin went on
+
+    # the same from the command line, on the same home
+    zhinao = Path(sys.executable).parent / "zhinao"
+    out = subprocess.run([str(zhinao), "trace", dup["id"]], cwd=ROOT, env=os.environ | {"ZHINAO_HOME": str(home)},
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert f"duplicates kept document {dup['dup_of']}" in out.stdout and "DROPPED  near_duplicate" in out.stdout

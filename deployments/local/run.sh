@@ -19,4 +19,6 @@ zhinao run evaluate                                    # the stage-2 model
 zhinao compare pretrain-stage2 sft chat-model          # chat-model: the model align chose, with its evaluation
 zhinao datasets
 zhinao lineage chat-model --depth 2   # the chat model's lineage, two levels (it prints the command for the whole graph)
+zhinao trace --reason near_duplicate  # one document's way through the stages: why it was dropped, its kept twin
+echo "Browse the lineage (graph, versions, plots, diffs, traces): . .venv/bin/activate && zhinao ui  (http://127.0.0.1:8765)"
 echo "The runs, their logs and artifacts: . .venv/bin/activate && zhinao server  (UI on http://127.0.0.1:4200)"

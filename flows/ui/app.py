@@ -8,6 +8,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Query
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from tasks.provenance.trace import trace
 from tasks.settings import get_settings
 from tasks.store import Store, VersionNotFound
 
@@ -80,6 +81,14 @@ def create_app(store: Store | None = None) -> FastAPI:
             return views.diff(store, a, b)
         except (VersionNotFound, ValueError) as e:
             return JSONResponse({"error": str(e)}, status_code=400 if isinstance(e, views.DiffError) else 404)
+
+    @app.get("/trace", response_class=HTMLResponse)
+    def trace_page(doc: str = Query(..., min_length=1)):
+        return pages.trace_page(trace(store, doc.strip()))
+
+    @app.get("/api/trace")
+    def trace_api(doc: str = Query(..., min_length=1)):
+        return trace(store, doc.strip())
 
     @app.get("/file/{ref}/{path:path}")
     def version_file(ref: str, path: str):

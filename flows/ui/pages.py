@@ -222,5 +222,41 @@ def diff_page(d: dict[str, Any]) -> str:
     return page(f"{a} vs {b}", "".join(parts), api=f"/api/diff?a={quote(a)}&b={quote(b)}")
 
 
+# ---- one document ------------------------------------------------------------------------------
+def trace_link(doc: str, text: str | None = None) -> str:
+    return f"<a href='/trace?doc={quote(doc)}'>{_e(text or doc)}</a>"
+
+
+def trace_page(t: dict[str, Any]) -> str:
+    from ..trace_view import lines, step_detail
+
+    api = f"/api/trace?doc={quote(t['query'])}"
+    if "id" not in t:     # no match, or several: the same words as the CLI, with links
+        first, *rest = lines(t)
+        items = "".join(f"<li>{trace_link(m['id'])} <span class='muted'>{_e(m.get('url') or '')}</span></li>"
+                        for m in t["matches"])
+        return page("Trace", f"<p>{_e(first)}</p>" + (f"<ul class='matches'>{items}</ul>" if rest else ""), api=api)
+    rows = []
+    for s in t["steps"]:
+        extra = ""
+        if s.get("kept_twin"):
+            extra = (f"kept twin: {trace_link(s['kept_twin'])}; cluster: "
+                     + ", ".join(trace_link(d) for d in s["cluster"]))
+        if s.get("derived"):
+            extra = "made from it: " + ", ".join(trace_link(d["id"]) for d in s["derived"])
+        rows.append({"version": Html(link(s["ref"])), "status": s["status"],
+                     "what": step_detail(s).split(None, 1)[-1] if s["status"] != "derived" else "",
+                     "links": Html(extra) if extra else None})
+    rows += [{"version": Html(link(tk["ref"])), "status": "tokens",
+              "what": f"{tk['tokens']:,} tokens: " + ", ".join(f"{r['file']} [{r['start']:,}, {r['end']:,})"
+                                                             for r in tk["ranges"][:3]), "links": None}
+             for tk in t["tokens"]]
+    models = "".join(f"<li>{link(m['ref'])} {'(trained on its tokens)' if m['direct'] else '(made from those)'}</li>"
+                     for m in t["models"])
+    body = (f"<p>{_e(lines(t)[0])}</p>" + table(rows, ["version", "status", "what", "links"])
+            + (f"<h3>Models</h3><ul>{models}</ul>" if models else ""))
+    return page(f"Trace of {t['id']}", body, api=api)
+
+
 def error_page(title: str, message: str) -> str:
     return page(title, f"<p class='error'>{_e(message)}</p>")

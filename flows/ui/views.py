@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 
 from tasks.settings import get_settings
 from tasks.store import Manifest, Store
+from tasks.store.graph import adjacency, closure, latest_subgraph
 
 from ..prefect_env import DEFAULT_PORT, home_server_url
 from .layout import positions
@@ -27,18 +28,15 @@ def brief(m: Manifest) -> dict[str, Any]:
 # ---- the graph ---------------------------------------------------------------------------------
 def graph(store: Store, focus: str | None = None, everything: bool = False) -> dict[str, Any]:
     """Nodes (with their drawing positions) and parent->child edges. By default the versions the
-    latest version of each dataset (see `latest`), with everything upstream of them; `focus` a version with
+    latest version of each dataset (tasks/store/graph.py), with everything upstream of them; `focus` a version with
     all it came from and all made from it; `everything` the whole catalog."""
-    rows = {r["version"]: r for r in store.catalog.all()}
-    edges = [(p, c) for p, c in store.catalog.edges() if p in rows and c in rows]
-    ups, downs = _adjacency(edges)
+    rows, keep, edges = latest_subgraph(store.catalog)
+    ups, downs = adjacency(edges)
     if everything:
         keep = set(rows)
     elif focus:
         centre = store.resolve(focus).version
-        keep = _closure([centre], ups) | _closure([centre], downs)
-    else:
-        keep = _closure(latest(rows, store.catalog.currents()), ups)
+        keep = closure([centre], ups) | closure([centre], downs)
     order = sorted(keep, key=lambda v: (rows[v]["created_at"], rows[v]["dataset"]))
     kept_edges = [(p, c) for p, c in edges if p in keep and c in keep]
     at = positions(order, kept_edges)
@@ -47,34 +45,6 @@ def graph(store: Store, focus: str | None = None, everything: bool = False) -> d
               "created_at": rows[v]["created_at"], "x": at[v][0], "y": at[v][1]} for v in order]
     return {"focus": focus, "everything": everything, "nodes": nodes,
             "edges": [{"parent": p, "child": c} for p, c in kept_edges]}
-
-
-def latest(rows: dict[str, dict], currents: dict[str, str]) -> list[str]:
-    """Per dataset what a bare `dataset` resolves to: its stage's last run, else its newest version."""
-    newest: dict[str, dict] = {}
-    for r in rows.values():
-        if r["dataset"] not in newest or r["created_at"] > newest[r["dataset"]]["created_at"]:
-            newest[r["dataset"]] = r
-    return [currents[d] if currents.get(d) in rows else r["version"] for d, r in newest.items()]
-
-
-def _adjacency(edges: list[tuple[str, str]]) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
-    ups: dict[str, list[str]] = {}
-    downs: dict[str, list[str]] = {}
-    for p, c in edges:
-        ups.setdefault(c, []).append(p)
-        downs.setdefault(p, []).append(c)
-    return ups, downs
-
-
-def _closure(start: list[str], nexts: dict[str, list[str]]) -> set[str]:
-    seen, stack = set(start), list(start)
-    while stack:
-        for n in nexts.get(stack.pop(), []):
-            if n not in seen:
-                seen.add(n)
-                stack.append(n)
-    return seen
 
 
 # ---- one version -------------------------------------------------------------------------------

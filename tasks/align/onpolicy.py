@@ -81,5 +81,5 @@ class OnPolicyPairs:
         stats.count("rows_out", len(kept))
         if kept:
             sink.write(pa.Table.from_pylist(kept, schema=SCHEMA))
-        if dropped and sink.auditing:
+        if dropped:
             sink.drop(pa.Table.from_pylist(dropped, schema=AUDIT_SCHEMA))

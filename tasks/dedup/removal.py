@@ -47,13 +47,13 @@ def apply_removals(split: dict[str, Any], params: Any, sink: ShardSink, stats: S
     if removals.num_rows:
         stats.drop(split["reason"], removals.num_rows)
     sink.write(conform(kept, split["schema"]))
-    if sink.auditing and removals.num_rows:
+    if removals.num_rows:
         order = pc.sort_indices(removals, [("row", "ascending")])
         removals = removals.take(order)
         dropped = table.take(removals["row"]).append_column("dup_of", removals["dup_of"])
         dropped = dropped.append_column("drop_reason", pa.array([split["reason"]] * dropped.num_rows, pa.string()))
         audit_schema = split["schema"].append(pa.field("dup_of", pa.string())).append(pa.field("drop_reason", pa.string()))
-        sink.drop(conform(dropped, audit_schema))
+        sink.drop(conform(dropped, audit_schema), signals=list(split.get("added", {})))
 
 
 def resolve(split: dict[str, Any], params: Any, sink: ShardSink, stats: StageStats) -> None:

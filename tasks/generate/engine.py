@@ -85,7 +85,7 @@ class GenerateRows:
             for reason in bad["drop_reason"].to_pylist():
                 stats.drop(reason)
             kept.append(conform(good, schema))
-            if sink.auditing and bad.num_rows:
+            if bad.num_rows:
                 dropped.append(conform(bad, audit))
         if kept:
             sink.write(pa.concat_tables(kept))

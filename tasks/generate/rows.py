@@ -57,6 +57,6 @@ class WriteRows:
             stats.drop(r["drop_reason"])
         if kept:
             sink.write(conform(pa.Table.from_pylist(kept), schema))
-        if dropped and sink.auditing:
+        if dropped:
             audit = schema.append(pa.field("drop_reason", pa.string()))
             sink.drop(conform(pa.Table.from_pylist(dropped), audit))

@@ -59,6 +59,6 @@ def filter_shard(split: dict, params: Any, sink: ShardSink, stats: StageStats) -
     if dropped.num_rows:
         stats.drop(DROP_REASON, dropped.num_rows)
     sink.write(conform(kept, schema))
-    if sink.auditing and dropped.num_rows:
+    if dropped.num_rows:
         audit = schema.append(pa.field("drop_reason", pa.string()))
         sink.drop(conform(dropped.append_column("drop_reason", pa.array([DROP_REASON] * dropped.num_rows)), audit))

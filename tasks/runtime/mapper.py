@@ -43,16 +43,21 @@ def split_by_reason(table: pa.Table, reasons: list[str | None]) -> tuple[pa.Tabl
 @dataclass(frozen=True)
 class ShardMap:
     """Process callable for the stage contract: reads one input shard in batches, applies `fn`,
-    writes one output shard (plus dropped rows when auditing) and counts drops by reason.
+    writes one output shard (and hands dropped rows to the sink) and counts drops by reason.
     The split names its shard (`path`, `root`) and the output `schema`."""
     fn: BatchFn
+    signals: tuple[str, ...] | None = None   # the columns fn computes (default: those the input lacks)
 
     def __call__(self, split: dict, params: Any, sink: ShardSink, stats: StageStats) -> None:
         root, schema = split["root"], split["schema"]
         audit_schema = schema.append(pa.field("drop_reason", pa.string()))
         kept_parts, dropped_parts = [], []
         with root.fs.open_input_file(split["path"]) as fh:
-            for batch in pq.ParquetFile(fh).iter_batches(batch_size=BATCH_ROWS):
+            shard = pq.ParquetFile(fh)
+            # what this stage computed or replaced: the signals a drop record keeps
+            own = list(self.signals) if self.signals is not None else \
+                [f.name for f in schema if f.name not in shard.schema_arrow.names]
+            for batch in shard.iter_batches(batch_size=BATCH_ROWS):
                 table = pa.Table.from_batches([batch])
                 stats.count("rows_in", table.num_rows)
                 kept, dropped = self.fn(table, params, stats)
@@ -60,12 +65,12 @@ class ShardMap:
                 for reason, n in _counts(dropped):
                     stats.drop(reason, n)
                 kept_parts.append(conform(kept, schema))
-                if sink.auditing and dropped.num_rows:
+                if dropped.num_rows:
                     dropped_parts.append(conform(dropped, audit_schema))
         if kept_parts:
             sink.write(pa.concat_tables(kept_parts))
         if dropped_parts:
-            sink.drop(pa.concat_tables(dropped_parts))
+            sink.drop(pa.concat_tables(dropped_parts), signals=own)
 
 
 def _counts(dropped: pa.Table) -> list[tuple[str, int]]:

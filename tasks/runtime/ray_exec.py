@@ -28,6 +28,8 @@ class SplitResult:
     stats: StageStats
     worker: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    drop_shards: list[Shard] = field(default_factory=list)   # the drop record (tasks/runtime/drops.py)
+    drop_seconds: float = 0.0
 
 
 LOCAL_START_ATTEMPTS = 3
@@ -73,7 +75,8 @@ def run_one_split(process: Process, split: Any, index: int, params: Any, root: R
             worker |= {"node": ctx.get_node_id(), "worker": ctx.get_worker_id()}
     except ImportError:  # pragma: no cover - ray is a hard dependency
         pass
-    return SplitResult(index, sink.shards, sink.audit_shards, stats, worker, time.perf_counter() - start)
+    return SplitResult(index, sink.shards, sink.audit_shards, stats, worker, time.perf_counter() - start,
+                       sink.drop_shards, sink.drop_seconds)
 
 
 @dataclass(frozen=True)

@@ -44,5 +44,5 @@ def select_split(split: dict, params: Any, sink: ShardSink, stats: StageStats) -
 def _drop(sink: ShardSink, stats: StageStats, table: pa.Table, reasons: list[str]) -> None:
     for r in reasons:
         stats.drop(r)
-    if sink.auditing and table.num_rows:
+    if table.num_rows:
         sink.drop(conform(table.append_column("drop_reason", pa.array(reasons, pa.string())), AUDIT))

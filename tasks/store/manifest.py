@@ -31,6 +31,8 @@ class Manifest:
     created_at: str = ""
     timings: dict[str, float] = field(default_factory=dict)
     stats: dict[str, Any] = field(default_factory=dict)
+    # the drop record: one compact row per dropped row (tasks/runtime/drops.py), beside the shards
+    drops: list[Shard] = field(default_factory=list)
     # off local disk, the attempt folder under the version that holds the files (each attempt
     # writes its own; the manifest, written once, names the one that won)
     attempt: str = ""
@@ -59,6 +61,7 @@ class Manifest:
     def from_json(cls, text: str) -> "Manifest":
         raw = json.loads(text)
         raw["shards"] = [Shard(**s) for s in raw.get("shards", [])]
+        raw["drops"] = [Shard(**s) for s in raw.get("drops", [])]
         return cls(**raw)
 
 

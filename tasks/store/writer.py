@@ -90,7 +90,7 @@ class VersionWriter:
         return gone
 
     def commit(self, manifest: Manifest) -> Manifest:
-        for shard in manifest.shards:
+        for shard in manifest.shards + manifest.drops:
             if not self.root.exists(posixpath.join(self.staging, shard.path)):
                 raise FileNotFoundError(f"shard {shard.path} of {manifest.ref} was not written")
         if not self.root.is_local:

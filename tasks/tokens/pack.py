@@ -47,6 +47,17 @@ def write_tokens(folder: Path, name: str, tokens: np.ndarray, starts: np.ndarray
     return [folder / f"{name}.bin", folder / f"{name}.idx"]
 
 
+def write_document_index(folder: Path, name: str, ids: list[str], starts: np.ndarray) -> Path:
+    """`<name>.docs.parquet`: which document each token range of `<name>.bin` is (id, start, end),
+    so `zhinao trace` finds a document's tokens without re-tokenizing."""
+    import pyarrow as pa
+
+    path = folder / f"{name}.docs.parquet"
+    pq.write_table(pa.table({"id": pa.array(ids, pa.string()), "start": pa.array(starts[:-1], pa.int64()),
+                             "end": pa.array(starts[1:], pa.int64())}), path, compression="zstd")
+    return path
+
+
 def read_tokens(folder: Path, name: str) -> tuple[np.memmap, np.ndarray]:
     return (np.memmap(folder / f"{name}.bin", dtype="<u4", mode="r"),
             np.fromfile(folder / f"{name}.idx", dtype="<i8"))
@@ -60,22 +71,23 @@ def eos_id(tok, token: str, tokenizer_folder: str) -> int:
     return eos
 
 
-def pack_shard(root, path: str, tokenizer_folder: str, params: Any, stats) -> tuple[np.ndarray, np.ndarray]:
-    """One mixture shard -> (tokens, document starts)."""
+def pack_shard(root, path: str, tokenizer_folder: str, params: Any, stats) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """One mixture shard -> (tokens, document starts, the id of each packed document)."""
     tok = load_tokenizer(tokenizer_folder)
     eos = eos_id(tok, params.eos_token, tokenizer_folder)
     columns = sorted({"id", "text"} | set(params.weights))
     with root.fs.open_input_file(path) as fh:
         rows = pq.read_table(fh, columns=columns).to_pylist()
-    texts = []
+    texts, ids = [], []
     for r in rows:
         n = copies(r, params.weights, params.seed) if params.weights else 1
         texts += [r["text"] or ""] * n
+        ids += [r["id"]] * n
         stats.count("docs_in")
         stats.count("docs_out", n)
     tokens, starts = encode_documents(tok, texts, eos)
     stats.count("tokens", int(tokens.size))
-    return tokens, starts
+    return tokens, starts, ids
 
 
 def encode_documents(tok, texts: list[str], eos: int) -> tuple[np.ndarray, np.ndarray]:
