@@ -12,7 +12,6 @@ from tasks.provenance.trace import trace
 from tasks.settings import get_settings
 from tasks.store import Store, VersionNotFound
 
-from ..lineage_view import source_lines
 from . import pages, views
 
 IMAGE_TYPES = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
@@ -58,7 +57,7 @@ def create_app(store: Store | None = None) -> FastAPI:
             v = views.version(store, ref)
         except (VersionNotFound, ValueError) as e:
             return missing(e, api=False)
-        return pages.version_page(v, source_lines(store.resolve(ref), listed=False))
+        return pages.version_page(v)
 
     @app.get("/api/version/{ref}")
     def version_api(ref: str):

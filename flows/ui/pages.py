@@ -153,7 +153,7 @@ def graph_page(g: dict[str, Any]) -> str:
 
 
 # ---- one version -------------------------------------------------------------------------------
-def version_page(v: dict[str, Any], source_lines: list[str]) -> str:
+def version_page(v: dict[str, Any]) -> str:
     ref = v["ref"]
     facts = [kind_badge(v["kind"]), f"stage <b>{_e(v['stage'])}</b>",
              f"{v['rows']:,} {'tokens' if v['kind'] == 'tokens' else 'rows'}" if v["rows"] else "",
@@ -184,8 +184,8 @@ def version_page(v: dict[str, Any], source_lines: list[str]) -> str:
     parts += ["<h3>Files</h3>", table(v["shards"], ["path", "rows", "bytes"], limit=SHOWN_SHARDS)]
     if v["sample"]:
         parts += ["<h3>Sample rows</h3>", table(v["sample"])]
-    if source_lines:
-        parts += ["<h3>Raw sources</h3><ul>"] + [f"<li>{_e(s)}</li>" for s in source_lines] + ["</ul>"]
+    if v["sources_summary"]:
+        parts += ["<h3>Raw sources</h3><ul>"] + [f"<li>{_e(s)}</li>" for s in v["sources_summary"]] + ["</ul>"]
     if v["other_versions"]:
         parts += ["<h3>Other versions of this dataset</h3>", table(
             [{"version": Html(link(o["ref"])), "created": o["created_at"][:19], "rows": o["rows"],

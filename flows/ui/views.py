@@ -12,6 +12,7 @@ from tasks.settings import get_settings
 from tasks.store import Manifest, Store
 from tasks.store.graph import adjacency, closure, latest_subgraph
 
+from ..lineage_view import source_lines
 from ..prefect_env import DEFAULT_PORT, home_server_url
 from .layout import positions
 from .links import plots
@@ -93,7 +94,8 @@ def version(store: Store, ref: str) -> dict[str, Any]:
     others = [brief(o) for o in store.catalog.find(m.dataset) if o.version != m.version]
     return {
         **brief(m), "params": m.params, "code": m.code, "parents": [brief(p) for p in store.parents(m)],
-        "children": [brief(c) for c in store.children(m)], "sources": m.sources, "schema": m.schema,
+        "children": [brief(c) for c in store.children(m)], "sources": m.sources,
+        "sources_summary": source_lines(m, listed=False), "schema": m.schema,
         "shards": [{"path": s.path, "rows": s.rows, "bytes": s.bytes} for s in m.shards],
         "counters": stats.get("counters", {}), "drops": drops, "rows_in": rows_in,
         "histograms": stats.get("histograms", {}), "tables": tables, "plots": plots(m),

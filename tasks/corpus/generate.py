@@ -40,13 +40,15 @@ class Truth:
 
 def _pages(rng: random.Random, n: int) -> list[Page]:
     pages: list[Page] = []
+    originals: list[Page] = []          # the articles so far, kept as they come (a rescan is O(n^2))
     topics = sorted(TOPICS)
     for i in range(n):
+        if pages and pages[-1].kind == "article":
+            originals.append(pages[-1])
         roll = rng.random()
         lang = "zh" if rng.random() < 0.5 else "en"
         host = f"{'www' if lang == 'en' else 'news'}.site{rng.randint(1, 40)}.{'com' if lang == 'en' else 'cn'}"
         url = f"http://{host}/{rng.choice(topics)}/{i:05d}.html"
-        originals = [p for p in pages if p.kind == "article"]
         if roll < 0.05 and originals:
             src = rng.choice(originals)
             pages.append(Page(src.url.replace(".html", f".html?utm_source=feed{i}"), src.lang, "exact_dup",

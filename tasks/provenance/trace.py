@@ -168,7 +168,8 @@ def trace(store: Store, doc: str) -> dict[str, Any]:
             out["steps"].append(step)
         elif came_in:
             out["steps"].append({"ref": m.ref, "stage": m.stage, "status": "gone",
-                                 "note": "not in the output and the version has no drop record"})
+                                 "note": "neither in its output nor among its drops (a stage that reads a sample, "
+                                         "or a version made before drop records)"})
     derived = [d for s in out["steps"] for d in s.get("derived", [])]
     out["derived"] = derived
     return out
