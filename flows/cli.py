@@ -18,7 +18,6 @@ from model.launch import free_port
 
 from .api_server import ServerError, require_answer, run_api
 from .prefect_env import DEFAULT_PORT, STATE_FILE, configure, healthy, server_url, use_home_server
-
 from .ui.links import UI_PORT
 
 console = Console()
@@ -192,6 +191,15 @@ def cmd_sample_corpus(args: argparse.Namespace) -> int:
     return 0
 
 
+def require_free_port(host: str, port: int, what: str, command: str) -> None:
+    try:
+        with socket.socket() as s:
+            s.bind((host, port))
+    except OSError:
+        raise ServerError(f"port {port} is in use by another program: start {what} on a free one, "
+                          f"e.g. `{command} --port {free_port()}`") from None
+
+
 def cmd_server(args: argparse.Namespace) -> int:
     """A Prefect server (UI + API) on 127.0.0.1 over the SQLite database under ZHINAO_HOME: it shows
     every run made from this home, whichever server recorded it."""
@@ -200,12 +208,7 @@ def cmd_server(args: argparse.Namespace) -> int:
     if healthy(url):
         raise ServerError(f"a Prefect server already runs on port {args.port} (UI http://127.0.0.1:{args.port}): "
                           "use it, stop it first, or start another with `zhinao server --port N`")
-    try:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", args.port))
-    except OSError:
-        raise ServerError(f"port {args.port} is in use by another program: start the server on a free one, "
-                          f"e.g. `zhinao server --port {free_port()}`") from None
+    require_free_port("127.0.0.1", args.port, "the server", "zhinao server")
     (home / STATE_FILE).write_text(json.dumps({"api_url": url, "pid": os.getpid()}))
     env = os.environ | {"PREFECT_SERVER_API_HOST": "127.0.0.1", "PREFECT_SERVER_API_PORT": str(args.port)}
     env.pop("PREFECT_API_URL", None)
@@ -223,12 +226,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     from .ui.app import create_app
     from .ui.links import ui_url
 
-    try:
-        with socket.socket() as s:
-            s.bind((args.host, args.port))
-    except OSError:
-        raise ServerError(f"port {args.port} is in use by another program: start the page on a free one, "
-                          f"e.g. `zhinao ui --port {free_port()}`") from None
+    require_free_port(args.host, args.port, "the page", "zhinao ui")
     url = f"http://{args.host}:{args.port}"
     console.print(f"lineage page: {url} (store {get_settings().store_root}); Ctrl-C stops it", soft_wrap=True)
     if url != ui_url():

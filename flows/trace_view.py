@@ -20,19 +20,22 @@ def _fields(changes: dict[str, Any]) -> str:
     return (shown + more) or "unchanged"
 
 
+STATUS_WORDS = {"kept": "kept", "dropped": "DROPPED", "derived": "made from it:", "gone": "gone"}
+
+
 def step_line(s: dict[str, Any]) -> str:
-    return f"{s['ref']:<32} {step_detail(s)}"
+    return f"{s['ref']:<32} {STATUS_WORDS[s['status']]:<8} {step_detail(s)}"
 
 
 def step_detail(s: dict[str, Any]) -> str:
-    """What happened to the document at one version, after its status word."""
+    """What happened to the document at one version (after its status word)."""
     if s["status"] == "kept":
         at = s["at"][0]
         copies = f" (+{len(s['at']) - 1} more copies)" if len(s["at"]) > 1 else ""
         made = f"; made from it: {', '.join(d['id'] for d in s['derived'])}" if s.get("derived") else ""
-        return f"kept     {at['shard']} row {at['row']}{copies}: {_fields(s['changes'])}{made}"
+        return f"{at['shard']} row {at['row']}{copies}: {_fields(s['changes'])}{made}"
     if s["status"] == "dropped":
-        why = f"DROPPED  {s['reason']}"
+        why = s["reason"]
         if s.get("kept_twin"):
             twin = f" ({s['twin_url']})" if s.get("twin_url") else ""
             return (f"{why}: duplicates kept document {s['kept_twin']}{twin}; cluster of {len(s['cluster'])}: "
@@ -44,8 +47,8 @@ def step_detail(s: dict[str, Any]) -> str:
             why += ": "
         return why + _fields(s["signals"])
     if s["status"] == "derived":
-        return "made from it: " + ", ".join(f"{d['id']} ({d['column']})" for d in s["derived"])
-    return f"gone     {s.get('note', '')}"
+        return ", ".join(f"{d['id']} ({d['column']})" for d in s["derived"])
+    return s.get("note", "")
 
 
 def lines(t: dict[str, Any]) -> list[str]:

@@ -40,8 +40,7 @@ def pipeline_home(prefect_harness, sample_crawl, tmp_path_factory):
         ingest(IngestParams(sources=[str(sample_crawl)], use_ray=False))
         for flow, params in ((extract, ExtractParams), (langid, LangIdParams), (quality, QualityParams),
                              (dedup_exact, ExactDedupParams), (dedup_minhash, MinHashParams)):
-            flow(params(use_ray=False))
-        minhash = dedup_minhash(MinHashParams(use_ray=False))
+            minhash = flow(params(use_ray=False))      # the last one: dedup-minhash
         tok = tokenizer(TokenizerParams(use_ray=False, vocab_size=400, compare_with=["all-MiniLM-L6-v2"]),
                         inputs={"mix-stage1": minhash.ref})
         yield home, minhash, tok

@@ -245,7 +245,7 @@ def trace_page(t: dict[str, Any]) -> str:
         if s.get("derived"):
             extra = "made from it: " + ", ".join(trace_link(d["id"]) for d in s["derived"])
         rows.append({"version": Html(link(s["ref"])), "status": s["status"],
-                     "what": step_detail(s).split(None, 1)[-1] if s["status"] != "derived" else "",
+                     "what": step_detail(s) if s["status"] != "derived" else "",     # links say it
                      "links": Html(extra) if extra else None})
     rows += [{"version": Html(link(tk["ref"])), "status": "tokens",
               "what": f"{tk['tokens']:,} tokens: " + ", ".join(f"{r['file']} [{r['start']:,}, {r['end']:,})"

@@ -28,9 +28,9 @@ def brief(m: Manifest) -> dict[str, Any]:
 
 # ---- the graph ---------------------------------------------------------------------------------
 def graph(store: Store, focus: str | None = None, everything: bool = False) -> dict[str, Any]:
-    """Nodes (with their drawing positions) and parent->child edges. By default the versions the
-    latest version of each dataset (tasks/store/graph.py), with everything upstream of them; `focus` a version with
-    all it came from and all made from it; `everything` the whole catalog."""
+    """Nodes (with their drawing positions) and parent->child edges. By default the latest version
+    of each dataset (tasks/store/graph.py) with everything upstream of them; `focus`: a version with
+    all it came from and all made from it; `everything`: the whole catalog."""
     rows, keep, edges = latest_subgraph(store.catalog)
     ups, downs = adjacency(edges)
     if everything:

@@ -55,7 +55,6 @@ def compact(table: pa.Table, signals: Sequence[str] | None = None) -> pa.Table:
     return pa.Table.from_arrays([named(c) for c in NAMED] + [pa.array(signals, pa.string())], schema=SCHEMA)
 
 
-
 def merge(root: Root, folder: str, shards: list[Shard]) -> list[Shard]:
     """The splits' drop-record files as one (a Parquet footer per split would cost more than the
     few rows most splits drop); `folder` is the version's staging folder."""

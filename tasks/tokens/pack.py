@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..runtime.sampling import taken
@@ -50,8 +51,6 @@ def write_tokens(folder: Path, name: str, tokens: np.ndarray, starts: np.ndarray
 def write_document_index(folder: Path, name: str, ids: list[str], starts: np.ndarray) -> Path:
     """`<name>.docs.parquet`: which document each token range of `<name>.bin` is (id, start, end),
     so `zhinao trace` finds a document's tokens without re-tokenizing."""
-    import pyarrow as pa
-
     path = folder / f"{name}.docs.parquet"
     pq.write_table(pa.table({"id": pa.array(ids, pa.string()), "start": pa.array(starts[:-1], pa.int64()),
                              "end": pa.array(starts[1:], pa.int64())}), path, compression="zstd")
