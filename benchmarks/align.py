@@ -4,13 +4,14 @@ the same run; and ReMax's time per step against GRPO's at the same number of rol
 
 Both sides train in float32 with TRL's other defaults (gradient checkpointing on), each in a fresh
 process (ours: the stage's rank; TRL: this file run as a script, `--baseline`), so both pay the same
-first-step warm-up; the model files are read once before either runs. Two figures per path: the
-training loop alone (the trainer's own time; ours is TRL's loop in a rank process, so this ratio
-shows what the stage's callbacks and checkpoints cost) and end to end (ours: plan, data
-preparation, the rank's start, training, saving and commit; TRL: the script's start and imports,
-loading the model, training and saving).
+first-step warm-up; the model files are read once before either runs. A third row drives TRL
+directly with our one change to it, the fused LM head projecting only the labelled positions on CPU
+(tasks/align/lm_head.py): baseline to it is what that change gains, it to our stage is what the
+stage's orchestration costs. Two figures per path: the training loop alone (the trainer's own
+time) and end to end (ours: plan, data preparation, the rank's start, training, saving and commit;
+TRL: the script's start and imports, loading the model, training and saving).
 
-    python benchmarks/align.py --steps 8 --batch 4 --repeat 2
+    python benchmarks/align.py --steps 8 --batch 4 --generations 2 --completion-tokens 16 --repeat 2
 """
 from __future__ import annotations
 
@@ -36,12 +37,17 @@ def main() -> None:
     ap.add_argument("--completion-tokens", type=int, default=32)
     ap.add_argument("--checkpoint-every", type=int, default=0, help="our stages' checkpoint cadence "
                     "(0: none before the final model, like TRL's baseline)")
-    ap.add_argument("--repeat", type=int, default=1, help="runs of each side, alternating which goes first; "
+    ap.add_argument("--repeat", type=int, default=1, help="runs of each side, rotating which goes first; "
                     "the best of each is shown")
     ap.add_argument("--baseline", choices=["dpo", "grpo"], help=argparse.SUPPRESS)   # the script side
     ap.add_argument("--rows", help=argparse.SUPPRESS)
+    ap.add_argument("--compact-head", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.baseline:
+        if a.compact_head:
+            from tasks.align.lm_head import compact_on_cpu
+
+            assert compact_on_cpu()
         run = _trl_dpo if a.baseline == "dpo" else _trl_grpo
         wall, loop = run(a.model, json.loads(Path(a.rows).read_text()), a)
         print(json.dumps({"loop": loop}))
@@ -68,7 +74,7 @@ def main() -> None:
                   checkpoint_every=a.checkpoint_every or a.steps)
     rl = dict(num_generations=a.generations, max_completion_length=a.completion_tokens,
               rewards={"math": 1.0, "ifeval": 1.0}, backend="transformers")
-    rows = []
+    rows, same_head = [], []
 
     def ours(stage, params) -> tuple[float, float]:
         t = time.perf_counter()
@@ -77,13 +83,13 @@ def main() -> None:
         state = next(x["value"] for x in r.stats["tables"]["run"] if x["metric"] == "train_seconds")
         return wall, float(state)
 
-    def script(method: str, method_rows: list[dict]) -> tuple[float, float]:
+    def script(method: str, method_rows: list[dict], compact: bool) -> tuple[float, float]:
         path = Path(os.environ["ZHINAO_HOME"]) / f"{method}-rows.json"
         path.write_text(json.dumps(method_rows))
         t = time.perf_counter()
         out = subprocess.run([sys.executable, __file__, "--baseline", method, "--rows", str(path), "--model", model,
                               "--steps", str(a.steps), "--batch", str(a.batch), "--generations", str(a.generations),
-                              "--completion-tokens", str(a.completion_tokens)],
+                              "--completion-tokens", str(a.completion_tokens)] + ["--compact-head"] * compact,
                              check=True, stdout=subprocess.PIPE, text=True).stdout
         return time.perf_counter() - t, json.loads(out.strip().splitlines()[-1])["loop"]
 
@@ -92,19 +98,19 @@ def main() -> None:
         return params.model_copy(update={"lr": params.lr * (1 + 1e-12 * i)})
 
     def pair(name: str, stage, params, method: str, method_rows: list[dict]) -> float:
-        """Best of `repeat` alternating runs of ours and TRL's; returns our best loop time."""
-        mine, theirs = [], []
+        """Best of `repeat` runs of TRL's, TRL's with our LM head, and ours, each repeat in another
+        order; returns our best loop time."""
+        sides = [lambda: script(method, method_rows, False), lambda: script(method, method_rows, True), None]
+        runs: list[list[tuple[float, float]]] = [[], [], []]
         for i in range(a.repeat):
-            p = fresh(params, i)
-            if i % 2:
-                theirs.append(script(method, method_rows))
-                mine.append(ours(stage, p))
-            else:
-                mine.append(ours(stage, p))
-                theirs.append(script(method, method_rows))
-        (w, l), (rw, rl_) = min(mine, key=lambda x: x[1]), min(theirs, key=lambda x: x[1])
+            for k in (0, 1, 2)[i % 3:] + (0, 1, 2)[:i % 3]:
+                runs[k].append(sides[k]() if sides[k] else ours(stage, fresh(params, i)))
+        (rw, rl_), (cw, cl), (w, l) = (min(r, key=lambda x: x[1]) for r in runs)
         rows.extend([(f"{name}: TRL {name}Trainer directly (baseline)", rl_, rw, rl_, rw),
+                     (f"{name}: TRL directly + our CPU LM head", cl, cw, rl_, rw),
                      (f"{name}: our {stage.name} stage", l, w, rl_, rw)])
+        same_head.append(f"{name}: our stage vs TRL directly with the same LM head: loop {cl / l:.2f}x, "
+                         f"end to end {cw / w:.2f}x")
         return l
 
     pair("DPO", DPO, DPOParams(**common, max_length=512), "dpo", dpo_rows(table)[0])
@@ -116,11 +122,12 @@ def main() -> None:
           f"{a.generations} per prompt, {a.completion_tokens} tokens); {os.cpu_count()} CPUs, "
           f"{torch.get_num_threads()} torch threads; our checkpoints "
           f"{'every %d steps' % a.checkpoint_every if a.checkpoint_every else 'none but the final model'}; "
-          f"best of {a.repeat} alternating runs per side; same run")
+          f"best of {a.repeat} runs per side, in rotating order; same run")
     print(f"{'path':<44}{'loop samples/s':>16}{'vs TRL':>9}{'end-to-end samples/s':>23}{'vs TRL':>9}")
     for what, loop, wall, base_loop, base_wall in rows:
         print(f"{what:<44}{samples / loop:>16.2f}{base_loop / loop:>8.2f}x{samples / wall:>23.2f}"
               f"{base_wall / wall:>8.2f}x")
+    print("\n".join(same_head))
     print(f"ReMax vs GRPO, time per step at {a.batch} rollouts (+ one greedy answer per prompt): "
           f"{m_loop / a.steps:.2f} s vs {g_loop / a.steps:.2f} s ({m_loop / g_loop:.2f}x)")
 

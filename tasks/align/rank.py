@@ -4,8 +4,9 @@ baseline); this module gives it the rows, the reward functions and the schedule 
 one metrics line per step (the pipeline's format: step, loss, lr, grad_norm, and the method's own
 figures), checkpoints every `checkpoint_every` steps and resumes from the newest checkpoint: the
 HF Trainer's checkpoint holds the weights, optimizer, scheduler, the step, and every RNG (python,
-numpy, torch), so the resumed run sees the same batches and samples the same rollouts. At the end
-the model (or the LoRA adapter) and a run summary go to `out`."""
+numpy, torch), so the resumed run sees the same batches and samples the same rollouts. On CPU,
+TRL's fused LM head is made to project only the answer tokens, as it does on CUDA (lm_head.py).
+At the end the model (or the LoRA adapter) and a run summary go to `out`."""
 from __future__ import annotations
 
 import json
@@ -21,6 +22,7 @@ import torch
 from model.metrics import MetricsLog, read_metrics
 from model.train import KILL_AT_STEP, rank_main
 
+from .lm_head import compact_on_cpu
 from .spec import AlignSpec
 
 # inputs from outside the repository that shape output (tasks/store/external.py)
@@ -101,6 +103,7 @@ def build_trainer(spec: AlignSpec, rows: list[dict], callbacks: list, reward_fun
     from datasets import Dataset
     from transformers import AutoTokenizer
 
+    compact_on_cpu()
     tok = AutoTokenizer.from_pretrained(spec.model)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
