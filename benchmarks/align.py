@@ -113,8 +113,9 @@ def main() -> None:
                          f"end to end {cw / w:.2f}x")
         return l
 
-    pair("DPO", DPO, DPOParams(**common, max_length=512), "dpo", dpo_rows(table)[0])
-    g_loop = pair("GRPO", GRPO, GRPOParams(**common, **rl), "grpo", prompt_rows(table)[0])
+    dpo, prompts = dpo_rows(table)[0], prompt_rows(table)[0]
+    pair("DPO", DPO, DPOParams(**common, max_length=512), "dpo", dpo)
+    g_loop = pair("GRPO", GRPO, GRPOParams(**common, **rl), "grpo", prompts)
     m_loop = min(ours(REMAX, fresh(ReMaxParams(**common, **rl), i))[1] for i in range(a.repeat))
 
     samples = a.steps * a.batch
@@ -128,8 +129,29 @@ def main() -> None:
         print(f"{what:<44}{samples / loop:>16.2f}{base_loop / loop:>8.2f}x{samples / wall:>23.2f}"
               f"{base_wall / wall:>8.2f}x")
     print("\n".join(same_head))
+    print(_positions(model, dpo, prompts, a.batch))
     print(f"ReMax vs GRPO, time per step at {a.batch} rollouts (+ one greedy answer per prompt): "
           f"{m_loop / a.steps:.2f} s vs {g_loop / a.steps:.2f} s ({m_loop / g_loop:.2f}x)")
+
+
+def _positions(model: str, dpo: list[dict], prompts: list[dict], batch: int) -> str:
+    """What the LM head projects: answer tokens against every position of DPO's padded batches (rows
+    in order; TRL shuffles them, so this is indicative), and GRPO's mean prompt length."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model)
+
+    def n(messages: list[dict]) -> int:
+        return len(tok.apply_chat_template(messages, tokenize=True)["input_ids"])
+
+    answers = positions = 0
+    for i in range(0, len(dpo), batch):
+        lens = [(n(r["prompt"]), n(r["prompt"] + r["chosen"]), n(r["prompt"] + r["rejected"])) for r in dpo[i:i + batch]]
+        answers += sum(c + r - 2 * p for p, c, r in lens)
+        positions += 2 * len(lens) * max(max(c, r) for _, c, r in lens)
+    mean_prompt = sum(n(r["prompt"]) for r in prompts) / len(prompts)
+    return (f"answer tokens: {answers / positions:.0%} of the positions of DPO's padded batches of {batch} pairs; "
+            f"GRPO prompts {mean_prompt:.0f} tokens on average")
 
 
 def _args(cls, out: str, a, **kw):
