@@ -100,11 +100,12 @@ def main() -> None:
     def pair(name: str, stage, params, method: str, method_rows: list[dict]) -> float:
         """Best of `repeat` runs of TRL's, TRL's with our LM head, and ours, each repeat in another
         order; returns our best loop time."""
-        sides = [lambda: script(method, method_rows, False), lambda: script(method, method_rows, True), None]
+        sides = [lambda i: script(method, method_rows, False), lambda i: script(method, method_rows, True),
+                 lambda i: ours(stage, fresh(params, i))]
         runs: list[list[tuple[float, float]]] = [[], [], []]
         for i in range(a.repeat):
             for k in (0, 1, 2)[i % 3:] + (0, 1, 2)[:i % 3]:
-                runs[k].append(sides[k]() if sides[k] else ours(stage, fresh(params, i)))
+                runs[k].append(sides[k](i))
         (rw, rl_), (cw, cl), (w, l) = (min(r, key=lambda x: x[1]) for r in runs)
         rows.extend([(f"{name}: TRL {name}Trainer directly (baseline)", rl_, rw, rl_, rw),
                      (f"{name}: TRL directly + our CPU LM head", cl, cw, rl_, rw),

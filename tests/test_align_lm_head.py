@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 import trl.trainer.utils as utils
-from trl.kernels import chunked_logprob
 from transformers import LlamaConfig, LlamaForCausalLM
+from trl.kernels import chunked_logprob
 from trl.trainer.utils import add_fused_lm_head
 
 from tasks.align.lm_head import compact_on_cpu

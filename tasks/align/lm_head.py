@@ -5,10 +5,10 @@ returns each next token's log-probability without the (batch, length, vocab) log
 it projects only the positions whose label is not -100; elsewhere it projects every position,
 because on Neuron a changing number of positions would recompile the graph on every batch. CPU
 compiles nothing, so it pays the LM head (28M of SmolLM2-135M's parameters, forward, recompute and
-backward) on prompt and padding tokens whose results are thrown away: a DPO batch is ~60% of
-those, a GRPO batch more. Scoring only the labelled rows is the same computation per kept
-position (tests/test_align_lm_head.py checks values and gradients against the full head); on the
-align benchmark's CPU it makes a DPO step ~1.4x and a GRPO step ~1.2x faster.
+backward) on prompt and padding tokens whose results are thrown away (about two thirds of the
+align benchmark's DPO batches, more of GRPO's; benchmarks/align.py prints the share and the gain).
+Scoring only the labelled rows is the same computation per kept position
+(tests/test_align_lm_head.py checks values and gradients against the full head).
 
 TRL decides with one module-level function of `trl.trainer.utils` (`_use_triton`, used there for
 that choice alone; the kernels keep their own copy to pick Triton or torch tiles). `compact_on_cpu`
