@@ -6,7 +6,7 @@ Both sides train in float32 with TRL's other defaults (gradient checkpointing on
 process (ours: the stage's rank; TRL: this file run as a script, `--baseline`), so both pay the same
 first-step warm-up; the model files are read once before either runs. A third row drives TRL
 directly with our one change to it, the fused LM head projecting only the labelled positions on CPU
-(tasks/align/lm_head.py): baseline to it is what that change gains, it to our stage is what the
+(zhinao/tasks/align/lm_head.py): baseline to it is what that change gains, it to our stage is what the
 stage's orchestration costs. Two figures per path: the training loop alone (the trainer's own
 time) and end to end (ours: plan, data preparation, the rank's start, training, saving and commit;
 TRL: the script's start and imports, loading the model, training and saving).
@@ -45,7 +45,7 @@ def main() -> None:
     a = ap.parse_args()
     if a.baseline:
         if a.compact_head:
-            from tasks.align.lm_head import compact_on_cpu
+            from zhinao.tasks.align.lm_head import compact_on_cpu
 
             assert compact_on_cpu()
         run = _trl_dpo if a.baseline == "dpo" else _trl_grpo
@@ -56,12 +56,12 @@ def main() -> None:
 
     import torch
 
-    from flows.align import DPO, GRPO, REMAX, DPOParams, GRPOParams, ReMaxParams
-    from flows.preference_data import PREFERENCE_DATA, PreferenceDataParams
-    from flows.stage import execute_stage
-    from tasks.align.run import dpo_rows, prompt_rows
-    from tasks.generate.models import resolve_generator_model
-    from tasks.store import Store
+    from zhinao.flows.align import DPO, GRPO, REMAX, DPOParams, GRPOParams, ReMaxParams
+    from zhinao.flows.preference_data import PREFERENCE_DATA, PreferenceDataParams
+    from zhinao.flows.stage import execute_stage
+    from zhinao.tasks.align.run import dpo_rows, prompt_rows
+    from zhinao.tasks.generate.models import resolve_generator_model
+    from zhinao.tasks.store import Store
 
     model = str(resolve_generator_model(a.model))
     for f in Path(model).rglob("*"):            # page cache: neither side pays the first read
@@ -192,7 +192,7 @@ def _trl_grpo(model: str, rows: list[dict], a) -> tuple[float, float]:
     from transformers import AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
 
-    from tasks.align.rewards import reward_functions
+    from zhinao.tasks.align.rewards import reward_functions
 
     t = time.perf_counter()
     out = tempfile.mkdtemp(prefix="trl-grpo-")

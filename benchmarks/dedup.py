@@ -56,9 +56,9 @@ def write_input(corpus, folder: Path, files: int) -> None:
 
 
 def ours(corpus, folder: Path, cpus: int) -> set[str]:
-    from flows.dedup_minhash import DEDUP_MINHASH, MinHashParams
-    from flows.stage import execute_stage
-    from tasks.store import Store
+    from zhinao.flows.dedup_minhash import DEDUP_MINHASH, MinHashParams
+    from zhinao.flows.stage import execute_stage
+    from zhinao.tasks.store import Store
 
     store = Store()
     ref = store.import_tables("bench-docs", [pq.read_table(p) for p in sorted(folder.glob("*.parquet"))]).ref
@@ -73,7 +73,7 @@ def ours(corpus, folder: Path, cpus: int) -> set[str]:
 def datasketch_lsh(corpus, lang: str, verify: bool) -> set[str]:
     from datasketch import MinHash, MinHashLSH
 
-    from tasks.dedup.truthcorpus import _units
+    from zhinao.tasks.dedup.truthcorpus import _units
 
     lsh = MinHashLSH(num_perm=BANDS * ROWS, params=(BANDS, ROWS))
     sigs = {}
@@ -143,8 +143,8 @@ def main() -> None:
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="zhinao-dedup-bench-"))
     os.environ["ZHINAO_HOME"] = str(work / "home")
-    from tasks.dedup.truthcorpus import f1, generate
-    from tasks.runtime.ray_exec import init_ray
+    from zhinao.tasks.dedup.truthcorpus import f1, generate
+    from zhinao.tasks.runtime.ray_exec import init_ray
 
     init_ray(args.cpus)  # cluster start-up is not deduplication
     # the speed columns divide by these two rows of the same corpus in the same run ("-" when skipped)

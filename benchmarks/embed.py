@@ -23,12 +23,12 @@ def main() -> None:
     os.environ["ZHINAO_HOME"] = str(work / "home")
     import pyarrow as pa
 
-    from flows.embed import EMBED, EmbedParams
-    from flows.stage import execute_stage
-    from tasks.dedup.truthcorpus import generate
-    from tasks.runtime.ray_exec import init_ray
-    from tasks.semantic.encoder import encoder, resolve_model
-    from tasks.store import Store
+    from zhinao.flows.embed import EMBED, EmbedParams
+    from zhinao.flows.stage import execute_stage
+    from zhinao.tasks.dedup.truthcorpus import generate
+    from zhinao.tasks.runtime.ray_exec import init_ray
+    from zhinao.tasks.semantic.encoder import encoder, resolve_model
+    from zhinao.tasks.store import Store
 
     half = args.docs // 2
     corpus_en, corpus_zh = generate(half, "en", seed=1), generate(args.docs - half, "zh", seed=2)

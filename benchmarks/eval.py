@@ -36,11 +36,11 @@ def main() -> None:
     from lm_eval.api.instance import Instance
     from lm_eval.models.huggingface import HFLM
 
-    from tasks.eval.defaults import held_out_articles
-    from tasks.eval.loglik import LoglikModel
-    from tasks.eval.mc_data import read_benchmark
-    from tasks.eval.multiple_choice import MCSetup, requests
-    from tasks.generate.models import resolve_generator_model
+    from zhinao.tasks.eval.defaults import held_out_articles
+    from zhinao.tasks.eval.loglik import LoglikModel
+    from zhinao.tasks.eval.mc_data import read_benchmark
+    from zhinao.tasks.eval.multiple_choice import MCSetup, requests
+    from zhinao.tasks.generate.models import resolve_generator_model
     from tests.eval_files import write_cmmlu
 
     path = str(resolve_generator_model(a.model))
@@ -100,8 +100,8 @@ def main() -> None:
 def _on_vllm(path, a, timed, mc, rolling, rows, n_items, n_docs, t_ref, tp_ref):
     from types import SimpleNamespace
 
-    from tasks.eval.served_loglik import ServedLoglik
-    from tasks.generate.service import serving
+    from zhinao.tasks.eval.served_loglik import ServedLoglik
+    from zhinao.tasks.generate.service import serving
 
     p = SimpleNamespace(backend="vllm", endpoint=None, api_key=None, batch_size=a.batch_size, device="auto",
                         concurrency=32, max_model_len=4096, tensor_parallel_size=1, gpu_memory_utilization=0.85,

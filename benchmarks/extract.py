@@ -10,8 +10,8 @@ import argparse
 import time
 from pathlib import Path
 
-from tasks.extract.evaluate import score
-from tasks.extract.extractors import EXTRACTORS
+from zhinao.tasks.extract.evaluate import score
+from zhinao.tasks.extract.extractors import EXTRACTORS
 
 
 def main() -> None:

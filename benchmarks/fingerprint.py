@@ -41,7 +41,7 @@ def main() -> None:
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="zhinao-fp-bench-"))
     os.environ["ZHINAO_HOME"] = str(work / "home")
-    from tasks.store.fingerprint import file_fingerprint
+    from zhinao.tasks.store.fingerprint import file_fingerprint
 
     print(f"{'file':>10} {'probe (baseline)':>18} {'whole hash, first':>18} {'remembered':>12} {'first vs probe':>15}")
     for mib in (int(m) for m in args.mib.split(",")):

@@ -50,8 +50,8 @@ def hf_direct(model_path: str, texts: list[str], max_tokens: int, batch: int) ->
 
 
 def ours_generator(model_path: str, texts: list[str], max_tokens: int, batch: int) -> tuple[int, float]:
-    from tasks.generate.api import Request
-    from tasks.generate.hf import TransformersGenerator
+    from zhinao.tasks.generate.api import Request
+    from zhinao.tasks.generate.hf import TransformersGenerator
 
     gen = TransformersGenerator(model_path, device="cpu", batch_size=batch)
     reqs = [Request.chat(t, max_tokens=max_tokens, temperature=0.0) for t in texts]
@@ -61,13 +61,13 @@ def ours_generator(model_path: str, texts: list[str], max_tokens: int, batch: in
 
 
 def _build(row, p):
-    from tasks.generate.api import Request
+    from zhinao.tasks.generate.api import Request
 
     return [Request.chat(row["prompt"], max_tokens=p.max_tokens, temperature=0.0)]
 
 
 def _parse(row, completions, p):
-    from tasks.generate.checks import output_problem
+    from zhinao.tasks.generate.checks import output_problem
 
     c = completions[0]
     return [{"id": row["id"], "text": c.text, "drop_reason": output_problem(c, "en", allow_truncated=True)}]
@@ -76,11 +76,11 @@ def _parse(row, completions, p):
 def ours_stage(model_path: str, texts: list[str], max_tokens: int, batch: int) -> tuple[int, float]:
     import pyarrow as pa
 
-    from tasks.generate.engine import GenerateRows, GenJob
-    from tasks.generate.service import GenSpec, get_generator
-    from tasks.runtime.sink import ShardSink
-    from tasks.stats import StageStats
-    from tasks.store.fs import open_root
+    from zhinao.tasks.generate.engine import GenerateRows, GenJob
+    from zhinao.tasks.generate.service import GenSpec, get_generator
+    from zhinao.tasks.runtime.sink import ShardSink
+    from zhinao.tasks.stats import StageStats
+    from zhinao.tasks.store.fs import open_root
 
     spec = GenSpec("transformers", model_path, "bench", batch_size=batch, device="cpu")
     get_generator(spec)                          # loaded before the clock, as the baseline's load is
@@ -122,9 +122,9 @@ def vllm_direct(python: Path, model_path: str, texts: list[str], max_tokens: int
 
 
 def vllm_ours(model_path: str, texts: list[str], max_tokens: int, concurrency: int) -> tuple[int, float]:
-    from tasks.generate.api import Request
-    from tasks.generate.openai_client import OpenAIGenerator
-    from tasks.generate.vllm_server import ServerConfig, VLLMServer
+    from zhinao.tasks.generate.api import Request
+    from zhinao.tasks.generate.openai_client import OpenAIGenerator
+    from zhinao.tasks.generate.vllm_server import ServerConfig, VLLMServer
 
     reqs = [Request.chat(t, max_tokens=max_tokens, temperature=0.0) for t in texts]
     with VLLMServer(ServerConfig(model_path=model_path, served_name="bench", max_model_len=2048,
@@ -144,8 +144,8 @@ def main() -> None:
     ap.add_argument("--no-vllm", action="store_true")
     args = ap.parse_args()
     os.environ.setdefault("ZHINAO_HOME", tempfile.mkdtemp(prefix="zhinao-genbench-home-"))
-    from tasks.generate.models import DEFAULT_GENERATOR, resolve_generator_model
-    from tasks.generate.vllm_server import vllm_python
+    from zhinao.tasks.generate.models import DEFAULT_GENERATOR, resolve_generator_model
+    from zhinao.tasks.generate.vllm_server import vllm_python
 
     model = str(resolve_generator_model(DEFAULT_GENERATOR))
     texts = prompts(args.prompts)

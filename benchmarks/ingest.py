@@ -33,7 +33,7 @@ def warcio_baseline(files: list[Path]) -> int:
 
 
 def our_reader(files: list[Path]) -> int:
-    from tasks.ingest.warc import WarcRecord, iter_records
+    from zhinao.tasks.ingest.warc import WarcRecord, iter_records
 
     n = 0
     for f in files:
@@ -44,8 +44,8 @@ def our_reader(files: list[Path]) -> int:
 
 
 def our_stage(folder: Path, num_cpus: int, use_ray: bool = True) -> int:
-    from flows.ingest import INGEST, IngestParams
-    from flows.stage import execute_stage
+    from zhinao.flows.ingest import INGEST, IngestParams
+    from zhinao.flows.stage import execute_stage
 
     r = execute_stage(INGEST, IngestParams(sources=[str(folder)], num_cpus=num_cpus, use_ray=use_ray,
                                            shard_rows=5000 + use_ray))  # distinct versions: no cache hit
@@ -66,8 +66,8 @@ def main() -> None:
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="zhinao-bench-"))
     os.environ["ZHINAO_HOME"] = str(work / "home")
-    from tasks.corpus.generate import generate
-    from tasks.runtime.ray_exec import init_ray
+    from zhinao.tasks.corpus.generate import generate
+    from zhinao.tasks.runtime.ray_exec import init_ray
 
     print(f"generating {args.pages} pages in {args.files} WARC files ...", file=sys.stderr)
     folder = generate(work / "crawl", pages=args.pages, files=args.files)

@@ -32,11 +32,11 @@ def main() -> None:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from flows.mix import MIX_STAGE1, MixParams
-    from flows.stage import execute_stage
-    from tasks.mix.tokens import count_tokens
-    from tasks.runtime.ray_exec import init_ray
-    from tasks.store import Store
+    from zhinao.flows.mix import MIX_STAGE1, MixParams
+    from zhinao.flows.stage import execute_stage
+    from zhinao.tasks.mix.tokens import count_tokens
+    from zhinao.tasks.runtime.ray_exec import init_ray
+    from zhinao.tasks.store import Store
 
     rng = random.Random(0)
 

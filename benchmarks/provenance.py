@@ -29,38 +29,38 @@ STAGES = ("ingest", "extract", "langid", "quality", "dedup-exact", "dedup-minhas
 @contextlib.contextmanager
 def records_off():
     """The sink drops rows without a record, the driver merges nothing, tokenize writes no index."""
-    import flows.stage
-    import flows.tokenize
-    from tasks.runtime.sink import ShardSink
+    import zhinao.flows.stage
+    import zhinao.flows.tokenize
+    from zhinao.tasks.runtime.sink import ShardSink
 
-    saved = ShardSink.drop, flows.stage.merge_drops, flows.tokenize.write_document_index
+    saved = ShardSink.drop, zhinao.flows.stage.merge_drops, zhinao.flows.tokenize.write_document_index
 
     def audit_only(self, table, signals=None):
         if table.num_rows and self.audit_folder is not None:
             saved[0](self, table, signals)
 
     ShardSink.drop = audit_only
-    flows.stage.merge_drops = lambda root, folder, shards: shards
-    flows.tokenize.write_document_index = lambda *a, **k: None
+    zhinao.flows.stage.merge_drops = lambda root, folder, shards: shards
+    zhinao.flows.tokenize.write_document_index = lambda *a, **k: None
     try:
         yield
     finally:
-        ShardSink.drop, flows.stage.merge_drops, flows.tokenize.write_document_index = saved
+        ShardSink.drop, zhinao.flows.stage.merge_drops, zhinao.flows.tokenize.write_document_index = saved
 
 
 def run_pipeline(home: Path, crawl: Path) -> dict[str, dict]:
     """Each stage's manifest, computed fresh in `home`."""
     os.environ["ZHINAO_HOME"] = str(home)
-    from flows.dedup_exact import DEDUP_EXACT, ExactDedupParams
-    from flows.dedup_minhash import DEDUP_MINHASH, MinHashParams
-    from flows.extract import EXTRACT, ExtractParams
-    from flows.ingest import INGEST, IngestParams
-    from flows.langid import LANGID, LangIdParams
-    from flows.quality import QUALITY, QualityParams
-    from flows.stage import execute_stage
-    from flows.tokenize import TOKENS_STAGE1, TokenizeParams
-    from flows.tokenizer import TOKENIZER, TokenizerParams
-    from tasks.store import Store
+    from zhinao.flows.dedup_exact import DEDUP_EXACT, ExactDedupParams
+    from zhinao.flows.dedup_minhash import DEDUP_MINHASH, MinHashParams
+    from zhinao.flows.extract import EXTRACT, ExtractParams
+    from zhinao.flows.ingest import INGEST, IngestParams
+    from zhinao.flows.langid import LANGID, LangIdParams
+    from zhinao.flows.quality import QUALITY, QualityParams
+    from zhinao.flows.stage import execute_stage
+    from zhinao.flows.tokenize import TOKENS_STAGE1, TokenizeParams
+    from zhinao.flows.tokenizer import TOKENIZER, TokenizerParams
+    from zhinao.tasks.store import Store
 
     out = {}
     for stage, params in ((INGEST, IngestParams(sources=[str(crawl)], use_ray=False)),
@@ -94,7 +94,7 @@ def main() -> None:
 
     logging.basicConfig(level=logging.WARNING)
     work = Path(tempfile.mkdtemp(prefix="zhinao-provenance-"))
-    from tasks.corpus.generate import generate
+    from zhinao.tasks.corpus.generate import generate
 
     t = time.time()
     crawl = generate(work / "crawl", pages=args.pages, files=args.files, seed=0)
@@ -128,8 +128,8 @@ def main() -> None:
     print(f"token shards: document index {index / 1e3:.1f} KB vs token files {files / 1e6:.2f} MB "
           f"({share(index, files)})")
 
-    from tasks.provenance.trace import drop_record, trace
-    from tasks.store import Store
+    from zhinao.tasks.provenance.trace import drop_record, trace
+    from zhinao.tasks.store import Store
 
     os.environ["ZHINAO_HOME"] = str(work / "home-0")
     store = Store()

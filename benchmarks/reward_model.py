@@ -28,11 +28,11 @@ def fresh_model(root: Path) -> Path:
     """A tiny Llama folder (untrained) with the tokenizer stage's BPE and ChatML template."""
     import torch
 
-    from model.config import preset
-    from model.hf import export_hf
-    from model.transformer import Transformer
-    from tasks.corpus.labelled import labelled_articles
-    from tasks.tokenizer.bpe import save_tokenizer, train_bpe
+    from zhinao.model.config import preset
+    from zhinao.model.hf import export_hf
+    from zhinao.model.transformer import Transformer
+    from zhinao.tasks.corpus.labelled import labelled_articles
+    from zhinao.tasks.tokenizer.bpe import save_tokenizer, train_bpe
 
     tok = save_tokenizer(train_bpe([r["text"] for r in labelled_articles(3)], 1500), root / "tokenizer")
     torch.manual_seed(0)
@@ -82,12 +82,12 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="rm-bench-"))
     os.environ["ZHINAO_HOME"] = str(home)
 
-    from flows.preference_data import PREFERENCE_DATA, PreferenceDataParams
-    from flows.reward_model import REWARD_MODEL, RewardModelParams
-    from flows.stage import execute_stage
-    from tasks.reward.pair_data import VALID_SALT
-    from tasks.runtime.sampling import taken
-    from tasks.store import Store
+    from zhinao.flows.preference_data import PREFERENCE_DATA, PreferenceDataParams
+    from zhinao.flows.reward_model import REWARD_MODEL, RewardModelParams
+    from zhinao.flows.stage import execute_stage
+    from zhinao.tasks.reward.pair_data import VALID_SALT
+    from zhinao.tasks.runtime.sampling import taken
+    from zhinao.tasks.store import Store
 
     store = Store()
     folder = Path(args.model) if args.model else fresh_model(home / "base")

@@ -1,5 +1,5 @@
 """The self-instruct ROUGE-L filter: candidates/s against a growing pool, ours (bit-parallel LCS in
-the chat text units, tasks/evolve/rouge.py) vs rouge_score, on the same synthetic English
+the chat text units, zhinao/tasks/evolve/rouge.py) vs rouge_score, on the same synthetic English
 instructions in the same run. Baselines: RougeScorer.score per pair (self-instruct's loop) and
 rouge_score's table LCS on tokens computed once (Stanford Alpaca's loop, `_score_lcs`; the ratio
 column divides by it). All must keep the same candidates: on ASCII text our units are rouge_score's
@@ -31,7 +31,7 @@ def instructions(n: int, seed: int) -> list[str]:
 
 
 def ours(pool: list[str], candidates: list[str], threshold: float) -> list[bool]:
-    from tasks.evolve.rouge import RougePool
+    from zhinao.tasks.evolve.rouge import RougePool
 
     rp = RougePool()
     for i, text in enumerate(pool):

@@ -1,5 +1,5 @@
-"""SFT training speed: the sft stage's training loop (model/train.py: the DeepSpeed engine on packed
-samples from model/packed.py, one rank on gloo, launched as the stage launches it) against TRL's
+"""SFT training speed: the sft stage's training loop (zhinao/model/train.py: the DeepSpeed engine on packed
+samples from zhinao/model/packed.py, one rank on gloo, launched as the stage launches it) against TRL's
 SFTTrainer (the baseline), same run, same machine, same tiny Llama folder, same conversations
 rendered with its chat template and masked to the assistant tokens, same naive packing (TRL:
 packing_strategy="wrapped", rows cut from the concatenated samples), batch, LR and optimizer
@@ -30,11 +30,11 @@ def build_model(root: Path, dim: int, layers: int, max_len: int) -> Path:
     """A fresh Llama folder of our tiny shape with the tokenizer stage's BPE and ChatML template."""
     import torch
 
-    from model.config import preset
-    from model.hf import export_hf
-    from model.transformer import Transformer
-    from tasks.corpus.labelled import labelled_articles
-    from tasks.tokenizer.bpe import save_tokenizer, train_bpe
+    from zhinao.model.config import preset
+    from zhinao.model.hf import export_hf
+    from zhinao.model.transformer import Transformer
+    from zhinao.tasks.corpus.labelled import labelled_articles
+    from zhinao.tasks.tokenizer.bpe import save_tokenizer, train_bpe
 
     tok = save_tokenizer(train_bpe([r["text"] for r in labelled_articles(3)], 1500), root / "tokenizer")
     torch.manual_seed(0)
@@ -44,11 +44,11 @@ def build_model(root: Path, dim: int, layers: int, max_len: int) -> Path:
 
 def ours(folder: Path, samples, args, work: Path, pad_id: int) -> tuple[float, list[float]]:
     """Tokens/s of the stage's loop, from its metrics (the row times are taken before checkpoints)."""
-    from model.launch import launch
-    from model.metrics import read_metrics
-    from model.packed import write_packed
-    from model.train_spec import TrainSpec
-    from tasks.sft.pack import pack
+    from zhinao.model.launch import launch
+    from zhinao.model.metrics import read_metrics
+    from zhinao.model.packed import write_packed
+    from zhinao.model.train_spec import TrainSpec
+    from zhinao.tasks.sft.pack import pack
 
     packed = pack(samples, args.max_len, "naive", pad_id=pad_id, seed=0)
     write_packed(work / "data", {"train": packed.training_arrays(), "valid": packed.training_arrays()},
@@ -112,9 +112,9 @@ def main() -> None:
     args = ap.parse_args()
     import torch
 
-    from tasks.corpus.chats import sample_chats
-    from tasks.sft.pack import Sample, dynamic_padding_share, pack
-    from tasks.sft.render import ChatRenderer
+    from zhinao.tasks.corpus.chats import sample_chats
+    from zhinao.tasks.sft.pack import Sample, dynamic_padding_share, pack
+    from zhinao.tasks.sft.render import ChatRenderer
 
     root = Path(tempfile.mkdtemp(prefix="sft-bench-"))
     folder = build_model(root, args.dim, args.layers, args.max_len)

@@ -51,14 +51,14 @@ def main() -> None:
     os.environ["ZHINAO_HOME"] = str(work / "home")
     import pyarrow as pa
 
-    from flows.classify import CLASSIFY, ClassifyParams
-    from flows.stage import execute_stage
-    from flows.topic_model import TOPIC_MODEL, TopicModelParams
-    from tasks.corpus.labelled import labelled_articles
-    from tasks.semantic.encoder import resolve_model
-    from tasks.store import Store
-    from tasks.topics.classifier import load_classifier, predict
-    from tasks.topics.zeroshot import ZeroShotConfig, zero_shot
+    from zhinao.flows.classify import CLASSIFY, ClassifyParams
+    from zhinao.flows.stage import execute_stage
+    from zhinao.flows.topic_model import TOPIC_MODEL, TopicModelParams
+    from zhinao.tasks.corpus.labelled import labelled_articles
+    from zhinao.tasks.semantic.encoder import resolve_model
+    from zhinao.tasks.store import Store
+    from zhinao.tasks.topics.classifier import load_classifier, predict
+    from zhinao.tasks.topics.zeroshot import ZeroShotConfig, zero_shot
 
     rows = [{k: r[k] for k in ("id", "lang", "truth", "text")} for r in labelled_articles(args.per_topic)]
     train_rows, test = split_rows(rows, args.test_fraction, args.seed)

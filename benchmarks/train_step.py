@@ -1,6 +1,6 @@
 """Training-step speed: forward + backward + AdamW step tokens/s of our Transformer vs transformers'
 LlamaForCausalLM built from the identical config (the baseline), same weights, same batches, same run.
-Then the DeepSpeed-wrapped step of the training loop (model/train.py: engine forward, backward, step,
+Then the DeepSpeed-wrapped step of the training loop (zhinao/model/train.py: engine forward, backward, step,
 one rank on gloo) for each ZeRO stage asked, against the plain PyTorch step of the same model.
 
     python benchmarks/train_step.py --preset tiny --dim 256 --layers 4 --seq 256 --batch 8 --steps 10 --zero 0,1,2
@@ -29,9 +29,9 @@ def main() -> None:
     import torch
     from transformers import LlamaForCausalLM
 
-    from model.config import preset
-    from model.hf import export_hf
-    from model.transformer import Transformer
+    from zhinao.model.config import preset
+    from zhinao.model.hf import export_hf
+    from zhinao.model.transformer import Transformer
 
     torch.manual_seed(0)
     cfg = preset(args.preset, dim=args.dim, n_layers=args.layers, max_seq_len=args.seq)
@@ -63,7 +63,7 @@ def main() -> None:
 
     rates = {}
     for name, model, step in (("transformers LlamaForCausalLM (baseline)", theirs, step_theirs),
-                              ("ours: model/transformer.py", ours, step_ours)):
+                              ("ours: zhinao/model/transformer.py", ours, step_ours)):
         rates[name] = timed(model, torch.optim.AdamW(model.parameters(), lr=1e-4), step)
     print(f"{cfg.num_params() / 1e6:.1f}M parameters (dim {cfg.dim}, {cfg.n_layers} layers, {cfg.n_heads} heads, "
           f"{cfg.n_kv_heads} kv heads), batch {args.batch} x {args.seq} tokens, {torch.get_num_threads()} threads")
@@ -72,27 +72,27 @@ def main() -> None:
     stages = [int(z) for z in args.zero.split(",") if z.strip()]
     if stages:
         plain = "plain PyTorch step, ours (baseline)"
-        ds_rates = {plain: rates["ours: model/transformer.py"]}
+        ds_rates = {plain: rates["ours: zhinao/model/transformer.py"]}
         for zero in stages:
             ds_rates[f"DeepSpeed ZeRO-{zero}, 1 rank (gloo)"] = deepspeed_rate(cfg, folder, zero, args, timed)
         report(ds_rates, plain)
 
 
 def deepspeed_rate(cfg, folder, zero: int, args, timed) -> float:
-    """The training loop's engine around a fresh copy of the same weights (model/train.py's config)."""
+    """The training loop's engine around a fresh copy of the same weights (zhinao/model/train.py's config)."""
     import os
 
     import deepspeed
 
-    from model.ds_config import deepspeed_config
-    from model.hf import import_hf
-    from model.train import param_groups
-    from model.train_spec import TrainSpec
+    from zhinao.model.ds_config import deepspeed_config
+    from zhinao.model.hf import import_hf
+    from zhinao.model.train import param_groups
+    from zhinao.model.train_spec import TrainSpec
 
     for key, value in (("RANK", "0"), ("LOCAL_RANK", "0"), ("WORLD_SIZE", "1"), ("MASTER_ADDR", "127.0.0.1"),
                        ("MASTER_PORT", "29533")):
         os.environ.setdefault(key, value)
-    from model.ds_ops import guard_jit_builds
+    from zhinao.model.ds_ops import guard_jit_builds
 
     guard_jit_builds()
     deepspeed.init_distributed(dist_backend="gloo")

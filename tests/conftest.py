@@ -30,7 +30,7 @@ def models_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def smollm2(models_dir):
-    from tasks.generate.models import DEFAULT_GENERATOR, resolve_generator_model
+    from zhinao.tasks.generate.models import DEFAULT_GENERATOR, resolve_generator_model
 
     return resolve_generator_model(DEFAULT_GENERATOR)
 
@@ -38,7 +38,7 @@ def smollm2(models_dir):
 @pytest.fixture(scope="session")
 def sample_crawl(tmp_path_factory):
     """The default sample crawl, generated once per session."""
-    from tasks.corpus.generate import generate
+    from zhinao.tasks.corpus.generate import generate
 
     return generate(tmp_path_factory.mktemp("sample"))
 
@@ -76,7 +76,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory):
     """moto's standalone S3 server, one per session; each test takes its own bucket."""
-    from model.launch import terminate
+    from zhinao.model.launch import terminate
     from tests.s3_server import start_s3_server
 
     server, proc = start_s3_server(tmp_path_factory.mktemp("s3") / "moto.log")
@@ -105,9 +105,9 @@ def trained_reward_model(tiny_pretrained, tmp_path_factory):
 @pytest.fixture(scope="session")
 def topic_folder(tmp_path_factory):
     """A real fastText topic classifier, trained on the labelled sample articles (their true topics)."""
-    from tasks.corpus.labelled import labelled_articles
-    from tasks.topics.classifier import TrainConfig, train_and_evaluate
-    from tasks.topics.taxonomy import TAXONOMY_FILE
+    from zhinao.tasks.corpus.labelled import labelled_articles
+    from zhinao.tasks.topics.classifier import TrainConfig, train_and_evaluate
+    from zhinao.tasks.topics.taxonomy import TAXONOMY_FILE
 
     folder = tmp_path_factory.mktemp("topics") / "model"
     rows = [r | {"topic": r["truth"]} for r in labelled_articles(3)]

@@ -1,5 +1,5 @@
 """A generator stand-in for instruct-evolve: known answers to each kind of request the stage makes."""
-from tasks.generate.api import Completion
+from zhinao.tasks.generate.api import Completion
 
 
 class StandIn:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from tasks.store import Store
+from zhinao.tasks.store import Store
 
 # judged items of each kind (what the judge stage keeps), English and Chinese
 JUDGED = [("math", "en", "A box holds 6 pens. How many pens are in 5 boxes?", "6 * 5 = 30.\n\nFinal answer: 30"),
@@ -49,8 +49,8 @@ def home(path: Path) -> Iterator[Store]:
 def build_tiny_pretrained(path: Path) -> Path:
     """tokenizer -> token shards -> pretrain-stage1 (30 steps) -> pretrain-stage2 (6 steps) on labelled
     sample articles; the stage-2 model folder (a Llama folder with our ChatML tokenizer)."""
-    from flows.pretrain import PRETRAIN_STAGE1, PRETRAIN_STAGE2, AnnealParams, PretrainParams
-    from flows.stage import execute_stage
+    from zhinao.flows.pretrain import PRETRAIN_STAGE1, PRETRAIN_STAGE2, AnnealParams, PretrainParams
+    from zhinao.flows.stage import execute_stage
 
     from .pretrain_data import token_versions
 
@@ -75,9 +75,9 @@ class TrainedRewardModel:
 
 def build_reward_model(path: Path, base_folder: Path) -> TrainedRewardModel:
     """The default preference set, then the reward-model stage with its defaults on the tiny model."""
-    from flows.preference_data import PREFERENCE_DATA, PreferenceDataParams
-    from flows.reward_model import REWARD_MODEL, RewardModelParams
-    from flows.stage import execute_stage
+    from zhinao.flows.preference_data import PREFERENCE_DATA, PreferenceDataParams
+    from zhinao.flows.reward_model import REWARD_MODEL, RewardModelParams
+    from zhinao.flows.stage import execute_stage
 
     with home(path) as store:
         base = store.import_model("pretrain-stage2", base_folder, stage="test").ref

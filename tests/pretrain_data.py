@@ -2,11 +2,11 @@
 on the first, both packed (no Prefect needed)."""
 import pyarrow as pa
 
-from flows.stage import execute_stage
-from flows.tokenize import TOKENS_STAGE1, TOKENS_STAGE2, TokenizeParams
-from flows.tokenizer import TOKENIZER, TokenizerParams
-from tasks.corpus.labelled import labelled_articles
-from tasks.store import Store
+from zhinao.flows.stage import execute_stage
+from zhinao.flows.tokenize import TOKENS_STAGE1, TOKENS_STAGE2, TokenizeParams
+from zhinao.flows.tokenizer import TOKENIZER, TokenizerParams
+from zhinao.tasks.corpus.labelled import labelled_articles
+from zhinao.tasks.store import Store
 
 
 def token_versions(per_topic: int = 3) -> dict[str, str]:

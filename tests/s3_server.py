@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from model.launch import free_port, terminate
+from zhinao.model.launch import free_port, terminate
 
 
 @dataclass

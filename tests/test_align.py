@@ -14,10 +14,10 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from model.train import KILL_AT_STEP
-from tasks.align.rewards import ifeval_reward_fn, math_reward, reward_functions
-from tasks.align.run import assistant, dpo_rows, prompt_rows, user
-from tasks.align.spec import RANK_MODULE, AlignSpec
+from zhinao.model.train import KILL_AT_STEP
+from zhinao.tasks.align.rewards import ifeval_reward_fn, math_reward, reward_functions
+from zhinao.tasks.align.run import assistant, dpo_rows, prompt_rows, user
+from zhinao.tasks.align.spec import RANK_MODULE, AlignSpec
 from tests.test_merge import weights
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,7 +77,7 @@ PAIRS = [{"prompt": user(f"Name a colour, please ({i})."), "chosen": assistant("
 def test_dpo_raises_the_chosen_over_rejected_log_ratio(tiny_pretrained, tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from tasks.align.rank import build_trainer
+    from zhinao.tasks.align.rank import build_trainer
 
     data = tmp_path / "rows.parquet"
     pq.write_table(pa.Table.from_pylist(PAIRS), data)
@@ -99,7 +99,7 @@ def test_rl_raises_the_probability_of_the_rewarded_answers(method, tiny_pretrain
     baseline starts at 0. After a few steps S is more likely."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from tasks.align.rank import build_trainer
+    from zhinao.tasks.align.rank import build_trainer
 
     tok = AutoTokenizer.from_pretrained(tiny_pretrained)
     rows = [{"prompt": user(f"Tell me about item {i}."), "verify": ""} for i in range(8)]
@@ -189,14 +189,14 @@ def test_alignment_pipeline_merges_the_routes_evaluates_all_and_picks_a_chat_mod
     """sft -> grpo, dpo-iterative (one round), dpo-lora -> interpolate -> extrapolate 0.2 -> evaluate
     all six -> comparison -> chat-model: each step a version whose lineage reaches sft, the reward
     model and the preference data."""
-    from flows.align import DPOLoraParams, DPOParams, GRPOParams
-    from flows.align_pipeline import AlignPipelineParams, align
-    from flows.dpo_iterative import DPOIterativeParams
-    from flows.dpo_pairs import DPOPairsParams
-    from flows.evaluate import EvalParams
-    from flows.preference_data import PREFERENCE_DATA, PreferenceDataParams
-    from flows.stage import execute_stage
-    from tasks.store import Store
+    from zhinao.flows.align import DPOLoraParams, DPOParams, GRPOParams
+    from zhinao.flows.align_pipeline import AlignPipelineParams, align
+    from zhinao.flows.dpo_iterative import DPOIterativeParams
+    from zhinao.flows.dpo_pairs import DPOPairsParams
+    from zhinao.flows.evaluate import EvalParams
+    from zhinao.flows.preference_data import PREFERENCE_DATA, PreferenceDataParams
+    from zhinao.flows.stage import execute_stage
+    from zhinao.tasks.store import Store
 
     store = Store()
     sft = store.import_model("sft", tiny_pretrained, stage="test").ref
@@ -238,11 +238,11 @@ def test_alignment_pipeline_merges_the_routes_evaluates_all_and_picks_a_chat_mod
 
 
 def test_dpo_lora_trains_an_adapter_per_set_and_merges_them(tiny_pretrained):
-    from flows.align import DPO_LORA, DPOLoraParams
-    from flows.preference_data import PREFERENCE_DATA, PreferenceDataParams
-    from flows.stage import execute_stage
-    from tasks.align.rank import _model_kwargs
-    from tasks.store import Store
+    from zhinao.flows.align import DPO_LORA, DPOLoraParams
+    from zhinao.flows.preference_data import PREFERENCE_DATA, PreferenceDataParams
+    from zhinao.flows.stage import execute_stage
+    from zhinao.tasks.align.rank import _model_kwargs
+    from zhinao.tasks.store import Store
 
     store = Store()
     sft = store.import_model("sft", tiny_pretrained, stage="test").ref
@@ -267,13 +267,13 @@ def test_iterative_dpo_rounds_sample_from_the_previous_round(tiny_pretrained, tr
                                                             prefect_harness):
     """Two rounds of dpo-pairs -> dpo: round 2 samples from round 1's model; every pair is the best
     and worst of its answers by the reward model, and the margin threshold drops what it should."""
-    from flows.align import DPOParams
-    from flows.dpo_iterative import DPOIterativeParams, dpo_iterative
-    from flows.dpo_pairs import DPO_PAIRS, DPOPairsParams
-    from flows.preference_data import PREFERENCE_DATA, PreferenceDataParams
-    from flows.stage import execute_stage
-    from tasks.reward.scorer import RewardScorer
-    from tasks.store import Store
+    from zhinao.flows.align import DPOParams
+    from zhinao.flows.dpo_iterative import DPOIterativeParams, dpo_iterative
+    from zhinao.flows.dpo_pairs import DPO_PAIRS, DPOPairsParams
+    from zhinao.flows.preference_data import PREFERENCE_DATA, PreferenceDataParams
+    from zhinao.flows.stage import execute_stage
+    from zhinao.tasks.reward.scorer import RewardScorer
+    from zhinao.tasks.store import Store
 
     store = Store()
     sft = store.import_model("sft", tiny_pretrained, stage="test").ref
@@ -300,7 +300,7 @@ def test_iterative_dpo_rounds_sample_from_the_previous_round(tiny_pretrained, tr
 
 
 def test_the_chat_model_choice_follows_the_stated_metric():
-    from tasks.align.choose import choose, route_weights
+    from zhinao.tasks.align.choose import choose, route_weights
 
     labels = ["sft (e@0)", "v1 (e@1)", "chat (e@2)"]
     rows = [{"task": "perplexity", "metric": "bits_per_byte", "sft (e@0)": 1.0, "v1 (e@1)": 2.5, "chat (e@2)": 2.4},

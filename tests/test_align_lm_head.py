@@ -1,4 +1,4 @@
-"""TRL's fused LM head on CPU, made to project only the labelled positions (tasks/align/lm_head.py):
+"""TRL's fused LM head on CPU, made to project only the labelled positions (zhinao/tasks/align/lm_head.py):
 it then projects fewer rows, and gives the same log-probabilities and gradients as the full head."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from transformers import LlamaConfig, LlamaForCausalLM
 from trl.kernels import chunked_logprob
 from trl.trainer.utils import add_fused_lm_head
 
-from tasks.align.lm_head import compact_on_cpu
+from zhinao.tasks.align.lm_head import compact_on_cpu
 
 
 def _model() -> LlamaForCausalLM:

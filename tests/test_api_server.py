@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.api_server import TIMEOUT_ENV, ServerError, own_server, run_api, start_timeout
-from model.launch import free_port
+from zhinao.flows.api_server import TIMEOUT_ENV, ServerError, own_server, run_api, start_timeout
+from zhinao.model.launch import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -90,7 +90,7 @@ def test_an_api_url_that_does_not_answer_is_named(monkeypatch):
 
 def _cli(*args, env_extra: dict[str, str]) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")} | env_extra
-    return subprocess.run([sys.executable, "-m", "flows.cli", *args], cwd=REPO, env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "zhinao.flows.cli", *args], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=120)
 
 

@@ -5,12 +5,12 @@ import random
 import pyarrow as pa
 import pytest
 
-from flows.ingest import INGEST, IngestParams
-from flows.stage import execute_stage
-from tasks.corpus.warcfile import gz_member, http_response, warc_record
-from tasks.ingest.charset import decode_html
-from tasks.ingest.documents import SCHEMA
-from tasks.store import Store
+from zhinao.flows.ingest import INGEST, IngestParams
+from zhinao.flows.stage import execute_stage
+from zhinao.tasks.corpus.warcfile import gz_member, http_response, warc_record
+from zhinao.tasks.ingest.charset import decode_html
+from zhinao.tasks.ingest.documents import SCHEMA
+from zhinao.tasks.store import Store
 
 ZH = ["北京市教育委员会今天发布通知，要求各区中小学校在新学期开始前完成校舍安全检查，并向社会公布检查结果。",
       "通知指出，学校应当建立健全安全管理制度，落实安全责任，定期开展消防和地震应急演练，确保师生安全。",

@@ -5,21 +5,21 @@ from collections import Counter
 import pyarrow as pa
 import pytest
 
-from flows.dedup_exact import DEDUP_EXACT, ExactDedupParams
-from flows.extract import EXTRACT, ExtractParams
-from flows.ingest import INGEST, IngestParams
-from flows.langid import LANGID, LangIdParams
-from flows.quality import QUALITY, QualityParams
-from flows.stage import execute_stage
-from tasks.extract.evaluate import score
-from tasks.extract.extractors import EXTRACTORS
-from tasks.langid.model import predict
-from tasks.langid.script import chinese_script, correct_cjk
-from tasks.quality.c4 import C4Config, c4
-from tasks.quality.fineweb import FineWebConfig, fineweb
-from tasks.quality.gopher import GopherQualityConfig, GopherRepetitionConfig, gopher_quality, gopher_repetition
-from tasks.quality.text import Doc
-from tasks.store import Store
+from zhinao.flows.dedup_exact import DEDUP_EXACT, ExactDedupParams
+from zhinao.flows.extract import EXTRACT, ExtractParams
+from zhinao.flows.ingest import INGEST, IngestParams
+from zhinao.flows.langid import LANGID, LangIdParams
+from zhinao.flows.quality import QUALITY, QualityParams
+from zhinao.flows.stage import execute_stage
+from zhinao.tasks.extract.evaluate import score
+from zhinao.tasks.extract.extractors import EXTRACTORS
+from zhinao.tasks.langid.model import predict
+from zhinao.tasks.langid.script import chinese_script, correct_cjk
+from zhinao.tasks.quality.c4 import C4Config, c4
+from zhinao.tasks.quality.fineweb import FineWebConfig, fineweb
+from zhinao.tasks.quality.gopher import GopherQualityConfig, GopherRepetitionConfig, gopher_quality, gopher_repetition
+from zhinao.tasks.quality.text import Doc
+from zhinao.tasks.store import Store
 from tests.conftest import shared_data
 
 
@@ -71,9 +71,9 @@ def test_extract_passes_text_documents_and_drops_empty_pages(tmp_path):
     r = execute_stage(EXTRACT, ExtractParams(use_ray=False))
     doc = Store().open_arrow(r.ref).to_pylist()[0]
     assert doc["text"] == "already text" and doc["extractor"] == "none"
-    from tasks.extract.stage import extract_batch
+    from zhinao.tasks.extract.stage import extract_batch
     from types import SimpleNamespace
-    from tasks.stats import StageStats
+    from zhinao.tasks.stats import StageStats
 
     table = pa.table({"id": ["a", "b"], "text": ["", ""], "url": ["x", "y"],
                       "html": ["<html><body><nav>menu</nav></body></html>", "<html><body></body></html>"]})
@@ -114,8 +114,8 @@ def test_langid_script_evidence_fixes_cjk_confusions():
 
 def test_langid_keep_list_by_script(tmp_path):
     from types import SimpleNamespace
-    from tasks.langid.stage import langid_batch
-    from tasks.stats import StageStats
+    from zhinao.tasks.langid.stage import langid_batch
+    from zhinao.tasks.stats import StageStats
 
     table = pa.table({"id": ["s", "t"], "text": ["学习中文很有趣，我们一起努力吧。这是简体字。",
                                                  "學習中文很有趣，我們一起努力吧。這是繁體字。"], "lang": [None, None]})
@@ -177,8 +177,8 @@ def test_quality_on_the_sample(cleaned):
 
 def test_quality_handles_enormous_and_empty_documents():
     from types import SimpleNamespace
-    from tasks.quality.stage import quality_batch
-    from tasks.stats import StageStats
+    from zhinao.tasks.quality.stage import quality_batch
+    from zhinao.tasks.stats import StageStats
 
     params = QualityParams()
     ns = SimpleNamespace(**params.model_dump())
@@ -210,9 +210,9 @@ def test_exact_dedup_removes_every_planted_copy_deterministically(cleaned):
 
 def test_bad_documents_pass_every_stage_without_crashing(tmp_path):
     """Empty text, a 20 MB document, binary garbage, mixed scripts, pathological repetition."""
-    from flows.dedup_minhash import DEDUP_MINHASH, MinHashParams
-    from flows.dedup_semantic import DEDUP_SEMANTIC, SemanticDedupParams
-    from flows.embed import EMBED, EmbedParams
+    from zhinao.flows.dedup_minhash import DEDUP_MINHASH, MinHashParams
+    from zhinao.flows.dedup_semantic import DEDUP_SEMANTIC, SemanticDedupParams
+    from zhinao.flows.embed import EMBED, EmbedParams
 
     docs = [("empty", ""), ("huge", ("Enormous page text goes on. " * 750_000)),
             ("binary", "".join(chr(c) for c in range(1, 32)) * 200 + bytes(range(128, 256)).decode("latin-1") * 50),

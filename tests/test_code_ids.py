@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from flows.registry import targets
-from flows.stage import stage_modules
-from tasks.store.closure import REPO, closure, code_fingerprint, read_source
+from zhinao.flows.registry import targets
+from zhinao.flows.stage import stage_modules
+from zhinao.tasks.store.closure import REPO, closure, code_fingerprint, read_source
 
 STAGES = {name: t.flow.stage for name, t in targets().items() if t.kind == "stage"}
 
@@ -35,7 +35,7 @@ def _edited(target: Path, extra: bytes):
 def test_editing_any_file_a_stage_imports_changes_its_id(name, tmp_path):
     stage = STAGES[name]
     modules = stage_modules(stage)
-    assert any(m.startswith("flows.") for m in modules), "the flow module is part of the code"
+    assert any(m.startswith("zhinao.flows.") for m in modules), "the flow module is part of the code"
     files = {p.resolve() for p in closure(modules).values()}
     imported = _imported_files(modules, tmp_path)
     assert imported and imported <= files, sorted(str(p.relative_to(REPO)) for p in imported - files)
@@ -46,7 +46,7 @@ def test_editing_any_file_a_stage_imports_changes_its_id(name, tmp_path):
 
 def test_comments_and_docstrings_do_not_change_the_fingerprint():
     modules = stage_modules(STAGES["dedup-minhash"])
-    path = Path(sys.modules["tasks.dedup.components"].__file__).resolve()
+    path = Path(sys.modules["zhinao.tasks.dedup.components"].__file__).resolve()
     base = code_fingerprint(modules)
     assert code_fingerprint(modules, read=_edited(path, b"\n# a comment\n")) == base
     source = read_source(path)
@@ -60,6 +60,6 @@ def test_comments_and_docstrings_do_not_change_the_fingerprint():
 
 def test_data_logic_in_flows_and_helpers_is_covered():
     """What the issue found missing: flows/ modules and helpers a stage imports without naming."""
-    for stage, module in (("rebalance", "tasks.runtime.sampling"), ("dedup-minhash", "flows.dedup_minhash"),
-                          ("mix-stage1", "flows.mix"), ("synth", "flows.synth"), ("rebalance", "flows.rebalance")):
+    for stage, module in (("rebalance", "zhinao.tasks.runtime.sampling"), ("dedup-minhash", "zhinao.flows.dedup_minhash"),
+                          ("mix-stage1", "zhinao.flows.mix"), ("synth", "zhinao.flows.synth"), ("rebalance", "zhinao.flows.rebalance")):
         assert module in closure(stage_modules(STAGES[stage])), (stage, module)

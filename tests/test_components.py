@@ -1,4 +1,4 @@
-"""Connected components (tasks.dedup.components) against union-find, on random graphs shaped like
+"""Connected components (zhinao.tasks.dedup.components) against union-find, on random graphs shaped like
 the bucket phase's output, driven in process (no Ray, no Prefect) at several partition counts."""
 from types import SimpleNamespace
 
@@ -6,8 +6,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from tasks.dedup import components, lsh
-from tasks.dedup.components import (
+from zhinao.tasks.dedup import components, lsh
+from zhinao.tasks.dedup.components import (
     connected_components,
     read_edges,
     star_step,
@@ -15,8 +15,8 @@ from tasks.dedup.components import (
     unsettled,
     write_edges,
 )
-from tasks.stats import StageStats
-from tasks.store.fs import open_root
+from zhinao.tasks.stats import StageStats
+from zhinao.tasks.store.fs import open_root
 
 MEMBERS = pa.schema([("row", pa.int64()), ("rep", pa.int64())])
 REPS = pa.schema([("row", pa.int64())])
@@ -90,7 +90,7 @@ def local_run(process, splits, desc):
 
 
 class MemoryShuffle:
-    """The scratch shuffle (tasks.dedup.shuffle) in memory: a file per (folder, partition, writer
+    """The scratch shuffle (zhinao.tasks.dedup.shuffle) in memory: a file per (folder, partition, writer
     name), a rewrite replaces it, a read concatenates the partition's files in name order. Parquet
     on disk costs ~0.1 s a graph; this is what lets the test run thousands."""
 

@@ -3,12 +3,12 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from flows.dedup_minhash import DEDUP_MINHASH, MinHashParams
-from flows.stage import execute_stage
-from tasks.dedup.minhash import MinHasher, estimated_jaccard
-from tasks.dedup.shingles import shingle_hashes
-from tasks.dedup.truthcorpus import f1, generate
-from tasks.store import Store
+from zhinao.flows.dedup_minhash import DEDUP_MINHASH, MinHashParams
+from zhinao.flows.stage import execute_stage
+from zhinao.tasks.dedup.minhash import MinHasher, estimated_jaccard
+from zhinao.tasks.dedup.shingles import shingle_hashes
+from zhinao.tasks.dedup.truthcorpus import f1, generate
+from zhinao.tasks.store import Store
 
 
 def commit_docs(ids, texts, shard_rows=400, dataset="docs"):

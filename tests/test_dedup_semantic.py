@@ -2,13 +2,13 @@
 import numpy as np
 import pytest
 
-from flows.dedup_semantic import DEDUP_SEMANTIC, SemanticDedupParams
-from flows.embed import EMBED, EmbedParams
-from flows.stage import execute_stage
-from tasks.semantic.embed import column_embeddings
-from tasks.semantic.encoder import resolve_model
-from tasks.semantic.semdedup import near_duplicates
-from tasks.store import Store
+from zhinao.flows.dedup_semantic import DEDUP_SEMANTIC, SemanticDedupParams
+from zhinao.flows.embed import EMBED, EmbedParams
+from zhinao.flows.stage import execute_stage
+from zhinao.tasks.semantic.embed import column_embeddings
+from zhinao.tasks.semantic.encoder import resolve_model
+from zhinao.tasks.semantic.semdedup import near_duplicates
+from zhinao.tasks.store import Store
 from tests.test_dedup_minhash import commit_docs
 
 TOPICS = [

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # the comm op every CPU rank loads at init_distributed: the load that hung after a killed rank
 LOAD_SHM = textwrap.dedent("""
     import sys
-    from model.ds_ops import guard_jit_builds
+    from zhinao.model.ds_ops import guard_jit_builds
     if sys.argv[1] == "guarded":
         guard_jit_builds()
     from deepspeed.accelerator import get_accelerator
@@ -29,7 +29,7 @@ def load(mode: str, timeout: float) -> subprocess.CompletedProcess:
 
 
 def test_a_baton_left_by_a_killed_loader_is_removed_and_the_op_loads(tmp_path):
-    from model.ds_ops import build_folder
+    from zhinao.model.ds_ops import build_folder
 
     assert load("guarded", 900).stdout.splitlines()[-1] == "loaded"   # built once (the real cache), then cheap
     baton = build_folder("deepspeed_shm_comm") / "lock"
@@ -55,7 +55,7 @@ def test_a_live_holder_keeps_the_guard(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
         import time
-        from model.ds_ops import op_lock
+        from zhinao.model.ds_ops import op_lock
         with op_lock("probe") as folder:
             (folder / "lock").touch()          # a live build's baton
             print("holding", flush=True)
@@ -64,7 +64,7 @@ def test_a_live_holder_keeps_the_guard(tmp_path, monkeypatch):
         start_new_session=True)
     try:
         assert holder.stdout.readline().strip() == "holding"
-        waiter = subprocess.Popen([sys.executable, "-c", "from model.ds_ops import op_lock\n"
+        waiter = subprocess.Popen([sys.executable, "-c", "from zhinao.model.ds_ops import op_lock\n"
                                    "with op_lock('probe'): print('got it', flush=True)"], cwd=ROOT,
                                   stdout=subprocess.PIPE, text=True)
         time.sleep(3)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tasks.eval.gsm8k import accuracy, item_of, prompt, read_jsonl, verdicts
+from zhinao.tasks.eval.gsm8k import accuracy, item_of, prompt, read_jsonl, verdicts
 
 ROWS = [
     {"question": "Tom has 3 apples and buys 4 more. How many apples does he have?",
@@ -62,8 +62,8 @@ def test_the_same_verdicts_as_lm_evaluation_harness():
 
 
 def test_real_generations_get_the_same_verdicts(smollm2):
-    from tasks.generate.api import Request
-    from tasks.generate.hf import TransformersGenerator
+    from zhinao.tasks.generate.api import Request
+    from zhinao.tasks.generate.hf import TransformersGenerator
 
     items = [item_of(r, i) for i, r in enumerate(ROWS)]
     gen = TransformersGenerator(str(smollm2), batch_size=3)

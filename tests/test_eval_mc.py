@@ -5,9 +5,9 @@ import os
 
 import pytest
 
-from tasks.eval.loglik import LoglikModel
-from tasks.eval.mc_data import read_benchmark
-from tasks.eval.multiple_choice import MCSetup, accuracy, context, score_items
+from zhinao.tasks.eval.loglik import LoglikModel
+from zhinao.tasks.eval.mc_data import read_benchmark
+from zhinao.tasks.eval.multiple_choice import MCSetup, accuracy, context, score_items
 from tests.eval_files import write_cmmlu, write_mmlu
 
 

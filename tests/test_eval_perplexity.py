@@ -3,8 +3,8 @@ import math
 
 import pytest
 
-from tasks.eval.loglik import LoglikModel
-from tasks.eval.perplexity import aggregate, score_documents
+from zhinao.tasks.eval.loglik import LoglikModel
+from zhinao.tasks.eval.perplexity import aggregate, score_documents
 
 TEXTS = [
     {"text": "The river rose after three days of rain, and the bridge was closed to traffic.", "lang": "en", "source": "a"},

@@ -8,11 +8,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tasks.eval.backend import loglik_backend
-from tasks.eval.loglik import LoglikModel
-from tasks.eval.mc_data import read_benchmark
-from tasks.eval.multiple_choice import MCSetup, score_items
-from tasks.eval.served_loglik import ServedLoglik
+from zhinao.tasks.eval.backend import loglik_backend
+from zhinao.tasks.eval.loglik import LoglikModel
+from zhinao.tasks.eval.mc_data import read_benchmark
+from zhinao.tasks.eval.multiple_choice import MCSetup, score_items
+from zhinao.tasks.eval.served_loglik import ServedLoglik
 from tests.eval_files import write_cmmlu
 
 DOCS = ["The river rose after three days of rain, and the bridge was closed to traffic. " * 3,
@@ -149,10 +149,10 @@ def test_loglik_backend_follows_the_generation_server():
 
 
 def test_the_evaluate_stage_scores_on_its_endpoint(in_process, fake, smollm2):
-    from flows.evaluate import EVALUATE, EvalParams
-    from flows.stage import execute_stage
-    from tasks.eval.run import run_mc
-    from tasks.store import Store
+    from zhinao.flows.evaluate import EVALUATE, EvalParams
+    from zhinao.flows.stage import execute_stage
+    from zhinao.tasks.eval.run import run_mc
+    from zhinao.tasks.store import Store
 
     store = Store()
     p = EvalParams(model=str(smollm2), endpoint=fake.url, tasks=["mc", "perplexity"], limit=1, mc_items=1,
@@ -169,12 +169,12 @@ def test_the_evaluate_stage_scores_on_its_endpoint(in_process, fake, smollm2):
         assert json.loads(a["detail"])["logprobs"] == pytest.approx(json.loads(b["detail"])["logprobs"], abs=1e-3)
 
 
-@pytest.mark.skipif(__import__("tasks.generate.vllm_server", fromlist=["vllm_python"]).vllm_python() is None,
+@pytest.mark.skipif(__import__("zhinao.tasks.generate.vllm_server", fromlist=["vllm_python"]).vllm_python() is None,
                     reason="no vLLM environment (deployments/local/setup-vllm.sh, or ZHINAO_VLLM_PYTHON)")
 def test_a_real_vllm_server_picks_the_in_process_choice(in_process, smollm2, tmp_path):
     from types import SimpleNamespace
 
-    from tasks.generate.service import serving
+    from zhinao.tasks.generate.service import serving
 
     bench = write_cmmlu(tmp_path, {"arith": (3, 1)}, seed=5)
     test, dev = read_benchmark(bench)["arith"], read_benchmark(bench, "dev")["arith"]

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from flows.evaluate import EVALUATE, EvalParams
-from flows.stage import execute_stage
-from tasks.store import Store
+from zhinao.flows.evaluate import EVALUATE, EvalParams
+from zhinao.flows.stage import execute_stage
+from zhinao.tasks.store import Store
 
 SMALL = dict(use_ray=False, limit=1, mc_items=1, gsm8k_items=1, gsm8k_shots=1, perplexity_per_topic=1,
              niah_lengths=[300], niah_depths=2, niah_langs=["zh"], niah_variants=["value"], max_tokens=32)
@@ -76,8 +76,8 @@ def test_a_missing_benchmark_file_is_named(evaluated):
 
 def test_compare_lines_up_two_models(evaluated, smollm2, tmp_path, monkeypatch, capsys):
     """Two model versions (the same weights imported under two names) compared by `zhinao compare`."""
-    from flows.cli import main
-    from tasks.eval.compare import table
+    from zhinao.flows.cli import main
+    from zhinao.tasks.eval.compare import table
 
     store, model, result, ifeval = evaluated
     monkeypatch.setenv("ZHINAO_HOME", str(store.catalog.path.parent))

@@ -3,12 +3,12 @@ libraries that shape output and model files by content (not by path) enter the i
 of every stage whose code uses them."""
 import shutil
 
-from flows.registry import targets
-from flows.stage import execute_stage, stage_modules
-from tasks.langid.model import lid176_path
-from tasks.store import Store
-from tasks.store import external
-from tasks.store.closure import closure
+from zhinao.flows.registry import targets
+from zhinao.flows.stage import execute_stage, stage_modules
+from zhinao.tasks.langid.model import lid176_path
+from zhinao.tasks.store import Store
+from zhinao.tasks.store import external
+from zhinao.tasks.store.closure import closure
 from tests.stages import NUMBERS, NumParams
 
 STAGES = {name: t.flow.stage for name, t in targets().items() if t.kind == "stage"}
@@ -92,7 +92,7 @@ def _fake_endpoint(answer: str, created: int):
 def test_a_served_model_is_known_by_its_answers_not_its_name():
     import pytest
 
-    from tasks.generate.served import served_model_source
+    from zhinao.tasks.generate.served import served_model_source
 
     prints = []
     for answer, created in (("2, 3, 5, 7 ... Canberra", 1), ("2, 3, 5, 7 ... Canberra", 2), ("Sydney", 1)):

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from flows.api_server import wait_healthy
-from flows.prefect_env import server_url
-from model.launch import free_port
+from zhinao.flows.api_server import wait_healthy
+from zhinao.flows.prefect_env import server_url
+from zhinao.model.launch import free_port
 
 pytestmark = pytest.mark.e2e
 BIN = Path(sys.executable).parent

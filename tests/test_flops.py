@@ -1,8 +1,8 @@
 """The paper calculation: FLOPs per token, tokens/s at an MFU, memory per ZeRO stage."""
 import pytest
 
-from model.config import preset
-from model.flops import PEAK_FLOPS, flops_per_token, tokens_per_second, zero_memory_gb
+from zhinao.model.config import preset
+from zhinao.model.flops import PEAK_FLOPS, flops_per_token, tokens_per_second, zero_memory_gb
 
 
 def test_7b_figures():

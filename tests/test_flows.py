@@ -3,12 +3,12 @@ from pathlib import Path
 
 import pytest
 
-from flows.cli import main
-from flows.ingest import IngestParams, ingest
-from flows.params import parse_params
-from flows.pipelines import DataParams
-from flows.stage import make_flow
-from tasks.store import Store
+from zhinao.flows.cli import main
+from zhinao.flows.ingest import IngestParams, ingest
+from zhinao.flows.params import parse_params
+from zhinao.flows.pipelines import DataParams
+from zhinao.flows.stage import make_flow
+from zhinao.tasks.store import Store
 from tests.stages import NUMBERS, NumParams
 
 
@@ -17,19 +17,19 @@ def test_parse_params_reads_json_lists_and_nested_keys():
     assert p.sources == ["a.warc.gz", "b.jsonl"] and p.shard_rows == 10 and p.audit is True
     d = parse_params(DataParams, ["ingest.max_record_bytes=1000", 'ingest.sources=["x.warc"]'])
     assert d.ingest.max_record_bytes == 1000 and d.ingest.sources == ["x.warc"]
-    from flows.evaluate import EvalParams
+    from zhinao.flows.evaluate import EvalParams
 
     # one value and [a,b] for a list: what run.sh passes (-p niah_lengths=384) and what users type
     e = parse_params(EvalParams, ["niah_lengths=384", "tasks=[niah, ifeval]"])
     assert e.niah_lengths == [384] and e.tasks == ["niah", "ifeval"]
-    from flows.align import DPOParams, GRPOParams
-    from flows.post_train import PostTrainParams
+    from zhinao.flows.align import DPOParams, GRPOParams
+    from zhinao.flows.post_train import PostTrainParams
 
     # a nested model that defaults to None, and one key of a mapping (the others keep their defaults)
     assert parse_params(DPOParams, ["lora.r=8"]).lora.alpha == 512
     assert parse_params(PostTrainParams, ["reward_model.world_size=2"]).reward_model.world_size == 2
     assert parse_params(GRPOParams, ["rewards.math=0"]).rewards == {"reward_model": 1.0, "math": 0, "ifeval": 1.0}
-    from flows.align_pipeline import AlignPipelineParams
+    from zhinao.flows.align_pipeline import AlignPipelineParams
 
     assert parse_params(AlignPipelineParams, ["weights.dpo-lora=2"]).weights == {"dpo-lora": 2}
     with pytest.raises(ValueError, match="unknown parameter 'shards'"):
@@ -113,8 +113,8 @@ def test_cli_sample_corpus(tmp_path):
 
 
 def test_data_pipeline_chains_every_stage_and_reports_a_funnel(prefect_harness, sample_crawl, zhinao_home, smollm2):
-    from flows.pipelines import data
-    from flows.report import funnel_rows
+    from zhinao.flows.pipelines import data
+    from zhinao.flows.report import funnel_rows
 
     stages = [name for name, f in DataParams.model_fields.items() if name not in ("generate", "rm_score")]
     params = DataParams(**{name: {"use_ray": False} for name in stages})
@@ -174,7 +174,7 @@ def test_data_pipeline_chains_every_stage_and_reports_a_funnel(prefect_harness, 
 def test_every_stage_and_pipeline_has_a_deployment():
     import yaml
 
-    from flows.registry import targets
+    from zhinao.flows.registry import targets
 
     spec = yaml.safe_load((Path(__file__).resolve().parents[1] / "prefect.yaml").read_text())
     entry = {d["entrypoint"] for d in spec["deployments"]}

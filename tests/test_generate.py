@@ -4,15 +4,15 @@ from types import SimpleNamespace
 
 import pytest
 
-from tasks.generate.api import Completion, Request
-from tasks.generate.checks import output_problem, trim_truncated
-from tasks.generate.judge import check_math, parse_scores
-from tasks.generate.models import ModelNotFound, resolve_generator_model
-from tasks.generate.neardup import near_duplicates
-from tasks.generate.openai_client import EndpointUnavailable, OpenAIGenerator
-from tasks.generate.sandbox import run_python
-from tasks.generate.service import choose_backend, get_generator, serving
-from tasks.generate.synth import parse_answer, parse_item_text
+from zhinao.tasks.generate.api import Completion, Request
+from zhinao.tasks.generate.checks import output_problem, trim_truncated
+from zhinao.tasks.generate.judge import check_math, parse_scores
+from zhinao.tasks.generate.models import ModelNotFound, resolve_generator_model
+from zhinao.tasks.generate.neardup import near_duplicates
+from zhinao.tasks.generate.openai_client import EndpointUnavailable, OpenAIGenerator
+from zhinao.tasks.generate.sandbox import run_python
+from zhinao.tasks.generate.service import choose_backend, get_generator, serving
+from zhinao.tasks.generate.synth import parse_answer, parse_item_text
 
 PROMPTS = ["Name three colours of the rainbow.", "What is the capital of France? Answer in one word."]
 
@@ -51,7 +51,7 @@ def test_default_model_converts_once_to_a_safetensors_folder(smollm2):
 
 
 def test_a_model_version_in_the_store_can_be_the_generator(smollm2, tmp_path):
-    from tasks.store import Store
+    from zhinao.tasks.store import Store
 
     store = Store()
     m = store.import_model("generator", smollm2, stage="test")

@@ -9,16 +9,16 @@ import sys
 import pyarrow as pa
 import pytest
 
-from flows.judge import JUDGE_STAGE, JudgeParams
-from flows.lineage_view import to_markdown
-from flows.rewrite import REWRITE_STAGE, RewriteParams
-from flows.rm_score import RM_SCORE_STAGE, RMScoreParams
-from flows.stage import execute_stage
-from flows.synth import SYNTH_STAGE, SynthParams
-from tasks.generate import engine
-from tasks.generate.api import Completion
-from tasks.generate.judge import DIMENSIONS
-from tasks.store import Store
+from zhinao.flows.judge import JUDGE_STAGE, JudgeParams
+from zhinao.flows.lineage_view import to_markdown
+from zhinao.flows.rewrite import REWRITE_STAGE, RewriteParams
+from zhinao.flows.rm_score import RM_SCORE_STAGE, RMScoreParams
+from zhinao.flows.stage import execute_stage
+from zhinao.flows.synth import SYNTH_STAGE, SynthParams
+from zhinao.tasks.generate import engine
+from zhinao.tasks.generate.api import Completion
+from zhinao.tasks.generate.judge import DIMENSIONS
+from zhinao.tasks.store import Store
 
 UTC = dt.timezone.utc
 DOCS = [
@@ -229,7 +229,7 @@ def _kill_once_build(marker, row, p):
     if not os.path.exists(marker):
         open(marker, "w").close()
         os._exit(1)                                             # the actor's process dies mid-batch
-    from tasks.generate.rewrite import build
+    from zhinao.tasks.generate.rewrite import build
 
     return build(row, p)
 
@@ -240,8 +240,8 @@ def test_a_dead_actor_is_restarted_and_its_batch_retried(smollm2, ray_local, tmp
 
     from ray import cloudpickle
 
-    from flows import rewrite as rewrite_flow
-    from tasks.generate import rewrite
+    from zhinao.flows import rewrite as rewrite_flow
+    from zhinao.tasks.generate import rewrite
 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])    # Ray workers cannot import tests/
     marker = tmp_path / "killed"
@@ -314,8 +314,8 @@ def test_rm_score_filters_each_category_below_mean_minus_std(smollm2, tmp_path):
 
 
 def test_rm_filter_drops_exactly_the_conversations_under_their_category_threshold(smollm2, tmp_path):
-    from flows.rm_filter import RM_FILTER_STAGE, RMFilterParams
-    from tasks.reward.scorer import RewardScorer
+    from zhinao.flows.rm_filter import RM_FILTER_STAGE, RMFilterParams
+    from zhinao.tasks.reward.scorer import RewardScorer
 
     store = Store()
     _tiny_reward_model(tmp_path / "rm", smollm2)
@@ -346,7 +346,7 @@ def test_rm_filter_drops_exactly_the_conversations_under_their_category_threshol
 
 
 def test_rm_filter_names_conversations_without_a_final_assistant_turn(smollm2, tmp_path):
-    from flows.rm_filter import RM_FILTER_STAGE, RMFilterParams
+    from zhinao.flows.rm_filter import RM_FILTER_STAGE, RMFilterParams
 
     store = Store()
     _tiny_reward_model(tmp_path / "rm", smollm2)

@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from tasks.eval.ifeval import (INSTRUCTIONS, IFEvalError, add_constraints, build, complies, conflicting,
+from zhinao.tasks.eval.ifeval import (INSTRUCTIONS, IFEvalError, add_constraints, build, complies, conflicting,
                                default_prompts, evaluate, follows, make, parse_record, read_inputs, read_responses,
                                reward, variants)
-from tasks.eval.ifeval.lang import detect
+from zhinao.tasks.eval.ifeval.lang import detect
 
 # (instruction id, kwargs, compliant responses, violating responses)
 CASES = [

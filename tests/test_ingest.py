@@ -7,11 +7,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from flows.ingest import INGEST, IngestParams
-from flows.stage import execute_stage
-from tasks.corpus.generate import generate
-from tasks.corpus.warcfile import gz_member, http_response, warc_record
-from tasks.store import Store
+from zhinao.flows.ingest import INGEST, IngestParams
+from zhinao.flows.stage import execute_stage
+from zhinao.tasks.corpus.generate import generate
+from zhinao.tasks.corpus.warcfile import gz_member, http_response, warc_record
+from zhinao.tasks.store import Store
 from tests.conftest import shared_data
 
 

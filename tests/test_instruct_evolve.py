@@ -5,18 +5,18 @@ import random
 
 import pytest
 
-from flows.instruct_evolve import INSTRUCT_EVOLVE_STAGE, InstructEvolveParams
-from flows.stage import execute_stage
-from tasks.chat.schema import message_problem
-from tasks.eval.ifeval import complies
-from tasks.evolve.constraints import DEFAULT_CONSTRAINTS, constrained, draw, record_of
-from tasks.evolve.jobs import parse_constrained, parse_evol
-from tasks.evolve.rouge import RougePool, lcs_length, rouge_l
-from tasks.evolve.rounds import _new_tasks
-from tasks.evolve.seeds import load_seeds, pick
-from tasks.generate import engine
-from tasks.generate.api import Completion
-from tasks.store import Store
+from zhinao.flows.instruct_evolve import INSTRUCT_EVOLVE_STAGE, InstructEvolveParams
+from zhinao.flows.stage import execute_stage
+from zhinao.tasks.chat.schema import message_problem
+from zhinao.tasks.eval.ifeval import complies
+from zhinao.tasks.evolve.constraints import DEFAULT_CONSTRAINTS, constrained, draw, record_of
+from zhinao.tasks.evolve.jobs import parse_constrained, parse_evol
+from zhinao.tasks.evolve.rouge import RougePool, lcs_length, rouge_l
+from zhinao.tasks.evolve.rounds import _new_tasks
+from zhinao.tasks.evolve.seeds import load_seeds, pick
+from zhinao.tasks.generate import engine
+from zhinao.tasks.generate.api import Completion
+from zhinao.tasks.store import Store
 from tests.evolve_standin import StandIn
 
 

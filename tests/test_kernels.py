@@ -5,12 +5,12 @@ import os
 import pytest
 import torch
 
-from kernels.cross_entropy import cross_entropy, cross_entropy_ref
-from kernels.dispatch import use_triton
-from kernels.rmsnorm import rmsnorm, rmsnorm_ref
-from kernels.rope import rope, rope_ref
-from kernels.swiglu import swiglu, swiglu_ref
-from model.transformer import rope_tables
+from zhinao.kernels.cross_entropy import cross_entropy, cross_entropy_ref
+from zhinao.kernels.dispatch import use_triton
+from zhinao.kernels.rmsnorm import rmsnorm, rmsnorm_ref
+from zhinao.kernels.rope import rope, rope_ref
+from zhinao.kernels.swiglu import swiglu, swiglu_ref
+from zhinao.model.transformer import rope_tables
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 
@@ -74,8 +74,8 @@ def test_fused_cross_entropy(vocab):
 
 
 def test_the_model_on_kernels_matches_the_model_on_references(monkeypatch):
-    from model.config import ModelConfig
-    from model.transformer import Transformer
+    from zhinao.model.config import ModelConfig
+    from zhinao.model.transformer import Transformer
 
     torch.manual_seed(4)
     model = Transformer(ModelConfig(vocab_size=512, dim=64, n_layers=2, n_heads=4, n_kv_heads=2, multiple_of=32,

@@ -4,9 +4,9 @@ from types import SimpleNamespace
 
 import pyarrow as pa
 
-from tasks.langid.model import predict
-from tasks.langid.stage import langid_batch
-from tasks.stats import StageStats
+from zhinao.tasks.langid.model import predict
+from zhinao.tasks.langid.stage import langid_batch
+from zhinao.tasks.stats import StageStats
 
 CJK_LANGS = {"zh", "ja", "ko", "wuu", "yue"}
 # Short Han-only lines as crawls have them (a footer, a register entry, a poem line, an idiom) that

@@ -2,8 +2,8 @@
 actor (GPU sharing per node, CPU cores split), and a bad launcher name refused."""
 import pytest
 
-from model.launch import launch
-from model.ray_ranks import plan_envs
+from zhinao.model.launch import launch
+from zhinao.model.ray_ranks import plan_envs
 
 
 def test_ray_ranks_on_two_gpu_nodes_share_each_nodes_gpus_by_local_rank():

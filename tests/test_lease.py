@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tasks.store import Store
-from tasks.store.lease import Lease, LeaseHeld, LeaseLost
+from zhinao.tasks.store import Store
+from zhinao.tasks.store.lease import Lease, LeaseHeld, LeaseLost
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -50,7 +50,7 @@ def test_a_lease_whose_heartbeat_stopped_is_taken_over_and_its_holder_told(root)
 
 
 def test_a_lease_of_another_machine_expires_by_the_waiters_clock(root):
-    from tasks.store.conditional import Conditional
+    from zhinao.tasks.store.conditional import Conditional
 
     holder = {"owner": "ops@elsewhere:7", "host": "elsewhere", "pid": 7, "token": "x",
               "acquired": time.time() + 3600, "heartbeat": time.time() + 3600}   # a clock an hour ahead
@@ -62,7 +62,7 @@ def test_a_lease_of_another_machine_expires_by_the_waiters_clock(root):
 
 def _run(env, slow: float, calls: Path) -> subprocess.Popen:
     code = ("import logging; logging.basicConfig(level=logging.INFO); "
-            "from flows.stage import execute_stage; from tests.stages import NUMBERS, NumParams; "
+            "from zhinao.flows.stage import execute_stage; from tests.stages import NUMBERS, NumParams; "
             f"print(execute_stage(NUMBERS, NumParams(use_ray=False, slow_after_first_shard={slow}, "
             f"calls_file={str(calls)!r})).model_dump_json())")
     return subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env=env, stdout=subprocess.PIPE,

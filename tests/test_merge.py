@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tasks.align.merge import coefficients, combine
+from zhinao.tasks.align.merge import coefficients, combine
 
 
 def tiny_llama(folder: Path, seed: int, **overrides) -> Path:
@@ -98,9 +98,9 @@ def test_bad_merges_fail_with_what_is_wrong(three, tmp_path):
 
 
 def test_stage_makes_a_model_version_with_the_merged_models_as_parents(three):
-    from flows.merge import MERGE, MergeParams
-    from flows.stage import execute_stage
-    from tasks.store import Store
+    from zhinao.flows.merge import MERGE, MergeParams
+    from zhinao.flows.stage import execute_stage
+    from zhinao.tasks.store import Store
 
     a, b, base = three
     store = Store()
@@ -144,7 +144,7 @@ def _adapter(base: Path, out: Path, seed: int, r: int = 4, alpha: int = 8) -> Pa
 def test_adapters_merge_into_full_weights_as_base_plus_weighted_deltas(three, tmp_path):
     from safetensors.torch import load_file
 
-    from tasks.align.lora_merge import merge_adapters
+    from zhinao.tasks.align.lora_merge import merge_adapters
 
     base = three[0]
     adapters = [_adapter(base, tmp_path / f"ad{i}", seed=i) for i in range(2)]

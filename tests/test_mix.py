@@ -4,13 +4,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from flows.mix import MIX_STAGE1, MIX_STAGE2, MixParams, MixStage2Params
-from flows.stage import execute_stage
-from tasks.mix.resolve import resolve
-from tasks.mix.spec import STAGE1, STAGE2, MixSource, MixSpec
-from tasks.mix.tokens import approx_tokens, count_tokens
-from tasks.semantic.encoder import resolve_model
-from tasks.store import Store
+from zhinao.flows.mix import MIX_STAGE1, MIX_STAGE2, MixParams, MixStage2Params
+from zhinao.flows.stage import execute_stage
+from zhinao.tasks.mix.resolve import resolve
+from zhinao.tasks.mix.spec import STAGE1, STAGE2, MixSource, MixSpec
+from zhinao.tasks.mix.tokens import approx_tokens, count_tokens
+from zhinao.tasks.semantic.encoder import resolve_model
+from zhinao.tasks.store import Store
 
 WORDS = "the river data model city market school energy garden music station bridge".split()
 

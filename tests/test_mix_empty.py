@@ -6,11 +6,11 @@ import logging
 import pyarrow as pa
 import pytest
 
-from flows.mix import MIX_STAGE2, MixStage2Params
-from flows.pipelines import only_made
-from flows.stage import execute_stage
-from tasks.mix.phases import SCHEMA
-from tasks.store import Store
+from zhinao.flows.mix import MIX_STAGE2, MixStage2Params
+from zhinao.flows.pipelines import only_made
+from zhinao.flows.stage import execute_stage
+from zhinao.tasks.mix.phases import SCHEMA
+from zhinao.tasks.store import Store
 
 
 def _web(n: int) -> pa.Table:
@@ -39,7 +39,7 @@ def test_an_empty_mixture_is_committed_with_what_emptied_it(web_only, caplog):
     assert "topic=sports (8)" in said and "-p spec=" in said       # what is there, and how to widen it
     assert {row["source"]: row["dataset_docs"] for row in r.stats["tables"]["mixture"]} == {"web_high_quality": 16}
     assert any(said in rec.getMessage() and rec.levelno == logging.WARNING for rec in caplog.records)
-    from tasks.mix.resolve import empty_mixture
+    from zhinao.tasks.mix.resolve import empty_mixture
     assert empty_mixture(m) == f"{r.ref} is an empty mixture: {said}"
 
 
@@ -67,10 +67,10 @@ def test_every_way_a_source_empties_is_named():
 
 
 def test_downstream_an_empty_mixture_is_named_or_skipped(web_only, monkeypatch, caplog):
-    from flows import pipelines
-    from flows.tokenize import TOKENS_STAGE2, TokenizeParams
-    from flows.tokenizer import TOKENIZER, TokenizerParams
-    from tasks.corpus.labelled import labelled_articles
+    from zhinao.flows import pipelines
+    from zhinao.flows.tokenize import TOKENS_STAGE2, TokenizeParams
+    from zhinao.flows.tokenizer import TOKENIZER, TokenizerParams
+    from zhinao.tasks.corpus.labelled import labelled_articles
 
     ref, params = web_only
     mix = execute_stage(MIX_STAGE2, params, inputs={"rebalance": ref}).ref

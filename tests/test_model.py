@@ -5,9 +5,9 @@ import json
 import pytest
 import torch
 
-from model.config import ModelConfig, preset
-from model.hf import export_hf, import_hf
-from model.transformer import Transformer
+from zhinao.model.config import ModelConfig, preset
+from zhinao.model.hf import export_hf, import_hf
+from zhinao.model.transformer import Transformer
 
 
 def test_presets_from_tiny_to_the_7b_shape():

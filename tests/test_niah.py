@@ -7,11 +7,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tasks.corpus.labelled import labelled_articles
-from tasks.eval.niah import (approx_tokens, boundaries, build_haystack, build_items, depth_grid, fact_needles, grid,
+from zhinao.tasks.corpus.labelled import labelled_articles
+from zhinao.tasks.eval.niah import (approx_tokens, boundaries, build_haystack, build_items, depth_grid, fact_needles, grid,
                              normalize, plot_heatmap, read_texts, score_items, score_response, script_lang,
                              summarize, token_counter)
-from tasks.eval.niah.score import best_window_distance
+from zhinao.tasks.eval.niah.score import best_window_distance
 
 
 def chars(text: str) -> int:
@@ -215,7 +215,7 @@ def test_impossible_requests_fail_clearly(texts):
 
 
 def test_the_projects_own_bpe_tokenizer_counts_exactly(texts):
-    from tasks.tokenizer.bpe import train_bpe
+    from zhinao.tasks.tokenizer.bpe import train_bpe
 
     tok = train_bpe(texts, vocab_size=400)                   # a `tokenizers.Tokenizer`: encode(...).ids
     made = build_items(texts, lengths=[512, 1024], depths=[0, 50, 100], tokenizer=tok)
@@ -227,7 +227,7 @@ def test_the_projects_own_bpe_tokenizer_counts_exactly(texts):
 def smollm2_tokenizer():
     """The default generator's own tokenizer: from its converted folder when this session made one
     (fast), else read from the GGUF (no model conversion)."""
-    from tasks.generate.models import ModelNotFound, default_gguf, models_dir
+    from zhinao.tasks.generate.models import ModelNotFound, default_gguf, models_dir
 
     try:
         gguf = default_gguf()
@@ -259,7 +259,7 @@ def test_prompts_fit_a_real_tokenizer_with_its_chat_template(texts, smollm2_toke
 def test_the_models_context_limits_the_lengths(tmp_path):
     from types import SimpleNamespace
 
-    from tasks.eval.niah import context_limit, fitting_lengths
+    from zhinao.tasks.eval.niah import context_limit, fitting_lengths
 
     (tmp_path / "config.json").write_text('{"model_type": "llama", "max_position_embeddings": 256}')
     assert context_limit(tmp_path) == (256, "max_position_embeddings")

@@ -3,9 +3,9 @@ create-if-absent manifest (first writer wins), nothing deleted once committed.""
 import pyarrow as pa
 import pytest
 
-from flows.stage import execute_stage
-from tasks.store import Manifest, Store, schema_fields, write_shard
-from tasks.store.conditional import Conditional
+from zhinao.flows.stage import execute_stage
+from zhinao.tasks.store import Manifest, Store, schema_fields, write_shard
+from zhinao.tasks.store.conditional import Conditional
 from tests.stages import NUMBERS, SCHEMA, NumParams
 
 

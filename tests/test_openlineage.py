@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-import flows.lineage_events as events
-from flows.stage import execute_stage
-from tasks.store import Store
+import zhinao.flows.lineage_events as events
+from zhinao.flows.stage import execute_stage
+from zhinao.tasks.store import Store
 from tests.stages import EVENS, NUMBERS, DerivedParams, NumParams
 
 SCHEMAS = Path(events.__file__).parent / "lineage_schemas"
@@ -103,7 +103,7 @@ def test_events_reach_an_http_receiver_and_a_failed_run_sends_fail(lineage_home,
 
 
 def test_a_transport_that_fails_does_not_fail_the_stage(lineage_home, monkeypatch, caplog):
-    from model.launch import free_port
+    from zhinao.model.launch import free_port
 
     # the client's own variables (no retries: it would back off for seconds); nobody listens there
     monkeypatch.setenv("OPENLINEAGE__TRANSPORT__TYPE", "http")
@@ -124,7 +124,7 @@ def test_a_stage_flow_materializes_prefect_assets_with_its_parents(prefect_harne
     from prefect.client.orchestration import get_client
     from prefect.events.filters import EventFilter, EventNameFilter
 
-    from flows.stage import make_flow
+    from zhinao.flows.stage import make_flow
 
     n = make_flow(NUMBERS)(NumParams(use_ray=False, count=4))
     e = make_flow(EVENS)(DerivedParams(use_ray=False))

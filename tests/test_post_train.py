@@ -2,16 +2,16 @@
 rm-filter of the SFT data with that reward model -> sft; the lineage of the SFT model."""
 from __future__ import annotations
 
-from flows.evaluate import EvalParams
-from flows.instruct_evolve import InstructEvolveParams
-from flows.post_train import PostTrainParams, post_train
-from flows.preference_data import PreferenceDataParams
-from flows.reward_model import RewardModelParams
-from flows.rm_filter import RMFilterParams
-from flows.sft import SFTParams
-from flows.sft_data import SftDataParams
-from tasks.generate import engine
-from tasks.store import Store
+from zhinao.flows.evaluate import EvalParams
+from zhinao.flows.instruct_evolve import InstructEvolveParams
+from zhinao.flows.post_train import PostTrainParams, post_train
+from zhinao.flows.preference_data import PreferenceDataParams
+from zhinao.flows.reward_model import RewardModelParams
+from zhinao.flows.rm_filter import RMFilterParams
+from zhinao.flows.sft import SFTParams
+from zhinao.flows.sft_data import SftDataParams
+from zhinao.tasks.generate import engine
+from zhinao.tasks.store import Store
 from tests.evolve_standin import StandIn
 from tests.post_train import judge_items
 

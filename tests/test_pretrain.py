@@ -12,17 +12,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from flows.pretrain import PRETRAIN_STAGE1, PRETRAIN_STAGE2, AnnealParams, PretrainParams, pretrain_stage1, pretrain_stage2
-from flows.stage import execute_stage
-from model import checkpoint
-from model.hf import config_from_hf, import_hf
-from model.metrics import MetricsLog, read_metrics
-from model.parallel import Checkpointed, apply_activation_checkpointing, plain_state_dict
-from model.train import KILL_AT_STEP
-from model.config import preset
-from model.transformer import Transformer
-from tasks.pretrain.progress import MetricsFollower
-from tasks.store import Store
+from zhinao.flows.pretrain import PRETRAIN_STAGE1, PRETRAIN_STAGE2, AnnealParams, PretrainParams, pretrain_stage1, pretrain_stage2
+from zhinao.flows.stage import execute_stage
+from zhinao.model import checkpoint
+from zhinao.model.hf import config_from_hf, import_hf
+from zhinao.model.metrics import MetricsLog, read_metrics
+from zhinao.model.parallel import Checkpointed, apply_activation_checkpointing, plain_state_dict
+from zhinao.model.train import KILL_AT_STEP
+from zhinao.model.config import preset
+from zhinao.model.transformer import Transformer
+from zhinao.tasks.pretrain.progress import MetricsFollower
+from zhinao.tasks.store import Store
 
 from .pretrain_data import token_versions
 
@@ -180,15 +180,15 @@ def test_zero3_builds_the_model_sharded_with_the_same_init_and_loads_stage1_weig
 
 def test_zero3_init_from_and_export_hold_one_whole_parameter_at_a_time(tmp_path):
     """Two ZeRO-3 ranks (gloo) build a model from a Llama folder and gather it back for export, as
-    model.train does, with every GatheredParameters context watched (tests/zero3_probe.py): no rank
+    zhinao.model.train does, with every GatheredParameters context watched (tests/zero3_probe.py): no rank
     ever holds more than one whole parameter beyond its shards, every parameter goes through,
     only rank 0 reads the checkpoint, and rank 0 exports exactly the weights it was given."""
     import subprocess
 
     from safetensors.torch import load_file, save_file
 
-    from model.hf import export_hf
-    from model.launch import cpu_threads, free_port, rank_env
+    from zhinao.model.hf import export_hf
+    from zhinao.model.launch import cpu_threads, free_port, rank_env
 
     world = 2
 
@@ -305,9 +305,9 @@ def test_ablation_separates_a_deduplicated_from_a_raw_corpus(prefect_harness):
     corpus through dedup-exact: with equal compute, the deduplicated data validates better."""
     import pyarrow as pa
 
-    from flows.ablate import ABLATE, AblateParams, ablate
-    from flows.dedup_exact import DEDUP_EXACT, ExactDedupParams
-    from tasks.corpus.labelled import labelled_articles
+    from zhinao.flows.ablate import ABLATE, AblateParams, ablate
+    from zhinao.flows.dedup_exact import DEDUP_EXACT, ExactDedupParams
+    from zhinao.tasks.corpus.labelled import labelled_articles
 
     refs = token_versions()
     docs = [{**{k: r[k] for k in ("id", "text", "lang", "url", "source")}, "timestamp": None}

@@ -1,7 +1,7 @@
 """A local Ray start that times out on a busy machine is tried again; other errors are not."""
 import pytest
 
-from tasks.runtime import ray_exec
+from zhinao.tasks.runtime import ray_exec
 
 
 def _fake_ray(monkeypatch, errors):

@@ -16,19 +16,19 @@ import pytest
 import torch
 from transformers import AutoConfig
 
-from flows.preference_data import PREFERENCE_DATA, PreferenceDataParams
-from flows.reward_model import REWARD_MODEL, RewardModelParams
-from flows.stage import execute_stage
-from model.launch import TrainingFailed
-from model.train import KILL_AT_STEP
-from tasks.eval.gsm8k import extract_strict
-from tasks.eval.ifeval import complies, follows
-from tasks.reward.bt import bt_loss, by_group, pair_loss, summary
-from tasks.reward.pair_data import collate
-from tasks.reward.pairs_ifeval import ifeval_items, ifeval_pairs, verdict
-from tasks.reward.pairs_math import CORRUPTIONS, math_pairs
-from tasks.reward.scorer import RewardScorer
-from tasks.store import Store
+from zhinao.flows.preference_data import PREFERENCE_DATA, PreferenceDataParams
+from zhinao.flows.reward_model import REWARD_MODEL, RewardModelParams
+from zhinao.flows.stage import execute_stage
+from zhinao.model.launch import TrainingFailed
+from zhinao.model.train import KILL_AT_STEP
+from zhinao.tasks.eval.gsm8k import extract_strict
+from zhinao.tasks.eval.ifeval import complies, follows
+from zhinao.tasks.reward.bt import bt_loss, by_group, pair_loss, summary
+from zhinao.tasks.reward.pair_data import collate
+from zhinao.tasks.reward.pairs_ifeval import ifeval_items, ifeval_pairs, verdict
+from zhinao.tasks.reward.pairs_math import CORRUPTIONS, math_pairs
+from zhinao.tasks.reward.scorer import RewardScorer
+from zhinao.tasks.store import Store
 
 _EQUATION = re.compile(r"(\d+) ([-+*/]) (\d+) = (-?\d+)")
 

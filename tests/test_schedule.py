@@ -2,7 +2,7 @@
 stage 1 ended."""
 import pytest
 
-from model.schedule import LRSchedule, anneal_after, plot_schedules
+from zhinao.model.schedule import LRSchedule, anneal_after, plot_schedules
 
 
 def test_stage1_warms_up_then_decays_to_its_raised_floor():

@@ -11,19 +11,19 @@ import pyarrow as pa
 import pytest
 import torch
 
-from flows.evaluate import EvalParams
-from flows.sft import SFT, SFTParams
-from flows.stage import execute_stage
-from model.config import preset
-from model.hf import export_hf, import_hf
-from model.launch import TrainingFailed
-from model.metrics import read_metrics
-from model.train import KILL_AT_STEP
-from model.transformer import Transformer
-from tasks.corpus.chats import sample_chats
-from tasks.sft.pack import IGNORE, Sample, dynamic_padding_share, pack
-from tasks.sft.render import ChatRenderer, TemplateError, problem
-from tasks.store import Store
+from zhinao.flows.evaluate import EvalParams
+from zhinao.flows.sft import SFT, SFTParams
+from zhinao.flows.stage import execute_stage
+from zhinao.model.config import preset
+from zhinao.model.hf import export_hf, import_hf
+from zhinao.model.launch import TrainingFailed
+from zhinao.model.metrics import read_metrics
+from zhinao.model.train import KILL_AT_STEP
+from zhinao.model.transformer import Transformer
+from zhinao.tasks.corpus.chats import sample_chats
+from zhinao.tasks.sft.pack import IGNORE, Sample, dynamic_padding_share, pack
+from zhinao.tasks.sft.render import ChatRenderer, TemplateError, problem
+from zhinao.tasks.store import Store
 
 CHAT = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is 2+2? 你好"},
         {"role": "assistant", "content": "It is 4. 四 "}, {"role": "user", "content": "And 3+3?"},
@@ -34,8 +34,8 @@ CHAT = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": 
 def chat_model(tmp_path_factory):
     """A fresh tiny model with the tokenizer stage's BPE and ChatML template (untrained: SFT's
     mechanics do not need a pretrained one)."""
-    from tasks.corpus.labelled import labelled_articles
-    from tasks.tokenizer.bpe import save_tokenizer, train_bpe
+    from zhinao.tasks.corpus.labelled import labelled_articles
+    from zhinao.tasks.tokenizer.bpe import save_tokenizer, train_bpe
 
     root = tmp_path_factory.mktemp("sft-model")
     tok = save_tokenizer(train_bpe([r["text"] for r in labelled_articles(3)], 1500), root / "tokenizer")
@@ -171,8 +171,8 @@ def test_document_masked_packed_training_matches_unpacked_training(chat_model, m
     for name, g in grads[0].items():     # (AdamW's first step is sign-like: compare what it is fed)
         assert g.abs().sum() > 0 and torch.allclose(g, grads[1][name], rtol=1e-4, atol=1e-8), name
 
-    from kernels.rope import rope, rope_ref
-    from model.transformer import rope_tables
+    from zhinao.kernels.rope import rope, rope_ref
+    from zhinao.model.transformer import rope_tables
 
     monkeypatch.setenv("ZHINAO_KERNELS", "triton")
     cos, sin = rope_tables(32, 64, 1e4)

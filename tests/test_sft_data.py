@@ -9,17 +9,17 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from flows.sft_data import SFT_DATA_STAGE, SftDataParams
-from flows.stage import execute_stage
-from tasks.chat.layouts import parse_file
-from tasks.chat.schema import CHAT, LABELS, SFT, chat_id, message_problem
-from tasks.generate import engine
-from tasks.generate.api import Completion
-from tasks.sftdata.label_job import parse_labels
-from tasks.sftdata.labels import DIFFICULTIES, INTENTS, LENGTH_BUCKETS, heuristic_difficulty, heuristic_intent, \
+from zhinao.flows.sft_data import SFT_DATA_STAGE, SftDataParams
+from zhinao.flows.stage import execute_stage
+from zhinao.tasks.chat.layouts import parse_file
+from zhinao.tasks.chat.schema import CHAT, LABELS, SFT, chat_id, message_problem
+from zhinao.tasks.generate import engine
+from zhinao.tasks.generate.api import Completion
+from zhinao.tasks.sftdata.label_job import parse_labels
+from zhinao.tasks.sftdata.labels import DIFFICULTIES, INTENTS, LENGTH_BUCKETS, heuristic_difficulty, heuristic_intent, \
     length_bucket
-from tasks.sftdata.stratify import allocate, sample_shards, select, stratum_cap
-from tasks.store import Store
+from zhinao.tasks.sftdata.stratify import allocate, sample_shards, select, stratum_cap
+from zhinao.tasks.store import Store
 from tests.post_train import JUDGED, judge_items
 
 

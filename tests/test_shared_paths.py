@@ -3,11 +3,11 @@ must be shared, naming the path, before it starts."""
 import subprocess
 import sys
 
-from model.train_spec import TrainSpec
+from zhinao.model.train_spec import TrainSpec
 
 
 def test_a_rank_names_the_run_spec_it_cannot_see(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "model.train", str(tmp_path / "nowhere" / "train_spec.json")],
+    out = subprocess.run([sys.executable, "-m", "zhinao.model.train", str(tmp_path / "nowhere" / "train_spec.json")],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode != 0
     assert "cannot see the run spec" in out.stderr and "shared storage mounted at the same path" in out.stderr
@@ -18,7 +18,7 @@ def test_a_rank_names_the_token_shards_it_cannot_see(tmp_path):
     ckpt.mkdir()
     spec = TrainSpec(data=str(tmp_path / "driver-only" / "tokens"), out=str(ckpt / "final"), checkpoints=str(ckpt))
     path = spec.save(ckpt / "train_spec.json")
-    out = subprocess.run([sys.executable, "-m", "model.train", str(path)], capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-m", "zhinao.model.train", str(path)], capture_output=True, text=True, timeout=120)
     assert out.returncode != 0
     assert f"cannot see the token shards {tmp_path / 'driver-only' / 'tokens'}" in out.stderr
     assert "ZHINAO_HOME" in out.stderr

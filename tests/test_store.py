@@ -9,8 +9,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from flows.stage import execute_stage
-from tasks.store import Manifest, Store, VersionNotFound, code_fingerprint, version_id, write_shard
+from zhinao.flows.stage import execute_stage
+from zhinao.tasks.store import Manifest, Store, VersionNotFound, code_fingerprint, version_id, write_shard
 from tests.stages import EVENS, NUMBERS, QUADS, DerivedParams, NumParams
 
 REPO = Path(__file__).resolve().parents[1]
@@ -84,7 +84,7 @@ def test_lineage_walks_a_three_stage_chain():
 
 
 def _writer(env, slow: float) -> subprocess.Popen:
-    code = ("from flows.stage import execute_stage; from tests.stages import NUMBERS, NumParams; "
+    code = ("from zhinao.flows.stage import execute_stage; from tests.stages import NUMBERS, NumParams; "
             f"print(execute_stage(NUMBERS, NumParams(use_ray=False, slow_after_first_shard={slow})).model_dump_json())")
     return subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
 
@@ -176,7 +176,7 @@ def test_asking_for_the_audit_later_keeps_the_version_and_everything_downstream(
 
 
 def test_run_cadences_are_not_in_a_training_version_id():
-    from flows.pretrain import PretrainParams
+    from zhinao.flows.pretrain import PretrainParams
 
     base = PretrainParams().key_params()
     assert PretrainParams(checkpoint_every=7, keep_checkpoints=5, eval_every=3, audit=True).key_params() == base
@@ -184,7 +184,7 @@ def test_run_cadences_are_not_in_a_training_version_id():
 
 
 def test_file_fingerprints_see_an_edit_anywhere_and_hash_a_file_once(tmp_path, monkeypatch):
-    from tasks.store import fingerprint
+    from zhinao.tasks.store import fingerprint
 
     big = tmp_path / "crawl.warc.gz"
     big.write_bytes(os.urandom(3 << 20))

@@ -3,10 +3,10 @@ lossless on any text, loadable by transformers, with a compression report agains
 import pyarrow as pa
 import pytest
 
-from flows.stage import execute_stage
-from flows.tokenizer import TOKENIZER, TokenizerParams
-from tasks.corpus.labelled import labelled_articles
-from tasks.store import Store
+from zhinao.flows.stage import execute_stage
+from zhinao.flows.tokenizer import TOKENIZER, TokenizerParams
+from zhinao.tasks.corpus.labelled import labelled_articles
+from zhinao.tasks.store import Store
 
 
 @pytest.fixture

@@ -5,13 +5,13 @@ import pyarrow as pa
 import pytest
 import torch
 
-from flows.stage import execute_stage
-from flows.tokenize import TOKENS_STAGE1, TokenizeParams
-from flows.tokenizer import TOKENIZER, TokenizerParams
-from model.data import TokenWindows
-from tasks.corpus.labelled import labelled_articles
-from tasks.store import Store
-from tasks.tokens.pack import copies, load_tokenizer, read_tokens
+from zhinao.flows.stage import execute_stage
+from zhinao.flows.tokenize import TOKENS_STAGE1, TokenizeParams
+from zhinao.flows.tokenizer import TOKENIZER, TokenizerParams
+from zhinao.model.data import TokenWindows
+from zhinao.tasks.corpus.labelled import labelled_articles
+from zhinao.tasks.store import Store
+from zhinao.tasks.tokens.pack import copies, load_tokenizer, read_tokens
 
 
 @pytest.fixture

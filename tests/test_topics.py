@@ -6,17 +6,17 @@ import sys
 import pyarrow as pa
 import pytest
 
-from flows.annotate import ANNOTATE, AnnotateParams
-from flows.classify import CLASSIFY, ClassifyParams
-from flows.rebalance import REBALANCE, RebalanceParams
-from flows.stage import execute_stage
-from flows.topic_model import TOPIC_MODEL, TopicModelParams
-from tasks.corpus.labelled import TAXONOMY_IDS, labelled_articles
-from tasks.runtime.sampling import threshold
-from tasks.store import Store
-from tasks.topics.llm_label import parse_label
-from tasks.topics.rebalance import targets
-from tasks.topics.taxonomy import load_taxonomy, parse_taxonomy
+from zhinao.flows.annotate import ANNOTATE, AnnotateParams
+from zhinao.flows.classify import CLASSIFY, ClassifyParams
+from zhinao.flows.rebalance import REBALANCE, RebalanceParams
+from zhinao.flows.stage import execute_stage
+from zhinao.flows.topic_model import TOPIC_MODEL, TopicModelParams
+from zhinao.tasks.corpus.labelled import TAXONOMY_IDS, labelled_articles
+from zhinao.tasks.runtime.sampling import threshold
+from zhinao.tasks.store import Store
+from zhinao.tasks.topics.llm_label import parse_label
+from zhinao.tasks.topics.rebalance import targets
+from zhinao.tasks.topics.taxonomy import load_taxonomy, parse_taxonomy
 
 
 @pytest.fixture
@@ -117,7 +117,7 @@ def test_the_classifier_is_a_model_version_with_quality_figures(docs, zhinao_hom
 
 
 def test_fasttext_training_is_reproducible_across_processes(tmp_path):
-    code = ("import json,sys; from pathlib import Path; from tasks.topics.classifier import train, TrainConfig, predict;"
+    code = ("import json,sys; from pathlib import Path; from zhinao.tasks.topics.classifier import train, TrainConfig, predict;"
             "rows=json.load(open(sys.argv[1])); m=train(rows, TrainConfig(quantize=False), Path(sys.argv[2]));"
             "print(json.dumps(predict(m, [r['text'] for r in rows], 2000)))")
     rows = [{"id": r["id"], "text": r["text"], "topic": r["truth"]} for r in labelled_articles(3)]

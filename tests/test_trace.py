@@ -6,11 +6,11 @@ import json
 import numpy as np
 import pyarrow as pa
 
-from flows.cli import main
-from flows.stage import execute_stage
-from tasks.provenance.trace import drop_record, trace
-from tasks.runtime.drops import compact
-from tasks.store import Store
+from zhinao.flows.cli import main
+from zhinao.flows.stage import execute_stage
+from zhinao.tasks.provenance.trace import drop_record, trace
+from zhinao.tasks.runtime.drops import compact
+from zhinao.tasks.store import Store
 from tests.stages import EVENS, NUMBERS, QUADS, DerivedParams, NumParams
 
 
@@ -61,7 +61,7 @@ def test_the_drop_record_keeps_signals_not_content():
 
 
 def test_a_mixture_document_has_token_ranges_and_the_models_trained_on_them(tmp_path):
-    from tasks.tokens.pack import load_tokenizer, read_tokens
+    from zhinao.tasks.tokens.pack import load_tokenizer, read_tokens
     from tests.pretrain_data import token_versions
 
     refs = token_versions()
@@ -87,8 +87,8 @@ def test_a_mixture_document_has_token_ranges_and_the_models_trained_on_them(tmp_
 
 
 def test_a_filter_drop_names_the_signal_and_limit_that_decided_it():
-    from tasks.provenance.trace import _decided_by
-    from tasks.store import Manifest
+    from zhinao.tasks.provenance.trace import _decided_by
+    from zhinao.tasks.store import Manifest
 
     m = Manifest(dataset="quality", version="q", stage="quality", code="", parents=[],
                  params={"gopher_quality": {"min_stop_words": 2, "max_symbol_word_ratio": 0.1}})

@@ -6,10 +6,10 @@ import zlib
 import pytest
 from fastapi.testclient import TestClient
 
-from flows.stage import execute_stage
-from flows.ui.app import create_app
-from flows.ui.layout import positions
-from tasks.store import Store
+from zhinao.flows.stage import execute_stage
+from zhinao.flows.ui.app import create_app
+from zhinao.flows.ui.layout import positions
+from zhinao.tasks.store import Store
 from tests.stages import EVENS, NUMBERS, DerivedParams, NumParams
 
 

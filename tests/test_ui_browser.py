@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from model.launch import free_port
+from zhinao.model.launch import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
@@ -29,13 +29,13 @@ def pipeline_home(prefect_harness, sample_crawl, tmp_path_factory):
     saved = os.environ.get("ZHINAO_HOME")
     os.environ["ZHINAO_HOME"] = str(home)
     try:
-        from flows.dedup_exact import ExactDedupParams, dedup_exact
-        from flows.dedup_minhash import MinHashParams, dedup_minhash
-        from flows.extract import ExtractParams, extract
-        from flows.ingest import IngestParams, ingest
-        from flows.langid import LangIdParams, langid
-        from flows.quality import QualityParams, quality
-        from flows.tokenizer import TokenizerParams, tokenizer
+        from zhinao.flows.dedup_exact import ExactDedupParams, dedup_exact
+        from zhinao.flows.dedup_minhash import MinHashParams, dedup_minhash
+        from zhinao.flows.extract import ExtractParams, extract
+        from zhinao.flows.ingest import IngestParams, ingest
+        from zhinao.flows.langid import LangIdParams, langid
+        from zhinao.flows.quality import QualityParams, quality
+        from zhinao.flows.tokenizer import TokenizerParams, tokenizer
 
         ingest(IngestParams(sources=[str(sample_crawl)], use_ray=False))
         for flow, params in ((extract, ExtractParams), (langid, LangIdParams), (quality, QualityParams),
@@ -147,7 +147,7 @@ def test_prefect_artifacts_link_to_the_page_and_its_plots(ui_server, pipeline_ho
             return await client.read_artifacts(artifact_filter=ArtifactFilter(
                 key=ArtifactFilterKey(any_=["tokenizer-plots", "tokenizer-lineage"])))
 
-    from tasks.store import Store
+    from zhinao.tasks.store import Store
 
     run_id = Store(str(home / "store"), str(home / "catalog.sqlite")).resolve(tok.ref).flow_run_id
     found = {a.key: a.data for a in asyncio.run(artifacts()) if str(a.flow_run_id) == run_id}
@@ -165,8 +165,8 @@ def test_trace_shows_a_dropped_near_duplicate_with_its_kept_twin(ui_server, brow
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from tasks.provenance.trace import drop_record
-    from tasks.store import Store
+    from zhinao.tasks.provenance.trace import drop_record
+    from zhinao.tasks.store import Store
 
     home, minhash, tok = pipeline_home
     store = Store(str(home / "store"), str(home / "catalog.sqlite"))

@@ -4,11 +4,11 @@ import hashlib
 import io
 from base64 import b32encode
 
-from flows.ingest import INGEST, IngestParams
-from flows.stage import execute_stage
-from tasks.corpus.warcfile import gz_member
-from tasks.ingest.warc import Malformed, WarcRecord, iter_records
-from tasks.store import Store
+from zhinao.flows.ingest import INGEST, IngestParams
+from zhinao.flows.stage import execute_stage
+from zhinao.tasks.corpus.warcfile import gz_member
+from zhinao.tasks.ingest.warc import Malformed, WarcRecord, iter_records
+from zhinao.tasks.store import Store
 
 WRONG = "sha1:" + "A" * 32       # a well-formed digest that matches nothing (legacy crawlers wrote such)
 

@@ -1,6 +1,6 @@
 """One rank of the ZeRO-3 memory probe (tests/test_pretrain.py): `python -m tests.zero3_probe INIT OUT`
 with the torch.distributed environment set. It builds the model from the Llama folder INIT the way
-model.train does (zero.Init, then `init_from`) and gathers it back for export (`gathered_state`),
+zhinao.model.train does (zero.Init, then `init_from`) and gathers it back for export (`gathered_state`),
 while recording how many parameter elements this rank holds whole at any moment: every
 GatheredParameters context is watched, and on entering one the full-size (non-partitioned) data of
 all the model's parameters is counted. Writes OUT/rank-<r>.json."""
@@ -19,12 +19,12 @@ import torch.distributed as dist
 def main(init: str, out: str) -> None:
     import deepspeed
 
-    from model import train
-    from model.ds_config import deepspeed_config
-    from model.train_spec import TrainSpec
+    from zhinao.model import train
+    from zhinao.model.ds_config import deepspeed_config
+    from zhinao.model.train_spec import TrainSpec
 
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
-    from model.ds_ops import guard_jit_builds
+    from zhinao.model.ds_ops import guard_jit_builds
 
     guard_jit_builds()
     deepspeed.init_distributed(dist_backend="gloo")

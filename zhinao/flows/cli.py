@@ -1,0 +1,369 @@
+"""`zhinao`: the single entry point. Each subcommand is a thin shell over a flow or the store."""
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from zhinao.model.launch import free_port
+
+from .api_server import ServerError, require_answer, run_api
+from .prefect_env import DEFAULT_PORT, STATE_FILE, configure, healthy, server_url, use_home_server
+from .ui.links import UI_PORT
+
+console = Console()
+REPO = Path(__file__).resolve().parents[2]
+
+
+def with_api(command):
+    """Commands that run flows get their Prefect API first: Prefect reads it at import."""
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        with run_api() as ready:
+            from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+            from .registry import targets
+
+            targets()      # the flows' imports overlap the server's start
+            ready()
+            # Heartbeats tell a worker's crashed runs apart; a command in the foreground says so by
+            # its exit. Prefect 3.8's heartbeat thread sleeps in 1 s steps and is joined at the end
+            # of every flow run: ~0.8 s per stage, most of a cached rerun of the pipelines.
+            with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+                return command(args)
+    return run
+
+
+@with_api
+def cmd_run(args: argparse.Namespace) -> int:
+    from .params import parse_params
+    from .registry import targets
+
+    known = targets()
+    if args.target not in known:
+        console.print(f"[red]unknown stage or pipeline {args.target!r}[/red]; known: {', '.join(known)}")
+        return 2
+    target = known[args.target]
+    params = parse_params(target.params, args.param or [])
+    kwargs = {"params": params}
+    if args.input:
+        if target.kind != "stage":
+            console.print("[red]--input applies to a single stage[/red]")
+            return 2
+        kwargs["inputs"] = dict(i.split("=", 1) for i in args.input)
+    result = target.flow(**kwargs)
+    results = result if isinstance(result, list) else [result]
+    for r in results:
+        what = "cache hit" if r.cache_hit else "computed"
+        size = {"model": "model", "tokens": f"{r.rows:,} tokens"}.get(r.kind, f"{r.rows:,} rows")
+        console.print(f"[bold]{r.ref}[/bold]  {what}, {size}"
+                      + (f", dropped {r.stats.get('dropped')}" if r.stats.get("dropped") else "")
+                      + (f", audit {r.audit_ref}" if r.audit_ref else ""))
+    return 0
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from zhinao.tasks.store import Store
+
+    rows = Store().catalog.all()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    table = Table(title="Dataset versions")
+    for col in ("dataset", "version", "kind", "rows", "bytes", "created"):
+        table.add_column(col, justify="right" if col in ("rows", "bytes") else "left")
+    for r in rows:
+        table.add_row(r["dataset"], r["version"], r["kind"], f"{r['rows']:,}", f"{r['bytes']:,}",
+                      r["created_at"][:19].replace("T", " "))
+    console.print(table if rows else "no dataset versions yet: try `zhinao run data`")
+    return 0
+
+
+def cmd_lineage(args: argparse.Namespace) -> int:
+    from zhinao.tasks.store import Store
+
+    from .lineage_view import summary, to_rich_tree
+
+    store = Store()
+    ref = args.ref
+    if ref is None:  # the newest version in the catalog: what the last run produced
+        newest = store.catalog.all()
+        if not newest:
+            raise LookupError("the catalog is empty: run something first (`zhinao run data`)")
+        latest = max(newest, key=lambda r: r["created_at"])
+        ref = f"{latest['dataset']}@{latest['version']}"
+    node = store.lineage(ref)
+    if args.direction in ("up", "both"):
+        console.print(to_rich_tree(node, sources=args.sources, depth=args.depth))
+        console.print(summary(node))
+    if args.direction in ("down", "both"):
+        down = store.downstream_graph(node.manifest)
+        console.print(to_rich_tree(down, sources=args.sources, depth=args.depth, word="downstream"))
+        console.print(summary(down, word="downstream"))
+    if args.depth is not None:
+        console.print(f"the whole graph: zhinao lineage {node.manifest.ref}"
+                      f"{'' if args.direction == 'up' else ' --direction ' + args.direction}")
+    return 0
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    from zhinao.tasks.provenance.trace import dropped_for, trace
+    from zhinao.tasks.store import Store
+
+    from .trace_view import lines
+
+    store = Store()
+    if (args.doc is None) == (args.reason is None):
+        raise ValueError("give a document (id, URL or text) or --reason REASON, not both")
+    doc = args.doc if args.reason is None else dropped_for(store, args.reason)
+    if doc is None:
+        raise LookupError(f"the latest versions dropped no document for {args.reason!r} (see the drops on "
+                          "`zhinao ui` version pages, or `zhinao run ... -p audit=true`)")
+    result = trace(store, doc)
+    if args.json:
+        print(json.dumps(result, indent=2, ensure_ascii=False, default=str))
+    else:
+        for line in lines(result):
+            console.print(line, soft_wrap=True, markup=False, highlight=False)
+    return 0 if result["matches"] else 2
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from zhinao.tasks.eval.compare import plot, table
+    from zhinao.tasks.settings import get_settings
+    from zhinao.tasks.store import Store
+
+    store = Store()
+    labels, rows = table(store, args.refs)
+    if args.json:
+        print(json.dumps({"models": labels, "rows": rows}, indent=2, default=str))
+        return 0
+    out = Table(title="evaluations side by side")
+    out.add_column("task")
+    out.add_column("metric")
+    for label in labels:
+        out.add_column(label, justify="right")
+    for r in rows:
+        out.add_row(r["task"], r["metric"], *(f"{r[label]:.4f}" if isinstance(r.get(label), (int, float)) else "-"
+                                              for label in labels))
+    console.print(out)
+    png = plot(labels, rows, get_settings().reports / f"compare-{'-'.join(a.replace('@', '_') for a in args.refs)[:120]}.png")
+    console.print(f"plot: {png}", soft_wrap=True)
+    return 0
+
+
+def cmd_catalog_rebuild(args: argparse.Namespace) -> int:
+    from zhinao.tasks.store import Store
+    from zhinao.tasks.store.rebuild import rebuild_catalog
+
+    store = Store()
+    done = rebuild_catalog(store, prune=args.prune)
+    console.print(f"catalog {store.catalog.path} from {store.root.uri}: {len(done.added)} version(s) added, "
+                  f"{done.known} already known" + (f", {len(done.removed)} removed (files gone)" if args.prune else ""),
+                  soft_wrap=True)
+    for ref in done.added:
+        console.print(f"  + {ref}")
+    for ref in done.removed:
+        console.print(f"  - {ref}")
+    if done.incomplete:
+        console.print(f"{len(done.incomplete)} version folder(s) without a manifest (an attempt that never committed, "
+                      f"invisible to readers): " + ", ".join(done.incomplete[:10]), soft_wrap=True)
+    for bad in done.unreadable:
+        console.print(f"[red]unreadable manifest[/red] {bad}", soft_wrap=True)
+    return 1 if done.unreadable else 0
+
+
+def cmd_sample_corpus(args: argparse.Namespace) -> int:
+    from zhinao.tasks.corpus.generate import generate
+    from zhinao.tasks.settings import get_settings
+
+    out = generate(args.out or get_settings().sample_corpus, pages=args.pages, files=args.files, seed=args.seed)
+    console.print(f"sample crawl written to {out}")
+    return 0
+
+
+def require_free_port(host: str, port: int, what: str, command: str) -> None:
+    try:
+        with socket.socket() as s:
+            s.bind((host, port))
+    except OSError:
+        raise ServerError(f"port {port} is in use by another program: start {what} on a free one, "
+                          f"e.g. `{command} --port {free_port()}`") from None
+
+
+def cmd_server(args: argparse.Namespace) -> int:
+    """A Prefect server (UI + API) on 127.0.0.1 over the SQLite database under ZHINAO_HOME: it shows
+    every run made from this home, whichever server recorded it."""
+    home = Path(os.environ["PREFECT_HOME"])
+    url = server_url(args.port)
+    if healthy(url):
+        raise ServerError(f"a Prefect server already runs on port {args.port} (UI http://127.0.0.1:{args.port}): "
+                          "use it, stop it first, or start another with `zhinao server --port N`")
+    require_free_port("127.0.0.1", args.port, "the server", "zhinao server")
+    (home / STATE_FILE).write_text(json.dumps({"api_url": url, "pid": os.getpid()}))
+    env = os.environ | {"PREFECT_SERVER_API_HOST": "127.0.0.1", "PREFECT_SERVER_API_PORT": str(args.port)}
+    env.pop("PREFECT_API_URL", None)
+    console.print(f"Prefect server: UI http://127.0.0.1:{args.port}, API {url}, home {home}")
+    return subprocess.call([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+                            "--port", str(args.port)], env=env)
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    """The lineage web page over this home's store and catalog (no Prefect server needed)."""
+    import uvicorn
+
+    from zhinao.tasks.settings import get_settings
+
+    from .ui.app import create_app
+    from .ui.links import ui_url
+
+    require_free_port(args.host, args.port, "the page", "zhinao ui")
+    url = f"http://{args.host}:{args.port}"
+    console.print(f"lineage page: {url} (store {get_settings().store_root}); Ctrl-C stops it", soft_wrap=True)
+    if url != ui_url():
+        console.print(f"Prefect artifacts link to {ui_url()}: set ZHINAO_UI_URL={url} for runs to link here",
+                      soft_wrap=True)
+    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def _prefect(argv: list[str]) -> int:
+    return subprocess.call([sys.executable, "-m", "prefect", *argv], cwd=REPO, env=os.environ | {"ZHINAO_REPO": str(REPO)})
+
+
+POOL = "zhinao-process"
+
+
+def _need_server(what: str) -> None:
+    if not use_home_server():
+        raise ServerError(f"{what} needs a running Prefect server: start `zhinao server` (or set PREFECT_API_URL)")
+    require_answer(os.environ["PREFECT_API_URL"])
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    """Create prefect.yaml's process work pool (if missing) and register every deployment."""
+    _need_server("`zhinao deploy`")
+    rc = _prefect(["work-pool", "create", POOL, "--type", "process", "--overwrite"])
+    return rc or _prefect(["--no-prompt", "deploy", "--all"])
+
+
+@with_api
+def cmd_ablate(args: argparse.Namespace) -> int:
+    """The ablate stage with the datasets as arguments; prints the comparison table."""
+    from .ablate import AblateParams, ablate
+    from .params import parse_params
+
+    params = parse_params(AblateParams, [f"datasets={json.dumps(args.datasets)}"] + (args.param or []))
+    inputs = dict(i.split("=", 1) for i in args.input) if args.input else None
+    result = ablate(params, inputs=inputs)
+    table = Table(title=f"{result.ref}: validation loss after {params.steps} steps"
+                        + (" (cache hit)" if result.cache_hit else ""))
+    rows = result.stats.get("tables", {}).get("ablation", [])
+    for col in ("dataset", "train_docs", "train_tokens", "epochs", "final_valid_loss", "best_valid_loss", "vs_first"):
+        table.add_column(col, justify="left" if col == "dataset" else "right", overflow="fold")
+    for r in rows:
+        table.add_row(*(str(r[c]) for c in ("dataset", "train_docs", "train_tokens", "epochs", "final_valid_loss",
+                                             "best_valid_loss", "vs_first")))
+    console.print(table)
+    for plot in result.stats.get("tables", {}).get("plots", []):
+        console.print(f"plot: {plot['path']}")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    _need_server("`zhinao worker`")
+    return _prefect(["worker", "start", "--pool", args.pool, "--type", "process"])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="zhinao", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run a stage or a pipeline (cached: unchanged inputs are not recomputed)")
+    run.add_argument("target", help="stage (ingest) or pipeline (data)")
+    run.add_argument("--param", "-p", action="append", metavar="KEY=VALUE",
+                     help="parameter; dotted keys for pipelines (ingest.shard_rows=100)")
+    run.add_argument("--input", "-i", action="append", metavar="NAME=DATASET@VERSION",
+                     help="pin an input version of a stage (default: the latest)")
+    run.set_defaults(func=cmd_run)
+    ab = sub.add_parser("ablate", help="train the same small model on each dataset and compare validation loss")
+    ab.add_argument("datasets", nargs="+", metavar="DATASET[@VERSION]", help="two or more document versions")
+    ab.add_argument("--param", "-p", action="append", metavar="KEY=VALUE",
+                    help="ablate parameter (steps=200, seeds=0,1,2, validation=DATASET@VERSION, preset=small ...)")
+    ab.add_argument("--input", "-i", action="append", metavar="tokenizer=tokenizer@VERSION",
+                    help="pin the tokenizer version (default: the latest)")
+    ab.set_defaults(func=cmd_ablate)
+    ds = sub.add_parser("datasets", help="list dataset versions in the catalog")
+    ds.add_argument("--json", action="store_true")
+    ds.set_defaults(func=cmd_datasets)
+    lin = sub.add_parser("lineage", help="upstream graph of a version as a tree")
+    lin.add_argument("ref", metavar="DATASET[@VERSION]", nargs="?",
+                     help="default: the newest version in the catalog")
+    lin.add_argument("--direction", choices=["up", "down", "both"], default="up",
+                     help="up: what it was made from (default); down: what was made from it; both")
+    lin.add_argument("--down", dest="direction", action="store_const", const="both", help="= --direction both")
+    lin.add_argument("--depth", type=int, metavar="N", help="stop N levels from the version (and say what lies beyond)")
+    lin.add_argument("--sources", action="store_true", help="list every raw source file (default: a summary per version)")
+    lin.set_defaults(func=cmd_lineage)
+    tr = sub.add_parser("trace", help="one document through the stages: kept, changed, dropped (why), its "
+                                      "mixture shard, token ranges and the models trained on it")
+    tr.add_argument("doc", metavar="DOC", nargs="?", help="a document id, a URL, or a text snippet")
+    tr.add_argument("--reason", metavar="REASON", help="instead of DOC: the first document dropped for REASON "
+                                                      "(near_duplicate, lang_not_kept, gopher_quality ...)")
+    tr.add_argument("--json", action="store_true")
+    tr.set_defaults(func=cmd_trace)
+    cmp = sub.add_parser("compare", help="evaluations of several models side by side (table and plot)")
+    cmp.add_argument("refs", nargs="+", metavar="VERSION", help="eval versions, or model versions (their newest "
+                                                                 "evaluation): pretrain-stage1 pretrain-stage2 ...")
+    cmp.add_argument("--json", action="store_true")
+    cmp.set_defaults(func=cmd_compare)
+    cat = sub.add_parser("catalog", help="maintain the lineage catalog").add_subparsers(dest="action", required=True)
+    reb = cat.add_parser("rebuild", help="register every committed version found in the store (a second machine "
+                                         "on a shared store, a lost catalog)")
+    reb.add_argument("--prune", action="store_true", help="also unregister versions whose files are gone")
+    reb.set_defaults(func=cmd_catalog_rebuild)
+    sc = sub.add_parser("sample-corpus", help="write the deterministic sample crawl (WARC files)")
+    sc.add_argument("--out", help="folder (default: ZHINAO_HOME/sample-corpus)")
+    sc.add_argument("--pages", type=int, default=480)
+    sc.add_argument("--files", type=int, default=4)
+    sc.add_argument("--seed", type=int, default=0)
+    sc.set_defaults(func=cmd_sample_corpus)
+    srv = sub.add_parser("server", help="start a local Prefect server (UI + API) on 127.0.0.1")
+    srv.add_argument("--port", type=int, default=DEFAULT_PORT)
+    srv.set_defaults(func=cmd_server)
+    ui = sub.add_parser("ui", help="serve the lineage web page (graph, versions, diffs, plots) on 127.0.0.1")
+    ui.add_argument("--port", type=int, default=UI_PORT)
+    ui.add_argument("--host", default="127.0.0.1", help="address to bind (default: this machine only)")
+    ui.set_defaults(func=cmd_ui)
+    dep = sub.add_parser("deploy", help="create the work pool and every deployment in prefect.yaml")
+    dep.set_defaults(func=cmd_deploy)
+    wk = sub.add_parser("worker", help="start a process worker for the deployments")
+    wk.add_argument("--pool", default=POOL)
+    wk.set_defaults(func=cmd_worker)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=os.environ.get("ZHINAO_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        configure()
+        return args.func(args)
+    except (ValueError, LookupError, FileNotFoundError, PermissionError, ServerError) as e:
+        console.print(f"[red]error:[/red] {e}", soft_wrap=True)   # whole lines: commands stay copyable
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,305 @@
+"""The stage contract: declare a Stage once, get a cached, retryable, Ray-run Prefect flow.
+
+A stage flow: resolve inputs -> compute version id -> return early on cache hit -> run the splits
+on Ray -> commit one version (and its audit side version) -> publish artifacts.
+"""
+import logging
+import time
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from prefect import flow, get_run_logger
+from prefect.exceptions import MissingContextError
+from pydantic import BaseModel
+
+from zhinao.tasks.runtime.drops import merge as merge_drops
+from zhinao.tasks.runtime.ray_exec import Actors, Process, SplitResult, init_ray, run_splits
+from zhinao.tasks.stats import StageStats
+from zhinao.tasks.store import Manifest, Store, schema_fields, version_id, write_shard
+from zhinao.tasks.store.closure import closure, files_fingerprint, module_of
+from zhinao.tasks.store.external import external_sources
+from zhinao.tasks.store.lease import Lease
+
+from .artifacts import publish_artifacts
+from .lineage_events import StageRunEvents
+from .params import StageParams
+
+
+TABLE_KINDS = ("dataset", "eval")      # versions of Parquet rows (the others are folders of files)
+
+
+@dataclass
+class Plan:
+    """What a stage will do: its splits (one Ray task each) and the raw sources it reads, whose
+    fingerprints are part of the version id."""
+    splits: list[Any]
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    schema: pa.Schema | None = None       # output schema when it depends on the input's
+    info: dict[str, Any] = field(default_factory=dict)   # what a multi-phase driver needs to know
+    parents: list[Manifest] = field(default_factory=list)  # versions named by params (a model version)
+
+    @property
+    def key(self) -> list[dict[str, Any]]:
+        """Sources as they enter the version id: by name and content, not by location."""
+        return [{k: v for k, v in s.items() if k != "uri"} for s in self.sources]
+
+
+@dataclass
+class Stage:
+    name: str
+    params: type[StageParams]
+    plan: Callable[[StageParams, list[Manifest], Store], Plan]
+    process: Process
+    schema: pa.Schema | None              # fixed output schema, or None when the plan gives it
+    code: tuple[str, ...]                 # modules/packages whose source defines the output
+    # upstream datasets (by default their latest version), or a function of the params naming them
+    inputs: tuple[str, ...] | Callable[[Any], tuple[str, ...]] = ()
+    # Multi-phase stages (global dedup) drive their own Ray work; the default runs one task per split.
+    run: Callable[["RunContext"], list[SplitResult]] | None = None
+    actors: Actors | None = None          # model-backed stages: splits go to long-lived actors
+    description: str = ""
+    kind: str = "dataset"                 # "model" / "tokens": the splits write files, not Parquet
+    retries: int = 2
+    retry_delay_s: float = 5.0
+    timeout_s: float | None = None
+
+
+@dataclass
+class RunContext:
+    """What a multi-phase stage's driver gets: run_splits() for each phase, a scratch folder for
+    intermediate (shuffle) files inside the staging area, and the final output folders."""
+    stage: Stage
+    params: Any
+    plan: Plan
+    store: Store
+    output: str                    # staging folder of the version (store-relative)
+    audit: str | None              # staging folder of the audit version, when auditing
+    use_ray: bool
+    version: str = ""
+
+    @property
+    def resume(self) -> str:
+        """Work kept across attempts of this version (finished generation batches); removed on commit."""
+        return resume_folder(self.stage.name, self.version)
+
+    @property
+    def scratch(self) -> str:
+        return f"{self.output}/_scratch"
+
+    def map(self, process: Process, splits: list[Any], desc: str, output: str | None = None,
+            audit: str | None = None, actors: Actors | None = None) -> list[SplitResult]:
+        return run_splits(process, splits, self.params, self.store.root, output or self.scratch, audit,
+                          desc=f"{self.stage.name}: {desc}", use_ray=self.use_ray, actors=actors)
+
+    def final(self, process: Process, splits: list[Any], desc: str = "write",
+              actors: Actors | None = None) -> list[SplitResult]:
+        return self.map(process, splits, desc, output=self.output, audit=self.audit, actors=actors)
+
+
+class StageResult(BaseModel):
+    stage: str
+    ref: str
+    version: str
+    cache_hit: bool
+    rows: int
+    kind: str = "dataset"
+    audit_ref: str | None = None
+    stats: dict[str, Any] = {}
+
+
+def stage_modules(stage: Stage) -> tuple[str, ...]:
+    """Where the stage's code starts: the modules of its plan, process, driver and input function,
+    plus what it names; the fingerprint follows their imports through the repository."""
+    parts = (stage.params, stage.plan, stage.process, stage.run, stage.inputs if callable(stage.inputs) else None)
+    found = [module_of(f) for part in parts if part is not None for f in _code_of(part)]
+    return tuple(dict.fromkeys([m for m in found if m] + list(stage.code)))
+
+
+def _code_of(obj: Any) -> list[Any]:
+    """A function or class is code; an object (ShardMap(fn)) is its class and the functions it holds."""
+    if isinstance(obj, type) or hasattr(obj, "__code__"):
+        return [obj]
+    return [type(obj), *(v for v in getattr(obj, "__dict__", {}).values() if callable(v))]
+
+
+def resume_folder(stage: str, version: str) -> str:
+    return f".resume/{stage}/{version}"
+
+
+def _logger() -> logging.Logger | logging.LoggerAdapter:
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger("zhinao.stage")
+
+
+def _flow_run_id() -> str | None:
+    from prefect.runtime import flow_run
+
+    return flow_run.get_id()
+
+
+def execute_stage(stage: Stage, params: StageParams, inputs: dict[str, str] | None = None,
+                  store: Store | None = None) -> StageResult:
+    log = _logger()
+    store = store or Store()
+    inputs = inputs or {}
+    names = stage.inputs(params) if callable(stage.inputs) else stage.inputs
+    unknown = set(inputs) - set(names)
+    if unknown:
+        raise ValueError(f"stage {stage.name!r} has no input(s) {sorted(unknown)}; it reads {list(names)}")
+    parents = [store.resolve(inputs.get(name, name)) for name in names]
+    plan = stage.plan(params, parents, store)
+    parents = parents + [m for m in plan.parents if m.ref not in {p.ref for p in parents}]
+    code_files = closure(stage_modules(stage))
+    code = files_fingerprint(code_files, salt=stage.name)
+    plan.sources = plan.sources + external_sources(code_files)     # libraries, env, model files
+    vid = version_id(stage.name, params.key_params(), code, [p.version for p in parents], plan.key)
+
+    wants_audit = params.audit and stage.kind == "dataset"
+    hit = _cached(stage, store, vid, wants_audit, log)
+    if hit is not None:
+        return hit
+    # one writer per version: a second run of it waits here, then finds the first one's commit
+    with Lease(store.root, f"{stage.name}/{vid}", owner=f"flow run {_flow_run_id() or '-'}") as lease:
+        hit = _cached(stage, store, vid, wants_audit, log, again=True)
+        if hit is not None:
+            return hit
+        return _compute(stage, params, store, plan, parents, code, vid, wants_audit, lease, log)
+
+
+def _cached(stage: Stage, store: Store, vid: str, wants_audit: bool, log, again: bool = False) -> StageResult | None:
+    """The committed version as a cache hit, or None when it (or the audit asked for) must be computed."""
+    existing = store.lookup(stage.name, vid)
+    if existing is None:
+        return None
+    audit = store.catalog.find(f"{stage.name}.dropped")
+    audit_ref = next((a.ref for a in audit if f"{stage.name}@{vid}" in a.parents), None)
+    if wants_audit and not audit_ref:
+        if not again:
+                log.info("cache hit: %s already committed (%d rows, %s); computing its audit side version only",
+                     existing.ref, existing.rows, existing.created_at)
+        return None
+    log.info("cache hit: %s already committed (%d rows, %s)%s; nothing to do", existing.ref, existing.rows,
+             existing.created_at, " by the run this one waited for" if again else "")
+    store.catalog.mark_current(stage.name, vid)
+    return StageResult(stage=stage.name, ref=existing.ref, version=vid, cache_hit=True,
+                       rows=existing.rows, kind=stage.kind, audit_ref=audit_ref, stats=existing.stats)
+
+
+def _compute(stage: Stage, params: StageParams, store: Store, plan: Plan, parents: list[Manifest], code: str,
+             vid: str, wants_audit: bool, lease: Lease, log) -> StageResult:
+    existing = store.lookup(stage.name, vid)
+    if existing is None:
+        log.info("computing %s@%s from %d split(s)%s", stage.name, vid, len(plan.splits),
+                 f" and inputs {[p.ref for p in parents]}" if parents else "")
+    started = time.time()
+    # an audit-only run writes its (discarded) main output beside the resume folder, never over the version
+    writer = (store.writer(stage.name, vid) if existing is None
+              else store.writer(f".resume/{stage.name}", f"{vid}-rerun"))
+    writer.remove_abandoned()           # attempts of writers that died: safe, the lease is ours
+    audit_writer = store.writer(f"{stage.name}.dropped", version_id(stage.name + ".dropped", {}, code, [vid])) \
+        if wants_audit else None
+    events = StageRunEvents(store, stage.name, vid, code, params.key_params(), parents, _flow_run_id())
+    events.start()
+    try:
+        if params.use_ray:
+            init_ray(params.num_cpus)
+        # Ray gets plain values: the params class may live in a module Prefect loaded from a file
+        # path (deployments), which Ray workers could not import to unpickle it.
+        task_params = SimpleNamespace(**params.model_dump())
+        audit_rel = audit_writer.staging_rel if audit_writer else None
+        if stage.run is not None:
+            ctx = RunContext(stage, task_params, plan, store, writer.staging_rel, audit_rel, params.use_ray, vid)
+            results = stage.run(ctx)
+            _remove(store, ctx.scratch)
+        else:
+            results = run_splits(stage.process, plan.splits, task_params, store.root, writer.staging_rel,
+                                 audit_rel, desc=stage.name, use_ray=params.use_ray, actors=stage.actors)
+        schema = plan.schema or stage.schema
+        stats = StageStats()
+        for r in results:
+            stats.merge(r.stats)
+        stats.count("splits", len(results))
+        stats.count("workers", len({(r.worker.get("node"), r.worker.get("pid")) for r in results}))
+        merging = time.time()
+        drop_shards = merge_drops(store.root, writer.staging_rel, [s for r in results for s in r.drop_shards])
+        finished = time.time()
+        drop_seconds = sum(r.drop_seconds for r in results) + finished - merging
+        common = dict(stage=stage.name, code=code, flow_run_id=_flow_run_id(),
+                      created_at=datetime.now(timezone.utc).isoformat(),
+                      timings={"started": started, "seconds": round(finished - started, 3),
+                               "drop_record_seconds": round(drop_seconds, 3)})
+        audit_ref = None
+        lease.check()                 # a run that lost its lease commits nothing
+        if audit_writer is not None:  # committed first: a visible main version implies its audit
+            audit_m = Manifest(dataset=f"{stage.name}.dropped", version=audit_writer.version, kind="audit",
+                               params=params.key_params(), parents=[f"{stage.name}@{vid}"],
+                               **_shards_and_schema(store, audit_writer, [s for r in results for s in r.audit_shards],
+                                                    schema.append(pa.field("drop_reason", pa.string()))),
+                               stats={"dropped": dict(stats.dropped)}, **common)
+            audit_ref = store.commit(audit_writer, audit_m).ref
+        if existing is not None:    # the version itself was there: only its audit was missing
+            writer.abort()
+            store.catalog.mark_current(stage.name, vid)
+            return StageResult(stage=stage.name, ref=existing.ref, version=vid, cache_hit=True, rows=existing.rows,
+                               kind=stage.kind, audit_ref=audit_ref, stats=existing.stats)
+        shards = [s for r in results for s in r.shards]
+        manifest = Manifest(dataset=stage.name, version=vid, params=params.key_params(), kind=stage.kind,
+                            parents=[p.ref for p in parents],
+                            **(_shards_and_schema(store, writer, shards, schema) if stage.kind in TABLE_KINDS
+                               else {"shards": shards}),
+                            sources=plan.sources, drops=drop_shards,
+                            stats=stats.to_dict(), **common)
+        committed = store.commit(writer, manifest)
+        store.catalog.mark_current(stage.name, vid)
+        _remove(store, resume_folder(stage.name, vid))
+    except BaseException as e:
+        writer.abort()
+        if audit_writer is not None:
+            audit_writer.abort()
+        events.fail(e)
+        raise
+    size = f"{len(committed.shards)} files" if stage.kind not in TABLE_KINDS else \
+        f"{committed.rows} rows in {len(committed.shards)} shards"
+    log.info("committed %s: %s, %d dropped (%s) in %.1fs", committed.ref, size, stats.total_dropped,
+             ", ".join(f"{k}={v}" for k, v in sorted(stats.dropped.items())) or "none", finished - started)
+    events.complete(committed)
+    publish_artifacts(store, committed, stats)
+    return StageResult(stage=stage.name, ref=committed.ref, version=vid, cache_hit=False,
+                       rows=committed.rows, kind=stage.kind, audit_ref=audit_ref, stats=committed.stats)
+
+
+def _remove(store: Store, folder: str) -> None:
+    path = store.root.join(folder)
+    if store.root.exists(path):
+        store.root.fs.delete_dir(path)
+
+
+def _shards_and_schema(store: Store, writer, shards: list, schema: pa.Schema) -> dict[str, Any]:
+    """The manifest's shard list and schema: the schema as written (stages may add audit columns);
+    an empty version still gets one empty shard, so readers always find its schema."""
+    if not shards:
+        shards = [write_shard(store.root, writer.staging_rel, "part-00000-0000.parquet", schema.empty_table())]
+    with store.root.fs.open_input_file(store.root.join(writer.staging_rel, shards[0].path)) as fh:
+        written = pq.read_schema(fh)
+    return {"shards": shards, "schema": schema_fields(written)}
+
+
+def make_flow(stage: Stage):
+    """The Prefect flow for a stage; its pydantic parameters become the deployment's schema."""
+    params_model = stage.params
+
+    def run_stage(params: params_model = params_model(), inputs: dict[str, str] | None = None) -> StageResult:  # type: ignore[valid-type]
+        return execute_stage(stage, params, inputs)
+
+    run_stage.__doc__ = stage.description
+    made = flow(name=stage.name, description=stage.description, retries=stage.retries,
+                retry_delay_seconds=stage.retry_delay_s, timeout_seconds=stage.timeout_s,
+                persist_result=False, validate_parameters=True)(run_stage)
+    made.stage = stage       # what the flow runs, for tools that walk every stage
+    return made

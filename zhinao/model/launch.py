@@ -1,0 +1,189 @@
+"""Start the ranks of a training run and watch them.
+
+`processes` (default): one `python -m zhinao.model.train` (or another rank module) per rank on this
+machine, with the torch.distributed environment set (gloo on CPU, one GPU per rank on CUDA).
+`deepspeed`: DeepSpeed's own launcher (`--hostfile` for several nodes). `ray`: one Ray actor per
+rank in a placement group, across the nodes of the Ray cluster (zhinao/model/ray_ranks.py). Each rank's
+output goes to `logs/rank-<r>.log` beside the checkpoints; rank 0's lines also reach `on_line`. When a rank fails,
+the others are stopped and the error names the rank, how it ended and the tail of its log."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+LAUNCHERS = ("processes", "deepspeed", "ray")
+
+
+class TrainingFailed(RuntimeError):
+    pass
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port free on `host` ("" for every interface: a rendezvous other nodes connect to)."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def rank_env(rank: int, world: int, local_rank: int, local_world: int, addr: str, port: int) -> dict[str, str]:
+    """torch.distributed's environment for one rank."""
+    return {"MASTER_ADDR": addr, "MASTER_PORT": str(port), "RANK": str(rank), "WORLD_SIZE": str(world),
+            "LOCAL_RANK": str(local_rank), "LOCAL_WORLD_SIZE": str(local_world), "PYTHONUNBUFFERED": "1"}
+
+
+def cpu_threads(ranks_here: int, cpus: int | None = None) -> str:
+    """OMP threads per rank, so the ranks on one machine (of `cpus` cores, default this one's) share
+    its cores instead of each taking all."""
+    return str(max(1, (cpus or os.cpu_count() or 1) // ranks_here))
+
+
+TRAIN_MODULE = "zhinao.model.train"        # the pretraining rank; other runs name their own `python -m` module
+
+
+def train_command(spec_path: Path, module: str = TRAIN_MODULE) -> list[str]:
+    return [sys.executable, "-m", module, str(spec_path)]
+
+
+def with_own_tools(env: dict[str, str]) -> dict[str, str]:
+    """The interpreter's own bin folder first on PATH: a venv that is not activated still finds its
+    tools (DeepSpeed builds its CPU ops with the venv's ninja)."""
+    here = str(Path(sys.executable).parent)
+    path = env.get("PATH", "")
+    return env if path.split(os.pathsep)[0] == here else {**env, "PATH": os.pathsep.join(filter(None, (here, path)))}
+
+
+def _commands(spec_path: Path, world: int, launcher: str, hostfile: str | None,
+              module: str) -> list[tuple[list[str], dict]]:
+    port, gpus = free_port(), _gpus()
+    if launcher == "deepspeed":
+        base = with_own_tools({**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
+                               "PYTHONUNBUFFERED": "1"})
+        # the runner of this interpreter's DeepSpeed, not whichever `deepspeed` PATH finds first
+        cmd = [sys.executable, "-m", "deepspeed.launcher.runner", "--master_port", str(port), "--no_local_rank"]
+        cmd += ["--hostfile", hostfile] if hostfile else ["--num_gpus", str(world)] if gpus else []
+        return [(cmd + ["--module", module, str(spec_path)], base)]
+    if gpus and world > gpus:
+        raise ValueError(f"world_size {world} > {gpus} GPUs on this machine; use launcher=deepspeed with a "
+                         "hostfile, or launcher=ray on a Ray cluster")
+    out = []
+    for rank in range(world):
+        env = with_own_tools({**os.environ, **rank_env(rank, world, rank, world, "127.0.0.1", port)})
+        if not gpus:
+            env.setdefault("OMP_NUM_THREADS", cpu_threads(world))
+        out.append((train_command(spec_path, module), env))
+    return out
+
+
+def _gpus() -> int:
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def describe_exit(code: int) -> str:
+    if code < 0:
+        return f"was killed by {signal.Signals(-code).name}"
+    return f"exited with status {code}"
+
+
+def terminate(proc: subprocess.Popen, grace_s: float) -> None:
+    """Stop a rank's process group: SIGTERM, then SIGKILL after `grace_s`."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+class ProcessRank:
+    """One rank (or the whole deepspeed launcher) as a child process of this one."""
+
+    def __init__(self, cmd: list[str], env: dict, log: Path, on_line: Callable[[str], None] | None):
+        self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     start_new_session=True)
+        self.pump = threading.Thread(target=self._pump, args=(log, on_line), daemon=True)
+        self.pump.start()
+
+    def _pump(self, log: Path, on_line: Callable[[str], None] | None) -> None:
+        with log.open("a") as fh:
+            for line in self.proc.stdout:
+                fh.write(line)
+                fh.flush()
+                if on_line is not None:
+                    on_line(line.rstrip())
+
+    def poll(self) -> str | None:
+        """None while running, "" on success, else how it ended."""
+        code = self.proc.poll()
+        return None if code is None else "" if code == 0 else describe_exit(code)
+
+    def stop(self, deadline: float) -> None:
+        terminate(self.proc, max(0.1, deadline - time.time()))
+
+    def flush(self) -> None:
+        self.pump.join(timeout=5)
+
+
+def launch(spec_path: str | Path, world: int, launcher: str = "processes", hostfile: str | None = None,
+           on_line: Callable[[str], None] | None = None, poll: Callable[[], None] | None = None,
+           poll_s: float = 1.0, module: str = TRAIN_MODULE) -> None:
+    """Run `python -m module SPEC` on `world` ranks (zhinao.model.train: pretraining) and wait for them."""
+    if launcher not in LAUNCHERS:
+        raise ValueError(f"launcher {launcher!r}: choose one of {', '.join(LAUNCHERS)}")
+    spec_path = Path(spec_path)
+    logs = spec_path.parent / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    if launcher == "ray":
+        from .ray_ranks import start_ray_ranks
+
+        ranks, release = start_ray_ranks(spec_path, world, logs, on_line, module)
+        try:
+            watch(ranks, spec_path, logs, poll, poll_s)
+        finally:
+            release()
+        return
+    ranks = [ProcessRank(cmd, env, logs / f"rank-{r}.log", on_line if r == 0 else None)
+             for r, (cmd, env) in enumerate(_commands(spec_path, world, launcher, hostfile, module))]
+    watch(ranks, spec_path, logs, poll, poll_s)
+
+
+def watch(ranks: list, spec_path: Path, logs: Path, poll: Callable[[], None] | None, poll_s: float) -> None:
+    """Wait for every rank to succeed; on the first failure stop the others and raise TrainingFailed."""
+    try:
+        while True:
+            ends = [r.poll() for r in ranks]
+            failed = next((i for i, e in enumerate(ends) if e), None)
+            if failed is not None:
+                stop(ranks)
+                ranks[failed].flush()
+                tail = (logs / f"rank-{failed}.log").read_text(errors="replace").splitlines()[-20:]
+                raise TrainingFailed(f"training rank {failed} {ends[failed]}; the last complete checkpoint "
+                                     f"stays in {spec_path.parent} and a rerun resumes from it. Log tail:\n"
+                                     + "\n".join(tail))
+            if all(e == "" for e in ends):
+                break
+            if poll is not None:
+                poll()
+            time.sleep(poll_s)
+    except BaseException:
+        stop(ranks)
+        raise
+    for rank in ranks:
+        rank.flush()
+    if poll is not None:
+        poll()
+
+
+def stop(ranks: list) -> None:
+    deadline = time.time() + 10
+    for rank in ranks:
+        rank.stop(deadline)

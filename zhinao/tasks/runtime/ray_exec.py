@@ -1,0 +1,148 @@
+"""Run a stage's splits as Ray tasks, each writing its own shards into the staging folder."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from tqdm.auto import tqdm
+
+from ..stats import StageStats
+from ..store.fs import Root
+from ..store.manifest import Shard
+from .sink import ShardSink
+
+log = logging.getLogger("zhinao.ray")
+
+Process = Callable[[Any, Any, ShardSink, StageStats], None]
+
+
+@dataclass
+class SplitResult:
+    index: int
+    shards: list[Shard]
+    audit_shards: list[Shard]
+    stats: StageStats
+    worker: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+    drop_shards: list[Shard] = field(default_factory=list)   # the drop record (zhinao/tasks/runtime/drops.py)
+    drop_seconds: float = 0.0
+
+
+LOCAL_START_ATTEMPTS = 3
+
+
+def init_ray(num_cpus: int | None = None) -> None:
+    """Join RAY_ADDRESS when set (a cluster), else start a local Ray with this machine's CPUs."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    address = os.environ.get("RAY_ADDRESS")
+    if address:
+        log.info("joining Ray cluster at %s", address)
+        ray.init(address=address, logging_level=logging.WARNING)
+    else:
+        for attempt in range(LOCAL_START_ATTEMPTS):
+            try:
+                ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING,
+                         configure_logging=False)
+                break
+            except Exception as e:
+                # Ray waits a fixed 30 s for its raylet; on a busy machine that can pass: start again
+                if "timed out during startup" not in str(e) or attempt == LOCAL_START_ATTEMPTS - 1:
+                    raise
+                log.warning("local Ray did not start in Ray's 30 s wait (busy machine?); starting it again")
+                ray.shutdown()
+        log.info("started local Ray with %s CPUs", ray.cluster_resources().get("CPU"))
+
+
+def run_one_split(process: Process, split: Any, index: int, params: Any, root: Root, folder: str,
+                  audit_folder: str | None) -> SplitResult:
+    start = time.perf_counter()
+    sink = ShardSink(root, folder, index, audit_folder)
+    stats = StageStats()
+    process(split, params, sink, stats)
+    worker = {"pid": os.getpid()}
+    try:
+        import ray
+
+        if ray.is_initialized():
+            ctx = ray.get_runtime_context()
+            worker |= {"node": ctx.get_node_id(), "worker": ctx.get_worker_id()}
+    except ImportError:  # pragma: no cover - ray is a hard dependency
+        pass
+    return SplitResult(index, sink.shards, sink.audit_shards, stats, worker, time.perf_counter() - start,
+                       sink.drop_shards, sink.drop_seconds)
+
+
+@dataclass(frozen=True)
+class Actors:
+    """Run splits on a pool of long-lived actors instead of tasks: for model-backed work, so each
+    actor loads its model once (process functions cache it per process) and keeps it."""
+    count: int = 0          # 0: one per CPU of the cluster (or per GPU when gpus > 0)
+    gpus: float = 0.0       # GPUs per actor, when the cluster has them
+
+
+class SplitRunner:
+    """The actor body: runs splits one after another in one process."""
+
+    def run(self, process, split, index, params, root, folder, audit_folder) -> SplitResult:
+        return run_one_split(process, split, index, params, root, folder, audit_folder)
+
+
+def _actor_pool(actors: Actors, n_splits: int):
+    import ray
+    from ray.util import ActorPool
+
+    resources = ray.cluster_resources()
+    gpus = actors.gpus if resources.get("GPU", 0) >= max(actors.gpus, 1e-9) else 0
+    count = actors.count or int(resources.get("GPU", 0) // gpus if gpus else resources.get("CPU", 1))
+    count = max(1, min(count, n_splits))
+    cls = ray.remote(num_gpus=gpus, num_cpus=1, max_restarts=2, max_task_retries=2)(SplitRunner)
+    log.info("starting %d actor(s)%s", count, f" with {gpus} GPU each" if gpus else "")
+    return ActorPool([cls.remote() for _ in range(count)])
+
+
+def run_splits(process: Process, splits: list[Any], params: Any, root: Root, folder: str,
+               audit_folder: str | None = None, desc: str = "splits", use_ray: bool = True,
+               max_retries: int = 2, actors: Actors | None = None) -> list[SplitResult]:
+    """One Ray task per split (or one actor call, with `actors`); a task whose worker dies is
+    retried by Ray (it rewrites the same shard names, so a retry overwrites rather than duplicates)."""
+    bar = tqdm(total=len(splits), desc=desc, unit="split", disable=not sys.stderr.isatty())
+    results: list[SplitResult] = []
+
+    def progress(n: int) -> None:
+        bar.update(n)
+        done = len(results)
+        if splits and done * 10 // len(splits) != (done - n) * 10 // len(splits):
+            log.info("%s: %d/%d done", desc, done, len(splits))
+
+    try:
+        if not use_ray:
+            for i, split in enumerate(splits):
+                results.append(run_one_split(process, split, i, params, root, folder, audit_folder))
+                progress(1)
+        elif actors is not None and splits:
+            pool = _actor_pool(actors, len(splits))
+            args = list(enumerate(splits))
+            for result in pool.map_unordered(
+                    lambda actor, a: actor.run.remote(process, a[1], a[0], params, root, folder, audit_folder), args):
+                results.append(result)
+                progress(1)
+        else:
+            import ray
+
+            remote = ray.remote(max_retries=max_retries)(run_one_split)
+            pending = [remote.remote(process, s, i, params, root, folder, audit_folder)
+                       for i, s in enumerate(splits)]
+            while pending:
+                done, pending = ray.wait(pending, num_returns=1)
+                results.extend(ray.get(done))
+                progress(len(done))
+    finally:
+        bar.close()
+    return sorted(results, key=lambda r: r.index)
