@@ -142,8 +142,9 @@ def own_server(home: Path, command: Sequence[str] | None = None, port: int | Non
 
 @contextlib.contextmanager
 def run_api() -> Iterator[Callable[[], None]]:
-    """The API for a command that runs flows: PREFECT_API_URL when set (it must answer), a running
-    `zhinao server` of this home, else a server of this command's own. Yields `ready`, to call
+    """The API for a command that runs flows: PREFECT_API_URL when set (it must answer), the running
+    `zhinao server` of this home (never another home's: a run reports into its own database),
+    else a server of this command's own. Yields `ready`, to call
     before the first flow. Enter before importing Prefect: it reads PREFECT_API_URL at import."""
     url = os.environ.get("PREFECT_API_URL")
     if url:
@@ -151,8 +152,9 @@ def run_api() -> Iterator[Callable[[], None]]:
         yield lambda: None
         return
     home = Path(os.environ["PREFECT_HOME"])
-    shown = home_server_url(home) or server_url()
-    url = shown if healthy(shown) else None
+    announced = home_server_url(home)     # this home's `zhinao server`, never whatever answers on 4200
+    url = announced if announced and healthy(announced) else None
+    shown = announced or server_url()
     with contextlib.ExitStack() as stack:
         if url is None:
             server = stack.enter_context(own_server(get_settings().home))

@@ -6,6 +6,7 @@ import functools
 import json
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -14,8 +15,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from zhinao.model.launch import free_port
+from zhinao.model.launch import free_port, terminate
 
+from . import reaper, stopping
 from .api_server import ServerError, require_answer, run_api
 from .prefect_env import DEFAULT_PORT, STATE_FILE, configure, healthy, server_url, use_home_server
 from .ui.links import UI_PORT
@@ -24,51 +26,80 @@ console = Console()
 REPO = Path(__file__).resolve().parents[2]
 
 
-def with_api(command):
-    """Commands that run flows get their Prefect API first: Prefect reads it at import."""
-    @functools.wraps(command)
+_REAPER = None     # the reaper of this command's processes (zhinao/flows/reaper.py), when it has one
+
+
+def with_api(prepare):
+    """Commands that run flows get their Prefect API first (Prefect reads it at import). `prepare`
+    checks the arguments and returns what to run: a mistake fails before the server is waited for."""
+    @functools.wraps(prepare)
     def run(args: argparse.Namespace) -> int:
         with run_api() as ready:
+            from prefect import tags
             from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
-            from .registry import targets
-
-            targets()      # the flows' imports overlap the server's start
+            go = prepare(args)      # the flows' imports overlap the server's start
+            if isinstance(go, int):
+                return go
             ready()
+            reaper.use_api(_REAPER, os.environ["PREFECT_API_URL"])
             # Heartbeats tell a worker's crashed runs apart; a command in the foreground says so by
             # its exit. Prefect 3.8's heartbeat thread sleeps in 1 s steps and is joined at the end
             # of every flow run: ~0.8 s per stage, most of a cached rerun of the pipelines.
-            with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-                return command(args)
+            # The tag names this process: its reaper marks the runs crashed if it is killed.
+            with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}), tags(reaper.driver_tag()):
+                return go()
     return run
 
 
 @with_api
-def cmd_run(args: argparse.Namespace) -> int:
+def cmd_run(args: argparse.Namespace):
     from .params import parse_params
     from .registry import targets
 
     known = targets()
     if args.target not in known:
-        console.print(f"[red]unknown stage or pipeline {args.target!r}[/red]; known: {', '.join(known)}")
-        return 2
+        raise LookupError(f"unknown stage or pipeline {args.target!r}; known: {', '.join(known)}")
     target = known[args.target]
     params = parse_params(target.params, args.param or [])
     kwargs = {"params": params}
     if args.input:
         if target.kind != "stage":
-            console.print("[red]--input applies to a single stage[/red]")
-            return 2
-        kwargs["inputs"] = dict(i.split("=", 1) for i in args.input)
-    result = target.flow(**kwargs)
-    results = result if isinstance(result, list) else [result]
-    for r in results:
-        what = "cache hit" if r.cache_hit else "computed"
-        size = {"model": "model", "tokens": f"{r.rows:,} tokens"}.get(r.kind, f"{r.rows:,} rows")
-        console.print(f"[bold]{r.ref}[/bold]  {what}, {size}"
-                      + (f", dropped {r.stats.get('dropped')}" if r.stats.get("dropped") else "")
-                      + (f", audit {r.audit_ref}" if r.audit_ref else ""))
-    return 0
+            raise ValueError("--input applies to a single stage")
+        kwargs["inputs"] = parse_inputs(args.input, target)
+
+    def go() -> int:
+        result = target.flow(**kwargs)
+        results = result if isinstance(result, list) else [result]
+        for r in results:
+            what = "cache hit" if r.cache_hit else "computed"
+            size = {"model": "model", "tokens": f"{r.rows:,} tokens"}.get(r.kind, f"{r.rows:,} rows")
+            console.print(f"[bold]{r.ref}[/bold]  {what}, {size}"
+                          + (f", dropped {r.stats.get('dropped')}" if r.stats.get("dropped") else "")
+                          + (f", audit {r.audit_ref}" if r.audit_ref else ""))
+        return 0
+    return go
+
+
+def parse_inputs(pairs: list[str], target) -> dict[str, str]:
+    """--input NAME=DATASET@VERSION pairs, checked against what the stage reads and the store holds."""
+    from zhinao.tasks.store import Store
+
+    out = {}
+    for pair in pairs:
+        name, sep, ref = pair.partition("=")
+        if not sep or not name or not ref:
+            raise ValueError(f"--input {pair!r}: write NAME=DATASET@VERSION")
+        out[name] = ref
+    stage = getattr(target.flow, "stage", None)
+    if stage is not None and not callable(stage.inputs):
+        unknown = set(out) - set(stage.inputs)
+        if unknown:
+            raise ValueError(f"stage {stage.name!r} has no input(s) {sorted(unknown)}; it reads {list(stage.inputs)}")
+    store = Store()
+    for ref in out.values():
+        store.resolve(ref)          # an unknown dataset or version fails here, before any flow run
+    return out
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
@@ -194,6 +225,8 @@ def cmd_sample_corpus(args: argparse.Namespace) -> int:
 def require_free_port(host: str, port: int, what: str, command: str) -> None:
     try:
         with socket.socket() as s:
+            # as the servers themselves bind: a port whose last connections sit in TIME-WAIT is free
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind((host, port))
     except OSError:
         raise ServerError(f"port {port} is in use by another program: start {what} on a free one, "
@@ -209,12 +242,18 @@ def cmd_server(args: argparse.Namespace) -> int:
         raise ServerError(f"a Prefect server already runs on port {args.port} (UI http://127.0.0.1:{args.port}): "
                           "use it, stop it first, or start another with `zhinao server --port N`")
     require_free_port("127.0.0.1", args.port, "the server", "zhinao server")
-    (home / STATE_FILE).write_text(json.dumps({"api_url": url, "pid": os.getpid()}))
+    state = home / STATE_FILE
+    state.write_text(json.dumps({"api_url": url, "pid": os.getpid()}))     # a dead pid: not announced
     env = os.environ | {"PREFECT_SERVER_API_HOST": "127.0.0.1", "PREFECT_SERVER_API_PORT": str(args.port)}
     env.pop("PREFECT_API_URL", None)
     console.print(f"Prefect server: UI http://127.0.0.1:{args.port}, API {url}, home {home}")
-    return subprocess.call([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-                            "--port", str(args.port)], env=env)
+    proc = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+                             "--port", str(args.port)], env=env, start_new_session=True)
+    try:
+        return proc.wait()
+    finally:
+        terminate(proc, grace_s=10)
+        state.unlink(missing_ok=True)
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
@@ -257,14 +296,18 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
 
 @with_api
-def cmd_ablate(args: argparse.Namespace) -> int:
+def cmd_ablate(args: argparse.Namespace):
     """The ablate stage with the datasets as arguments; prints the comparison table."""
     from .ablate import AblateParams, ablate
     from .params import parse_params
+    from .registry import Target
 
     params = parse_params(AblateParams, [f"datasets={json.dumps(args.datasets)}"] + (args.param or []))
-    inputs = dict(i.split("=", 1) for i in args.input) if args.input else None
-    result = ablate(params, inputs=inputs)
+    inputs = parse_inputs(args.input, Target("ablate", ablate, AblateParams, "stage")) if args.input else None
+    return lambda: _ablate_table(ablate(params, inputs=inputs), params)
+
+
+def _ablate_table(result, params) -> int:
     table = Table(title=f"{result.ref}: validation loss after {params.steps} steps"
                         + (" (cache hit)" if result.cache_hit else ""))
     rows = result.stats.get("tables", {}).get("ablation", [])
@@ -351,6 +394,9 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+PROCESS_COMMANDS = {"run", "ablate", "worker", "server", "deploy"}   # commands that start processes
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=os.environ.get("ZHINAO_LOG_LEVEL", "INFO"),
@@ -360,10 +406,66 @@ def main(argv: list[str] | None = None) -> int:
     try:
         configure()
         return args.func(args)
-    except (ValueError, LookupError, FileNotFoundError, PermissionError, ServerError) as e:
-        console.print(f"[red]error:[/red] {e}", soft_wrap=True)   # whole lines: commands stay copyable
-        return 2
+    except (ValueError, LookupError, FileNotFoundError, PermissionError, ServerError, ImportError) as e:
+        return _error(e, 2)
+    except Exception as e:          # a failure a retry did not fix: one line here, the whole story in the log
+        return _error(e, 1)
+
+
+def _error(e: BaseException, code: int) -> int:
+    """One `error:` line naming the problem (whole lines: commands stay copyable); the traceback goes
+    to ZHINAO_HOME/logs/last-error.log."""
+    import traceback
+
+    where = ""
+    try:
+        from zhinao.tasks.settings import get_settings
+
+        path = get_settings().home / "logs" / "last-error.log"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(traceback.format_exception(e)))
+        where = f" (traceback: {path})"
+    except OSError:
+        pass
+    kind = "" if isinstance(e, (ValueError, LookupError, ServerError)) else f"{type(e).__name__}: "
+    first = str(e).strip() or type(e).__name__
+    console.print(f"[red]error:[/red] {kind}{first}{where}", soft_wrap=True)
+    return code
+
+
+def _log_dir() -> str | None:
+    try:
+        from zhinao.tasks.settings import get_settings
+
+        logs = get_settings().home / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        return str(logs)
+    except (OSError, ValueError):
+        return None
+
+
+def console_main() -> int:
+    """The `zhinao` command itself: Ctrl-C and SIGTERM stop it within seconds, and a command that
+    starts processes gets a reaper that stops them however the command ends (zhinao/flows/reaper.py)."""
+    global _REAPER
+    stopping.install()
+    argv = sys.argv[1:]
+    if argv and argv[0] in PROCESS_COMMANDS:
+        _REAPER = reaper.start(_log_dir())
+    try:
+        return main(argv)
+    except (KeyboardInterrupt, SystemExit) as e:
+        # ours (stopping.Stopped), a KeyboardInterrupt Ray raised for SIGINT, or ray.init's own
+        # SIGTERM handler (sys.exit(15)) when the signal came while it was starting
+        if isinstance(e, SystemExit) and e.code != signal.SIGTERM:
+            raise
+        signum = stopping.received() or (signal.SIGTERM if isinstance(e, SystemExit) else signal.SIGINT)
+        console.print(f"zhinao: stopped by {signal.Signals(signum).name}; its flow runs are marked crashed, "
+                      "its lease released and its processes stopped", soft_wrap=True)
+        return stopping.exit_code(signum)
+    finally:
+        reaper.finish(_REAPER)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console_main())

@@ -25,11 +25,28 @@ def healthy(api_url: str, timeout: float = 1.0) -> bool:
 
 
 def home_server_url(prefect_home: Path) -> str | None:
-    """The API URL the last `zhinao server` of this Prefect home announced (it may be down)."""
+    """The API URL the running `zhinao server` of this Prefect home announced; None when none was
+    started or its process is gone (whatever answers on that port now is not this home's)."""
+    path = prefect_home / STATE_FILE
     try:
-        return json.loads((prefect_home / STATE_FILE).read_text())["api_url"]
-    except (OSError, ValueError, KeyError):
+        state = json.loads(path.read_text())
+        url, pid = state["api_url"], int(state["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
         return None
+    if not _alive(pid):
+        path.unlink(missing_ok=True)
+        return None
+    return url
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def configure() -> None:

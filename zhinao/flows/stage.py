@@ -22,11 +22,13 @@ from zhinao.tasks.stats import StageStats
 from zhinao.tasks.store import Manifest, Store, schema_fields, version_id, write_shard
 from zhinao.tasks.store.closure import closure, files_fingerprint, module_of
 from zhinao.tasks.store.external import external_sources
-from zhinao.tasks.store.lease import Lease
+from zhinao.tasks.store.lease import Lease, sweep_dead
+from zhinao.tasks.store.writer import sweep_staging
 
 from .artifacts import publish_artifacts
 from .lineage_events import StageRunEvents
 from .params import StageParams
+from .retry import retryable
 
 
 TABLE_KINDS = ("dataset", "eval")      # versions of Parquet rows (the others are folders of files)
@@ -164,6 +166,9 @@ def execute_stage(stage: Stage, params: StageParams, inputs: dict[str, str] | No
     hit = _cached(stage, store, vid, wants_audit, log)
     if hit is not None:
         return hit
+    # what killed runs of this stage left on this host: staging folders and leases of any version
+    sweep_dead(store.root, stage.name)
+    sweep_staging(store.root, stage.name)
     # one writer per version: a second run of it waits here, then finds the first one's commit
     with Lease(store.root, f"{stage.name}/{vid}", owner=f"flow run {_flow_run_id() or '-'}") as lease:
         hit = _cached(stage, store, vid, wants_audit, log, again=True)
@@ -291,15 +296,27 @@ def _shards_and_schema(store: Store, writer, shards: list, schema: pa.Schema) ->
 
 
 def make_flow(stage: Stage):
-    """The Prefect flow for a stage; its pydantic parameters become the deployment's schema."""
+    """The Prefect flow for a stage; its pydantic parameters become the deployment's schema.
+
+    Attempts are retried here, not by Prefect: only failures another attempt can fix
+    (zhinao/flows/retry.py), up to `stage.retries` times; the others end the flow run at once."""
     params_model = stage.params
 
     def run_stage(params: params_model = params_model(), inputs: dict[str, str] | None = None) -> StageResult:  # type: ignore[valid-type]
-        return execute_stage(stage, params, inputs)
+        for attempt in range(stage.retries + 1):
+            try:
+                return execute_stage(stage, params, inputs)
+            except Exception as e:
+                if attempt == stage.retries or not retryable(e):
+                    raise
+                _logger().warning("%s: attempt %d of %d failed (%s: %s); retrying in %.0f s", stage.name,
+                                  attempt + 1, stage.retries + 1, type(e).__name__, str(e).splitlines()[0][:300]
+                                  if str(e) else "", stage.retry_delay_s)
+                time.sleep(stage.retry_delay_s)
+        raise AssertionError("unreachable")
 
     run_stage.__doc__ = stage.description
-    made = flow(name=stage.name, description=stage.description, retries=stage.retries,
-                retry_delay_seconds=stage.retry_delay_s, timeout_seconds=stage.timeout_s,
+    made = flow(name=stage.name, description=stage.description, timeout_seconds=stage.timeout_s,
                 persist_result=False, validate_parameters=True)(run_stage)
     made.stage = stage       # what the flow runs, for tools that walk every stage
     return made

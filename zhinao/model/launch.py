@@ -44,6 +44,7 @@ def cpu_threads(ranks_here: int, cpus: int | None = None) -> str:
     return str(max(1, (cpus or os.cpu_count() or 1) // ranks_here))
 
 
+DRIVER_ENV = "ZHINAO_DRIVER_PID"     # the process a rank on this machine lives and dies with
 TRAIN_MODULE = "zhinao.model.train"        # the pretraining rank; other runs name their own `python -m` module
 
 
@@ -64,7 +65,7 @@ def _commands(spec_path: Path, world: int, launcher: str, hostfile: str | None,
     port, gpus = free_port(), _gpus()
     if launcher == "deepspeed":
         base = with_own_tools({**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
-                               "PYTHONUNBUFFERED": "1"})
+                               "PYTHONUNBUFFERED": "1"} | ({} if hostfile else {DRIVER_ENV: str(os.getpid())}))
         # the runner of this interpreter's DeepSpeed, not whichever `deepspeed` PATH finds first
         cmd = [sys.executable, "-m", "deepspeed.launcher.runner", "--master_port", str(port), "--no_local_rank"]
         cmd += ["--hostfile", hostfile] if hostfile else ["--num_gpus", str(world)] if gpus else []
@@ -74,11 +75,42 @@ def _commands(spec_path: Path, world: int, launcher: str, hostfile: str | None,
                          "hostfile, or launcher=ray on a Ray cluster")
     out = []
     for rank in range(world):
-        env = with_own_tools({**os.environ, **rank_env(rank, world, rank, world, "127.0.0.1", port)})
+        env = with_own_tools({**os.environ, **rank_env(rank, world, rank, world, "127.0.0.1", port),
+                              DRIVER_ENV: str(os.getpid())})
         if not gpus:
             env.setdefault("OMP_NUM_THREADS", cpu_threads(world))
         out.append((train_command(spec_path, module), env))
     return out
+
+
+def die_with_driver(poll_s: float = 0.5) -> None:
+    """In a rank: end this process when the driver that launched it ends, killed included. An
+    orphaned rank would go on training and writing checkpoints into the folder that the next run
+    of the stage resumes from."""
+    pid = int(os.environ.get(DRIVER_ENV) or 0)
+    if not pid:
+        return
+    import psutil
+
+    def born() -> float | None:
+        try:
+            return psutil.Process(pid).create_time()
+        except psutil.Error:
+            return None
+
+    first = born()
+
+    def watch() -> None:
+        while True:
+            if first is None or born() != first:
+                try:        # its output went to the driver: the pipe may be broken
+                    print(f"rank {os.environ.get('RANK', '?')}: its driver (pid {pid}) is gone; stopping",
+                          file=sys.stderr, flush=True)
+                finally:
+                    os._exit(1)
+            time.sleep(poll_s)
+
+    threading.Thread(target=watch, daemon=True, name="zhinao-driver-watch").start()
 
 
 def _gpus() -> int:

@@ -33,6 +33,7 @@ from .ds_ops import guard_jit_builds
 from .ds_config import deepspeed_config, use_bf16
 from .flops import device_peak_flops, flops_per_token
 from .hf import config_from_hf, export_hf, hf_weights, load_weights, weights_problem
+from .launch import die_with_driver
 from .metrics import MetricsLog, read_metrics
 from .packed import PackedSamples, steps_per_epoch
 from .parallel import apply_activation_checkpointing, plain_state_dict
@@ -342,6 +343,7 @@ def rank_main(argv: list[str] | None, module: str, load: Callable[[str], Any],
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s rank" + os.environ.get("RANK", "0")
                         + " %(levelname)s %(message)s")
+    die_with_driver()
     require_visible({"the run spec": args[0]})
     spec = load(args[0])
     require_visible(inputs(spec))

@@ -1,9 +1,12 @@
 """Run a stage's splits as Ray tasks, each writing its own shards into the staging folder."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -33,6 +36,35 @@ class SplitResult:
 
 
 LOCAL_START_ATTEMPTS = 3
+# Ray's switch between a one-machine Ray on the loopback address and a cluster node on the network;
+# its name says Windows/macOS, but Linux honours it too (ray._private.services.get_node_ip_address).
+RAY_CLUSTER_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+def _loopback_only() -> None:
+    """A local Ray serves this process, not the network: its GCS, raylet, agents and workers listen
+    on 127.0.0.1 (by default Ray takes the machine's address and listens on every interface).
+    Set RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=1 to keep Ray's own choice."""
+    if os.environ.get(RAY_CLUSTER_ENV, "0") != "0":
+        return
+    from ray._private import ray_constants
+
+    os.environ[RAY_CLUSTER_ENV] = "0"          # the processes ray.init starts read it too
+    ray_constants.ENABLE_RAY_CLUSTER = False   # read once when ray was imported
+
+
+@contextlib.contextmanager
+def _own_signal_handlers():
+    """Keep the process's SIGINT/SIGTERM handlers: ray.init replaces SIGTERM's with sys.exit, which
+    would bypass a command's own stop handling."""
+    main = threading.current_thread() is threading.main_thread()
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)} if main else {}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            if handler is not None:
+                signal.signal(sig, handler)
 
 
 def init_ray(num_cpus: int | None = None) -> None:
@@ -44,12 +76,15 @@ def init_ray(num_cpus: int | None = None) -> None:
     address = os.environ.get("RAY_ADDRESS")
     if address:
         log.info("joining Ray cluster at %s", address)
-        ray.init(address=address, logging_level=logging.WARNING)
+        with _own_signal_handlers():
+            ray.init(address=address, logging_level=logging.WARNING)
     else:
         for attempt in range(LOCAL_START_ATTEMPTS):
             try:
-                ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING,
-                         configure_logging=False)
+                with _own_signal_handlers():
+                    _loopback_only()
+                    ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING,
+                             configure_logging=False)
                 break
             except Exception as e:
                 # Ray waits a fixed 30 s for its raylet; on a busy machine that can pass: start again
@@ -89,7 +124,12 @@ class Actors:
 
 
 class Unplaceable(RuntimeError):
-    """Ray cannot place what a stage asks for: more than the cluster has, or not freed in time."""
+    """Ray cannot place what a stage asks for: more than the cluster has (another attempt cannot
+    help: not retryable), or not freed in time (retryable: the holder may be gone by then)."""
+
+    def __init__(self, message: str, retryable: bool = True):
+        super().__init__(message)
+        self.retryable = retryable
 
 
 def placement_timeout_s() -> float:
@@ -147,7 +187,7 @@ def _actor_pool(actors: Actors, n_splits: int, desc: str) -> tuple[Any, list]:
     if short:
         raise Unplaceable(f"{desc}: {count} actor(s) need {_need_text(need)} at once; the cluster has "
                           f"{', '.join(f'{resources.get(k, 0):g} {k}' for k in short)} in all. "
-                          f"Ask for fewer actors or join a bigger cluster (RAY_ADDRESS).")
+                          f"Ask for fewer actors or join a bigger cluster (RAY_ADDRESS).", retryable=False)
     cls = ray.remote(num_gpus=gpus, num_cpus=actors.cpus, max_restarts=2, max_task_retries=2)(SplitRunner)
     log.info("starting %d actor(s)%s", count, f" with {gpus} GPU each" if gpus else "")
     handles = [cls.remote() for _ in range(count)]
@@ -160,7 +200,7 @@ def _actor_pool(actors: Actors, n_splits: int, desc: str) -> tuple[Any, list]:
             f"{desc}: {len(waiting)} of {count} actor(s) ({_need_text({'CPU': actors.cpus, 'GPU': gpus})} each) "
             f"were not placed in {timeout:g} s; the cluster has {_need_text(resources_of(resources))} in all, "
             f"{_need_text(resources_of(free)) or 'nothing'} free. Held by: {_holders()}. "
-            f"Stop what holds them, or wait longer (ZHINAO_PLACEMENT_TIMEOUT_S).")
+            f"Stop what holds them, or wait longer (ZHINAO_PLACEMENT_TIMEOUT_S).", retryable=True)
     return ActorPool(handles), handles
 
 

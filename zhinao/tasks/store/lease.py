@@ -81,6 +81,32 @@ def _alive_here(holder: Holder) -> bool:
     return True
 
 
+def sweep_dead(root: Root, prefix: str) -> list[str]:
+    """Remove the leases under `prefix` (a stage's folder of leases) whose holder was a process of
+    this host that is gone: a killed run's lease on a version no run asks for again stays otherwise.
+    Leases of other hosts are left to their TTL, judged by whoever wants them."""
+    folder = root.join(LEASES, prefix)
+    if not root.exists(folder):
+        return []
+    gone = []
+    for info in root.listdir(folder):
+        if not info.base_name.endswith(".json"):
+            continue
+        try:
+            holder = _parse(root.read_text(info.path).encode())
+        except OSError:
+            continue
+        if holder is not None and not _alive_here(holder):
+            try:
+                root.fs.delete_file(info.path)
+                gone.append(f"{prefix}/{info.base_name}")
+            except OSError:
+                pass
+    if gone:
+        log.warning("cleaned up %d lease(s) of runs that died: %s", len(gone), ", ".join(gone))
+    return gone
+
+
 class Lease:
     def __init__(self, root: Root, name: str, owner: str = "", ttl: float | None = None,
                  wait: float | None = None, poll: float | None = None):

@@ -43,6 +43,29 @@ def write_shard(root: Root, folder: str, name: str, table: pa.Table) -> Shard:
     return Shard(path=name, rows=table.num_rows, bytes=int(size or 0))
 
 
+def sweep_staging(root: Root, dataset: str) -> list[str]:
+    """Remove the staging folders of `dataset`, any version, left by writers on this host that died
+    (a killed run whose version id has changed since would otherwise leave its folder for good)."""
+    if not root.is_local or not root.exists(root.join(dataset)):
+        return []
+    mine = f"-{_HOST}-"
+    gone = []
+    for info in root.listdir(root.join(dataset)):
+        name = info.base_name
+        if not name.startswith(".tmp-") or mine not in name:
+            continue
+        try:
+            pid = int(name.split(mine, 1)[1].split("-")[0])
+        except ValueError:
+            continue
+        if not _pid_alive(pid):
+            root.fs.delete_dir(info.path)
+            gone.append(f"{dataset}/{name}")
+    if gone:
+        log.warning("cleaned up %d staging folder(s) of writers that died: %s", len(gone), ", ".join(gone))
+    return gone
+
+
 class VersionWriter:
     """Stages one version of `dataset`, so that a failed or concurrent attempt never shows.
 
@@ -64,16 +87,7 @@ class VersionWriter:
         root.fs.create_dir(self.staging, recursive=True)
 
     def _gc_stale(self) -> None:
-        """Remove staging folders of this version left by writers on this host that died."""
-        if not self.root.is_local:
-            return
-        prefix = f".tmp-{self.version}-{_HOST}-"
-        for info in self.root.listdir(self.root.join(self.dataset)):
-            if info.base_name.startswith(prefix):
-                pid = int(info.base_name[len(prefix):].split("-")[0])
-                if not _pid_alive(pid):
-                    log.info("removing stale staging folder %s (writer pid %d is gone)", info.base_name, pid)
-                    self.root.fs.delete_dir(info.path)
+        sweep_staging(self.root, self.dataset)
 
     def remove_abandoned(self) -> list[str]:
         """Attempt folders of this version that no manifest names (writers that died or lost);
