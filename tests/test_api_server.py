@@ -108,3 +108,60 @@ def test_an_unwritable_home_is_named(tmp_path):
     blocker.write_text("not a folder")
     r = _cli("datasets", env_extra={"ZHINAO_HOME": str(blocker / "home")})
     assert r.returncode == 2 and "ZHINAO_HOME" in r.stdout and "Traceback" not in r.stderr
+
+
+def test_a_port_whose_last_connections_sit_in_time_wait_is_free():
+    from zhinao.flows.cli import require_free_port
+
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        conn, _ = server.accept()
+        conn.close()                     # the side that closes first keeps the port in TIME-WAIT
+        client.close()
+    time.sleep(0.2)
+    states = subprocess.run(["ss", "-tan", f"sport = :{port}"], capture_output=True, text=True).stdout
+    assert "TIME-WAIT" in states, states
+    require_free_port("127.0.0.1", port, "the server", "zhinao server")     # no ServerError
+
+
+def test_only_this_homes_live_server_is_used(tmp_path, monkeypatch):
+    """A state file whose `zhinao server` is gone announces nothing (and is removed), and with no
+    server of its own home a run starts its own: it never reports into whatever answers on 4200."""
+    import json
+
+    from zhinao.flows import api_server, prefect_env
+
+    home = tmp_path / "prefect"
+    home.mkdir()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    state = home / prefect_env.STATE_FILE
+    state.write_text(json.dumps({"api_url": "http://127.0.0.1:4200/api", "pid": dead.pid}))
+    assert prefect_env.home_server_url(home) is None and not state.exists()
+    state.write_text(json.dumps({"api_url": "http://127.0.0.1:4321/api", "pid": os.getpid()}))
+    assert prefect_env.home_server_url(home) == "http://127.0.0.1:4321/api"
+    state.unlink()
+
+    monkeypatch.setenv("PREFECT_HOME", str(home))
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setattr(api_server, "healthy", lambda url, timeout=1.0: True)    # something answers everywhere
+    started = []
+
+    class Own:
+        url, ready = "http://127.0.0.1:5999/api", staticmethod(lambda: None)
+
+    import contextlib
+
+    @contextlib.contextmanager
+    def own(home_dir):
+        started.append(home_dir)
+        yield Own()
+
+    monkeypatch.setattr(api_server, "own_server", own)
+    with run_api():
+        assert os.environ["PREFECT_API_URL"] == Own.url
+    assert len(started) == 1

@@ -50,6 +50,10 @@ def test_first_commands_on_a_fresh_busy_machine_then_the_ui_shows_them(tmp_path)
         first = _zhinao(["run", "ingest", "-p", f"sources={tmp_path / 'crawl'}"], env, cwd)
         assert "computed" in first and "Timed out" not in first
         _zhinao(["run", "extract"], env, cwd)
+        # on to a model-backed stage: transformers (and the `kernels` package it may import) inside
+        # Ray actors, with the project's own modules beside them
+        for stage in ("langid", "quality", "dedup-exact", "dedup-minhash", "embed"):
+            assert "computed" in _zhinao(["run", stage], env, cwd)
         again = _zhinao(["run", "ingest", "-p", f"sources={tmp_path / 'crawl'}"], env, cwd)
         assert "cache hit" in again
     finally:
@@ -66,7 +70,8 @@ def test_first_commands_on_a_fresh_busy_machine_then_the_ui_shows_them(tmp_path)
         wait_healthy(server, api, tmp_path / "server.log", timeout=300)    # fails with its log if it exits
         runs = _post(api, "/flow_runs/filter", {"limit": 50})
         flows = {f["id"]: f["name"] for f in _post(api, "/flows/filter", {})}
-        assert sorted(flows[r["flow_id"]] for r in runs) == ["extract", "ingest", "ingest"]
+        assert sorted(flows[r["flow_id"]] for r in runs) == sorted(
+            ["ingest", "extract", "langid", "quality", "dedup-exact", "dedup-minhash", "embed", "ingest"])
         assert all(r["state"]["type"] == "COMPLETED" for r in runs)
         for r in runs:
             logs = _post(api, "/logs/filter", {"logs": {"flow_run_id": {"any_": [r["id"]]}}, "limit": 100})

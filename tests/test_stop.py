@@ -147,3 +147,64 @@ def test_a_signal_mid_stage_stops_zhinao_run_and_the_rerun_commits_the_same_vers
     for left in stale:                          # a SIGKILLed attempt's folder and lease: the rerun says so
         assert "cleaned up" in again.stdout and left.name in again.stdout, (left, again.stdout[-3000:])
     assert not list((home / "store" / "ingest").glob(".tmp-*")), "nothing of the killed attempt is left"
+
+
+TRAIN = dict(steps=12, checkpoint_every=4, seq_len=64, micro_batch=8, max_lr=3e-3, warmup_steps=3)
+
+
+@pytest.fixture(scope="module")
+def trained_uninterrupted(tmp_path_factory):
+    """pretrain-stage1 on the test token shards, nobody stopping it: its version and loss records."""
+    from tests.pretrain_data import token_versions
+    from zhinao.flows.pretrain import PRETRAIN_STAGE1, PretrainParams
+    from zhinao.flows.stage import execute_stage
+    from zhinao.model.metrics import read_metrics
+    from zhinao.tasks.store import Store
+
+    saved = os.environ.get("ZHINAO_HOME")
+    os.environ["ZHINAO_HOME"] = str(tmp_path_factory.mktemp("calm-training"))
+    try:
+        refs = token_versions()
+        done = execute_stage(PRETRAIN_STAGE1, PretrainParams(**TRAIN), inputs={"tokens-stage1": refs["tokens-stage1"]})
+        return done.ref, read_metrics(Store().model_path(done.ref) / "metrics.jsonl")
+    finally:
+        os.environ["ZHINAO_HOME"] = saved
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=lambda s: s.name)
+def test_a_signal_mid_training_stops_the_ranks_and_the_rerun_has_the_uninterrupted_losses(
+        sig, trained_uninterrupted, zhinao_home, tmp_path):
+    from tests.pretrain_data import token_versions
+    from zhinao.model.metrics import read_metrics
+    from zhinao.tasks.store import Store
+
+    tokens = token_versions()["tokens-stage1"]
+    argv = ["run", "pretrain-stage1", "-i", f"tokens-stage1={tokens}"]
+    for k, v in TRAIN.items():
+        argv += ["-p", f"{k}={v}"]
+    proc = subprocess.Popen([sys.executable, "-m", "zhinao.flows.cli", *argv], cwd=tmp_path, env=_env(zhinao_home),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    resume = zhinao_home / "store" / ".resume" / "pretrain-stage1"
+
+    def past_first_checkpoint():
+        files = list(resume.glob("*/metrics.jsonl"))
+        return files and len(files[0].read_text().splitlines()) >= 5
+    _wait_for(past_first_checkpoint, 300, "training past its first checkpoint")
+    started = _tree(proc.pid)
+    assert any("zhinao.model.train" in " ".join(p.cmdline()) for p in started), "a rank process runs"
+    proc.send_signal(sig)
+    out, _ = proc.communicate(timeout=60)
+    assert _survivors(started) == [], "the ranks, Ray, the API server and the reaper are gone 10 s later"
+    assert not [p for p in (zhinao_home / "store" / "pretrain-stage1").glob("*") if not p.name.startswith(".")]
+    if sig != signal.SIGKILL:
+        assert proc.returncode == 128 + sig, out[-3000:]
+
+    again = subprocess.run([sys.executable, "-m", "zhinao.flows.cli", *argv], cwd=tmp_path, env=_env(zhinao_home),
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900)
+    assert again.returncode == 0, again.stdout[-3000:]
+    ref, reference = trained_uninterrupted
+    version = Store().resolve("pretrain-stage1")
+    assert version.version == ref.split("@")[1]
+    rows = read_metrics(Store().model_path(version.ref) / "metrics.jsonl")
+    assert [r["step"] for r in rows] == list(range(1, 13)), "one loss record per step, none twice"
+    assert [r["loss"] for r in rows] == pytest.approx([r["loss"] for r in reference], rel=1e-6)

@@ -39,8 +39,6 @@ def with_api(prepare):
             from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
             go = prepare(args)      # the flows' imports overlap the server's start
-            if isinstance(go, int):
-                return go
             ready()
             reaper.use_api(_REAPER, os.environ["PREFECT_API_URL"])
             # Heartbeats tell a worker's crashed runs apart; a command in the foreground says so by
