@@ -167,7 +167,7 @@ def execute_stage(stage: Stage, params: StageParams, inputs: dict[str, str] | No
     if hit is not None:
         return hit
     # what killed runs of this stage left on this host: staging folders and leases of any version
-    sweep_dead(store.root, stage.name)
+    sweep_dead(store.root, stage.name, keep=vid)
     sweep_staging(store.root, stage.name)
     # one writer per version: a second run of it waits here, then finds the first one's commit
     with Lease(store.root, f"{stage.name}/{vid}", owner=f"flow run {_flow_run_id() or '-'}") as lease:

@@ -81,16 +81,17 @@ def _alive_here(holder: Holder) -> bool:
     return True
 
 
-def sweep_dead(root: Root, prefix: str) -> list[str]:
+def sweep_dead(root: Root, prefix: str, keep: str = "") -> list[str]:
     """Remove the leases under `prefix` (a stage's folder of leases) whose holder was a process of
     this host that is gone: a killed run's lease on a version no run asks for again stays otherwise.
-    Leases of other hosts are left to their TTL, judged by whoever wants them."""
+    Leases of other hosts are left to their TTL, judged by whoever wants them; `keep` (the version
+    the caller is about to lease) is taken over the usual way, which says so."""
     folder = root.join(LEASES, prefix)
     if not root.exists(folder):
         return []
     gone = []
     for info in root.listdir(folder):
-        if not info.base_name.endswith(".json"):
+        if not info.base_name.endswith(".json") or info.base_name == f"{keep}.json":
             continue
         try:
             holder = _parse(root.read_text(info.path).encode())
