@@ -113,9 +113,10 @@ def align(params: AlignPipelineParams = AlignPipelineParams()) -> list[StageResu
                                                              for r in rows],
                               description=f"Every aligned model side by side; chosen: {chosen} "
                                           f"({params.select_metric} {score:.4f})")
+    known = {m.version for m in store.catalog.find("chat-model")}      # the same choice again: a cache hit
     picked = store.import_model("chat-model", store.model_path(models[chosen]), parents=[models[chosen]],
                                 params={"select_metric": params.select_metric, "score": score, "chosen": chosen},
                                 stage="align", stats={"tables": {"comparison": rows}})
-    results.append(StageResult(stage="align", ref=picked.ref, version=picked.version, cache_hit=False, rows=0,
+    results.append(StageResult(stage="align", ref=picked.ref, version=picked.version, cache_hit=picked.version in known, rows=0,
                                kind="model", stats={"chosen": chosen, "score": score, "plot": str(png)}))
     return results
