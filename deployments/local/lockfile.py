@@ -21,6 +21,7 @@ import json
 import re
 import subprocess
 import sys
+import sysconfig
 
 # The interpreter's own installer and the project itself are not locked packages.
 NOT_LOCKED = {"pip", "zhinao-pipeline"}
@@ -100,7 +101,10 @@ def constraints(lock: str) -> None:
 
 
 def installed() -> dict[str, str]:
-    return {canonical(d.metadata["Name"]): d.version for d in md.distributions()
+    """What the environment's site-packages holds. Not every folder on sys.path: an imported
+    setuptools puts its vendored copies (more-itertools, packaging ...) there too."""
+    folders = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
+    return {canonical(d.metadata["Name"]): d.version for d in md.distributions(path=folders)
             if d.metadata["Name"]}
 
 
