@@ -64,7 +64,7 @@ def cmd_run(args: argparse.Namespace):
     if args.input:
         if target.kind != "stage":
             raise ValueError("--input applies to a single stage")
-        kwargs["inputs"] = parse_inputs(args.input, target)
+        kwargs["inputs"] = parse_inputs(args.input, target, params)
 
     def go() -> int:
         result = target.flow(**kwargs)
@@ -79,9 +79,11 @@ def cmd_run(args: argparse.Namespace):
     return go
 
 
-def parse_inputs(pairs: list[str], target) -> dict[str, str]:
+def parse_inputs(pairs: list[str], target, params) -> dict[str, str]:
     """--input NAME=DATASET@VERSION pairs, checked against what the stage reads and the store holds."""
     from zhinao.tasks.store import Store
+
+    from .stage import input_names
 
     out = {}
     for pair in pairs:
@@ -90,10 +92,8 @@ def parse_inputs(pairs: list[str], target) -> dict[str, str]:
             raise ValueError(f"--input {pair!r}: write NAME=DATASET@VERSION")
         out[name] = ref
     stage = getattr(target.flow, "stage", None)
-    if stage is not None and not callable(stage.inputs):
-        unknown = set(out) - set(stage.inputs)
-        if unknown:
-            raise ValueError(f"stage {stage.name!r} has no input(s) {sorted(unknown)}; it reads {list(stage.inputs)}")
+    if stage is not None:
+        input_names(stage, params, out)
     store = Store()
     for ref in out.values():
         store.resolve(ref)          # an unknown dataset or version fails here, before any flow run
@@ -301,7 +301,7 @@ def cmd_ablate(args: argparse.Namespace):
     from .registry import Target
 
     params = parse_params(AblateParams, [f"datasets={json.dumps(args.datasets)}"] + (args.param or []))
-    inputs = parse_inputs(args.input, Target("ablate", ablate, AblateParams, "stage")) if args.input else None
+    inputs = parse_inputs(args.input, Target("ablate", ablate, AblateParams, "stage"), params) if args.input else None
     return lambda: _ablate_table(ablate(params, inputs=inputs), params)
 
 

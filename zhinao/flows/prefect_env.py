@@ -7,6 +7,7 @@ import urllib.request
 from pathlib import Path
 
 from zhinao.tasks.settings import get_settings
+from zhinao.tasks.store.writer import pid_alive
 
 DEFAULT_PORT = 4200
 STATE_FILE = "zhinao-server.json"     # where `zhinao server` says which URL it serves
@@ -33,20 +34,10 @@ def home_server_url(prefect_home: Path) -> str | None:
         url, pid = state["api_url"], int(state["pid"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if not _alive(pid):
+    if not pid_alive(pid):
         path.unlink(missing_ok=True)
         return None
     return url
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def configure() -> None:

@@ -145,15 +145,21 @@ def _flow_run_id() -> str | None:
     return flow_run.get_id()
 
 
+def input_names(stage: Stage, params: StageParams, inputs: dict[str, str]) -> tuple[str, ...]:
+    """The inputs the stage reads with these params; pins (`inputs`) must name some of them."""
+    names = stage.inputs(params) if callable(stage.inputs) else stage.inputs
+    unknown = set(inputs) - set(names)
+    if unknown:
+        raise ValueError(f"stage {stage.name!r} has no input(s) {sorted(unknown)}; it reads {list(names)}")
+    return names
+
+
 def execute_stage(stage: Stage, params: StageParams, inputs: dict[str, str] | None = None,
                   store: Store | None = None) -> StageResult:
     log = _logger()
     store = store or Store()
     inputs = inputs or {}
-    names = stage.inputs(params) if callable(stage.inputs) else stage.inputs
-    unknown = set(inputs) - set(names)
-    if unknown:
-        raise ValueError(f"stage {stage.name!r} has no input(s) {sorted(unknown)}; it reads {list(names)}")
+    names = input_names(stage, params, inputs)
     parents = [store.resolve(inputs.get(name, name)) for name in names]
     plan = stage.plan(params, parents, store)
     parents = parents + [m for m in plan.parents if m.ref not in {p.ref for p in parents}]

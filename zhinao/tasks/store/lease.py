@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 
 from .conditional import Conditional
 from .fs import Root
+from .writer import pid_alive
 
 log = logging.getLogger("zhinao.store")
 
@@ -72,13 +73,7 @@ def _seconds(var: str, default: float | None) -> float | None:
 def _alive_here(holder: Holder) -> bool:
     if holder.host != socket.gethostname():
         return True                      # another machine: only its heartbeat tells
-    try:
-        os.kill(holder.pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid_alive(holder.pid)
 
 
 def sweep_dead(root: Root, prefix: str, keep: str = "") -> list[str]:

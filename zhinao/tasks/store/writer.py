@@ -24,7 +24,8 @@ def writer_tag() -> str:
     return f"{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this host with that pid exists (one of another user counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -58,7 +59,7 @@ def sweep_staging(root: Root, dataset: str) -> list[str]:
             pid = int(name.split(mine, 1)[1].split("-")[0])
         except ValueError:
             continue
-        if not _pid_alive(pid):
+        if not pid_alive(pid):
             root.fs.delete_dir(info.path)
             gone.append(f"{dataset}/{name}")
     if gone:
