@@ -65,3 +65,22 @@ class DerivedParams(StageParams):
 NUMBERS = Stage("numbers", NumParams, plan_numbers, make_numbers, SCHEMA, code=("tests.stages",))
 EVENS = Stage("evens", DerivedParams, plan_from_parent, double, SCHEMA, code=("tests.stages",), inputs=("numbers",))
 QUADS = Stage("quads", DerivedParams, plan_from_parent, double, SCHEMA, code=("tests.stages",), inputs=("evens",))
+
+
+class BlobParams(StageParams):
+    splits: int = 8
+    kib: int = 256                # incompressible bytes per split
+
+
+def plan_blobs(params, parents, store):
+    return Plan(splits=list(range(params.splits)))
+
+
+def make_blobs(split, params, sink, stats):
+    sink.write(pa.table({"id": [f"b{split}"], "text": [os.urandom(params.kib << 10).hex()[: params.kib << 10]],
+                         "n": [split]}, schema=SCHEMA))
+
+
+# writes more than a small disk holds (the disk-full tests)
+BLOBS = Stage("blobs", BlobParams, plan_blobs, make_blobs, SCHEMA, code=("tests.stages",), retries=2,
+              retry_delay_s=0.1)

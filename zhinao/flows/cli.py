@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from zhinao.model.launch import free_port, terminate
@@ -85,13 +86,17 @@ def parse_inputs(pairs: list[str], target, params) -> dict[str, str]:
 
     from .stage import input_names
 
+    stage = getattr(target.flow, "stage", None)
+    reads = input_names(stage, params, {}) if stage is not None else ()
     out = {}
     for pair in pairs:
         name, sep, ref = pair.partition("=")
         if not sep or not name or not ref:
-            raise ValueError(f"--input {pair!r}: write NAME=DATASET@VERSION")
+            raise ValueError(f"--input {pair!r}: expected INPUT=DATASET[@VERSION] ({target.name} reads: "
+                             f"{', '.join(reads) or 'no inputs'})")
+        if name in out:
+            raise ValueError(f"--input {name!r} is given twice ({out[name]}, {ref})")
         out[name] = ref
-    stage = getattr(target.flow, "stage", None)
     if stage is not None:
         input_names(stage, params, out)
     store = Store()
@@ -103,18 +108,74 @@ def parse_inputs(pairs: list[str], target, params) -> dict[str, str]:
 def cmd_datasets(args: argparse.Namespace) -> int:
     from zhinao.tasks.store import Store
 
-    rows = Store().catalog.all()
+    from .verify import health, versions
+
+    store = Store()
+    rows = store.catalog.all()
+    damaged = health(store, versions(store, []))
+    for r in rows:
+        r["damaged"] = damaged.get(r["version"], "")
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     table = Table(title="Dataset versions")
-    for col in ("dataset", "version", "kind", "rows", "bytes", "created"):
+    for col in ("dataset", "version", "kind", "rows", "bytes", "created", "state"):
         table.add_column(col, justify="right" if col in ("rows", "bytes") else "left")
     for r in rows:
         table.add_row(r["dataset"], r["version"], r["kind"], f"{r['rows']:,}", f"{r['bytes']:,}",
-                      r["created_at"][:19].replace("T", " "))
+                      r["created_at"][:19].replace("T", " "),
+                      f"[red]DAMAGED: {escape(r['damaged'])}[/red]" if r["damaged"] else "ok")
     console.print(table if rows else "no dataset versions yet: try `zhinao run data`")
+    if damaged:
+        console.print(f"{len(damaged)} damaged version(s): `zhinao verify --recompute DATASET@VERSION` recomputes one")
     return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Check versions (all, or those named) file by file; with --recompute, run the stage of each
+    damaged one again."""
+    import time
+
+    from zhinao.tasks.store import Store
+
+    from .verify import check, versions
+
+    store = Store()
+    started = time.time()
+    checked = check(store, versions(store, args.refs), content=not args.quick)
+    bad = [c for c in checked if c.problems]
+    what = "sizes" if args.quick else "checksums"
+    console.print(f"checked {len(checked)} version(s), {sum(c.files for c in checked):,} files, "
+                  f"{sum(c.bytes for c in checked):,} bytes ({what}) in {time.time() - started:.1f} s: "
+                  f"{len(bad)} damaged", soft_wrap=True)
+    for c in bad:
+        console.print(f"[red]DAMAGED[/red] {c.manifest.ref}", soft_wrap=True)
+        for p in c.problems:
+            console.print(f"  {escape(str(p))}", soft_wrap=True, highlight=False)
+    if bad and not args.recompute:
+        console.print("recompute one: zhinao verify --recompute DATASET@VERSION (runs its stage again with the "
+                      "inputs and parameters it was made with)", soft_wrap=True)
+    if bad and args.recompute:
+        args.damaged = [c.manifest for c in bad]
+        return _recompute(args)
+    return 1 if bad else 0
+
+
+@with_api
+def _recompute(args: argparse.Namespace):
+    from zhinao.tasks.store import Store
+
+    from .verify import recompute, recompute_args
+
+    store = Store()
+    for m in args.damaged:
+        recompute_args(store, m)      # every one can be run again, or nothing starts
+
+    def go() -> int:
+        for m in args.damaged:
+            recompute(store, m, lambda line: console.print(line, soft_wrap=True))
+        return 0
+    return go
 
 
 def cmd_lineage(args: argparse.Namespace) -> int:
@@ -132,16 +193,28 @@ def cmd_lineage(args: argparse.Namespace) -> int:
         ref = f"{latest['dataset']}@{latest['version']}"
     node = store.lineage(ref)
     if args.direction in ("up", "both"):
-        console.print(to_rich_tree(node, sources=args.sources, depth=args.depth))
+        damaged = _damaged_in(store, node)
+        console.print(to_rich_tree(node, sources=args.sources, depth=args.depth, damaged=damaged))
         console.print(summary(node))
     if args.direction in ("down", "both"):
         down = store.downstream_graph(node.manifest)
-        console.print(to_rich_tree(down, sources=args.sources, depth=args.depth, word="downstream"))
+        damaged = _damaged_in(store, down)
+        console.print(to_rich_tree(down, sources=args.sources, depth=args.depth, word="downstream", damaged=damaged))
         console.print(summary(down, word="downstream"))
     if args.depth is not None:
         console.print(f"the whole graph: zhinao lineage {node.manifest.ref}"
                       f"{'' if args.direction == 'up' else ' --direction ' + args.direction}")
     return 0
+
+
+def _damaged_in(store, node) -> dict[str, str]:
+    from .lineage_view import _reachable
+    from .verify import health
+
+    found = health(store, [n.manifest for n in _reachable(node).values()])
+    for version, what in found.items():
+        console.print(f"[red]DAMAGED[/red] {version}: {escape(what)}", soft_wrap=True)
+    return found
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
@@ -208,7 +281,11 @@ def cmd_catalog_rebuild(args: argparse.Namespace) -> int:
                       f"invisible to readers): " + ", ".join(done.incomplete[:10]), soft_wrap=True)
     for bad in done.unreadable:
         console.print(f"[red]unreadable manifest[/red] {bad}", soft_wrap=True)
-    return 1 if done.unreadable else 0
+    for bad in done.damaged:
+        console.print(f"[red]DAMAGED[/red] {escape(bad)}", soft_wrap=True)
+    if done.unreadable or done.damaged:
+        console.print("see `zhinao verify`; `zhinao verify --recompute DATASET@VERSION` recomputes one", soft_wrap=True)
+    return 1 if done.unreadable or done.damaged else 0
 
 
 def cmd_sample_corpus(args: argparse.Namespace) -> int:
@@ -332,7 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("target", help="stage (ingest) or pipeline (data)")
     run.add_argument("--param", "-p", action="append", metavar="KEY=VALUE",
                      help="parameter; dotted keys for pipelines (ingest.shard_rows=100)")
-    run.add_argument("--input", "-i", action="append", metavar="NAME=DATASET@VERSION",
+    run.add_argument("--input", "-i", action="append", metavar="INPUT=DATASET[@VERSION]",
                      help="pin an input version of a stage (default: the latest)")
     run.set_defaults(func=cmd_run)
     ab = sub.add_parser("ablate", help="train the same small model on each dataset and compare validation loss")
@@ -366,6 +443,12 @@ def build_parser() -> argparse.ArgumentParser:
                                                                  "evaluation): pretrain-stage1 pretrain-stage2 ...")
     cmp.add_argument("--json", action="store_true")
     cmp.set_defaults(func=cmd_compare)
+    ver = sub.add_parser("verify", help="check versions against their manifests: files there, sizes, checksums")
+    ver.add_argument("refs", nargs="*", metavar="DATASET[@VERSION]", help="default: every version in the catalog")
+    ver.add_argument("--quick", action="store_true", help="files and sizes only (one listing each, no hashing)")
+    ver.add_argument("--recompute", action="store_true",
+                     help="run the stage of each damaged version again (same inputs and parameters)")
+    ver.set_defaults(func=cmd_verify)
     cat = sub.add_parser("catalog", help="maintain the lineage catalog").add_subparsers(dest="action", required=True)
     reb = cat.add_parser("rebuild", help="register every committed version found in the store (a second machine "
                                          "on a shared store, a lost catalog)")
@@ -392,7 +475,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-PROCESS_COMMANDS = {"run", "ablate", "worker", "server", "deploy"}   # commands that start processes
+PROCESS_COMMANDS = {"run", "ablate", "worker", "server", "deploy", "verify"}   # commands that start processes
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -82,8 +82,11 @@ def _reachable(node: LineageNode) -> dict[str, LineageNode]:
     return out
 
 
-def lines(node: LineageNode, sources: bool = False, depth: int | None = None, word: str = "upstream") -> list[Line]:
-    """The tree from `node` along `node.parents` (for a downstream graph: its children)."""
+def lines(node: LineageNode, sources: bool = False, depth: int | None = None, word: str = "upstream",
+          damaged: dict[str, str] | None = None) -> list[Line]:
+    """The tree from `node` along `node.parents` (for a downstream graph: its children); versions
+    in `damaged` (version -> what is wrong) say so."""
+    damaged = damaged or {}
     out: list[Line] = []
     shown: set[str] = set()
 
@@ -93,7 +96,8 @@ def lines(node: LineageNode, sources: bool = False, depth: int | None = None, wo
             out.append(Line(d, f"{m.ref}  (shown above)", "seen"))
             return
         shown.add(m.version)
-        out.append(Line(d, label(m), "node"))
+        out.append(Line(d, f"{label(m)}  DAMAGED: {damaged[m.version]}", "damaged") if m.version in damaged
+                   else Line(d, label(m), "node"))
         if depth is not None and d >= depth and n.parents:
             beyond = len(set(_reachable(n)) - {m.version} - shown)
             if beyond:
@@ -118,12 +122,13 @@ def summary(node: LineageNode, word: str = "upstream") -> str:
             f"{len({m.stage for m in others})} stage(s); {len(files)} distinct raw source(s)")
 
 
-_STYLE = {"node": "{}", "seen": "[dim]{}[/dim]", "source": "[dim]{}[/dim]", "more": "[italic]{}[/italic]"}
+_STYLE = {"node": "{}", "damaged": "[red]{}[/red]", "seen": "[dim]{}[/dim]", "source": "[dim]{}[/dim]", "more": "[italic]{}[/italic]"}
 
 
-def to_rich_tree(node: LineageNode, sources: bool = False, depth: int | None = None, word: str = "upstream") -> Tree:
-    rows = lines(node, sources, depth, word)
-    tree = Tree(f"[bold]{escape(rows[0].text)}[/bold]")
+def to_rich_tree(node: LineageNode, sources: bool = False, depth: int | None = None, word: str = "upstream",
+                 damaged: dict[str, str] | None = None) -> Tree:
+    rows = lines(node, sources, depth, word, damaged)
+    tree = Tree(_STYLE[rows[0].style].format(f"[bold]{escape(rows[0].text)}[/bold]"))
     stack = [tree]
     for row in rows[1:]:
         del stack[row.depth:]

@@ -68,8 +68,8 @@ def data(params: DataParams = DataParams()) -> list[StageResult]:
                                               (quality, params.quality, "langid"),
                                               (dedup_exact, params.dedup_exact, "quality"),
                                               (dedup_minhash, params.dedup_minhash, "dedup-exact")):
-        results.append(run_stage(stage_params, inputs={upstream: results[-1].ref}))
-    docs = results[-1].ref
+        results.append(run_stage(stage_params, inputs={upstream: nonempty(results[-1], run_stage.name)}))
+    docs = nonempty(results[-1], "embed")
     embedded = embed(params.embed, inputs={"dedup-minhash": docs})
     results += [embedded, dedup_semantic(params.dedup_semantic, inputs={"dedup-minhash": docs, "embed": embedded.ref})]
     labels = annotate(params.annotate, inputs={"dedup-semantic": results[-1].ref})
@@ -91,6 +91,19 @@ def data(params: DataParams = DataParams()) -> list[StageResult]:
         results.append(run_mix(only_made(mix_params, made), inputs={k: v for k, v in made.items()
                                                                    if k in mix_params.spec.datasets()}))
     return results
+
+
+class EmptyOutput(ValueError):
+    """A stage of a pipeline kept no rows: the stages after it would only make empty versions."""
+
+
+def nonempty(result: StageResult, following: str) -> str:
+    """The ref of a stage's output, when it holds rows for the stage that follows."""
+    if result.kind == "dataset" and result.rows == 0:
+        dropped = ", ".join(f"{k}={v}" for k, v in sorted(result.stats.get("dropped", {}).items())) or "none"
+        raise EmptyOutput(f"{result.ref} holds 0 rows (dropped: {dropped}): the pipeline stops before {following}, "
+                          "which would have nothing to work on")
+    return result.ref
 
 
 def only_made(p: MixParams, made: dict[str, str]) -> MixParams:

@@ -22,6 +22,7 @@ from zhinao.tasks.stats import StageStats
 from zhinao.tasks.store import Manifest, Store, schema_fields, version_id, write_shard
 from zhinao.tasks.store.closure import closure, files_fingerprint, module_of
 from zhinao.tasks.store.external import external_sources
+from zhinao.tasks.store.integrity import DamagedVersion
 from zhinao.tasks.store.lease import Lease, sweep_dead
 from zhinao.tasks.store.writer import sweep_staging
 
@@ -185,7 +186,7 @@ def execute_stage(stage: Stage, params: StageParams, inputs: dict[str, str] | No
 
 def _cached(stage: Stage, store: Store, vid: str, wants_audit: bool, log, again: bool = False) -> StageResult | None:
     """The committed version as a cache hit, or None when it (or the audit asked for) must be computed."""
-    existing = store.lookup(stage.name, vid)
+    existing = _whole(store, stage.name, vid, log, fix=again)
     if existing is None:
         return None
     audit = store.catalog.find(f"{stage.name}.dropped")
@@ -197,13 +198,33 @@ def _cached(stage: Stage, store: Store, vid: str, wants_audit: bool, log, again:
         return None
     log.info("cache hit: %s already committed (%d rows, %s)%s; nothing to do", existing.ref, existing.rows,
              existing.created_at, " by the run this one waited for" if again else "")
-    store.catalog.mark_current(stage.name, vid)
+    _make_latest(store, existing, log)
     return StageResult(stage=stage.name, ref=existing.ref, version=vid, cache_hit=True,
                        rows=existing.rows, kind=stage.kind, audit_ref=audit_ref, stats=existing.stats)
 
 
+def _whole(store: Store, dataset: str, vid: str, log, fix: bool) -> Manifest | None:
+    """The committed version when it is whole (its manifest reads, its files are there at their
+    sizes, nothing marked it damaged); a damaged one is set aside when `fix` (under the lease), so
+    this run computes it again."""
+    try:
+        found = store.lookup(dataset, vid)
+        problems = store.verify(found, content=False) if found is not None else []
+    except DamagedVersion as e:
+        found, problems = None, e.problems
+    if not problems:
+        return found
+    if fix:
+        log.warning("%s@%s is damaged (%s); setting it aside and computing it again", dataset, vid,
+                    "; ".join(map(str, problems[:3])))
+        store.set_aside(dataset, vid)
+    return None
+
+
 def _compute(stage: Stage, params: StageParams, store: Store, plan: Plan, parents: list[Manifest], code: str,
              vid: str, wants_audit: bool, lease: Lease, log) -> StageResult:
+    for p in parents:       # a damaged input fails here, naming itself, before any work is done
+        store.verify(p, content=True, raise_=True)
     existing = store.lookup(stage.name, vid)
     if existing is None:
         log.info("computing %s@%s from %d split(s)%s", stage.name, vid, len(plan.splits),
@@ -267,7 +288,7 @@ def _compute(stage: Stage, params: StageParams, store: Store, plan: Plan, parent
                             sources=plan.sources, drops=drop_shards,
                             stats=stats.to_dict(), **common)
         committed = store.commit(writer, manifest)
-        store.catalog.mark_current(stage.name, vid)
+        _make_latest(store, committed, log)
         _remove(store, resume_folder(stage.name, vid))
     except BaseException as e:
         writer.abort()
@@ -283,6 +304,19 @@ def _compute(stage: Stage, params: StageParams, store: Store, plan: Plan, parent
     publish_artifacts(store, committed, stats)
     return StageResult(stage=stage.name, ref=committed.ref, version=vid, cache_hit=False,
                        rows=committed.rows, kind=stage.kind, audit_ref=audit_ref, stats=committed.stats)
+
+
+def _make_latest(store: Store, m: Manifest, log) -> None:
+    """A new version becomes what its dataset's name resolves to, unless it holds no rows: an empty
+    crawl or a filter that dropped everything must not quietly replace good data downstream."""
+    if m.kind == "dataset" and m.rows == 0:
+        before = store.catalog.current(m.dataset)
+        log.warning("%s has 0 rows (dropped: %s); %s. Use it by its ref (`-i %s=%s`)", m.ref,
+                    ", ".join(f"{k}={v}" for k, v in sorted(m.stats.get("dropped", {}).items())) or "none",
+                    f"'{m.dataset}' still resolves to {m.dataset}@{before}" if before else "it is not made the latest",
+                    m.dataset, m.ref)
+        return
+    store.catalog.mark_current(m.dataset, m.version)
 
 
 def _remove(store: Store, folder: str) -> None:

@@ -68,4 +68,5 @@ def merge(root: Root, folder: str, shards: list[Shard]) -> list[Shard]:
     written = write_shard(root, posixpath.join(folder, FOLDER), "drops.parquet", pa.concat_tables(tables))
     for path in paths:
         root.fs.delete_file(path)
-    return [Shard(path=posixpath.join(FOLDER, "drops.parquet"), rows=written.rows, bytes=written.bytes)]
+    return [Shard(path=posixpath.join(FOLDER, "drops.parquet"), rows=written.rows, bytes=written.bytes,
+                  sha256=written.sha256)]

@@ -41,7 +41,8 @@ class ShardSink:
         start = time.perf_counter()
         name = f"{self.prefix}-{len(self.drop_shards):04d}.parquet"
         shard = write_shard(self.root, f"{self.folder}/{drops.FOLDER}", name, drops.compact(table, signals))
-        self.drop_shards.append(Shard(path=f"{drops.FOLDER}/{name}", rows=shard.rows, bytes=shard.bytes))
+        self.drop_shards.append(Shard(path=f"{drops.FOLDER}/{name}", rows=shard.rows, bytes=shard.bytes,
+                                      sha256=shard.sha256))
         self.drop_seconds += time.perf_counter() - start
         if self.audit_folder is not None:
             name = f"{self.prefix}-{len(self.audit_shards):04d}.parquet"

@@ -76,9 +76,10 @@ class Catalog:
         """Versions of a dataset, newest first, optionally by version-id prefix."""
         with self._conn() as c:
             rows = c.execute(
-                "SELECT manifest FROM versions WHERE dataset=? AND version LIKE ? "
+                # the prefix is literal text (a LIKE pattern would let `_` and `%` match anything)
+                "SELECT manifest FROM versions WHERE dataset=? AND substr(version, 1, ?)=? "
                 "ORDER BY created_at DESC, rowid DESC",
-                (dataset, prefix + "%"),
+                (dataset, len(prefix), prefix),
             ).fetchall()
         return [Manifest.from_json(r["manifest"]) for r in rows]
 

@@ -13,6 +13,7 @@ class Shard:
     path: str            # relative to the version's files folder (Manifest.folder)
     rows: int
     bytes: int
+    sha256: str = ""     # of the file's bytes, taken as it was written ("" in manifests made before)
 
 
 @dataclass

@@ -6,12 +6,14 @@ shards with rows=0, so the same atomic commit, catalog and lineage apply to mode
 from __future__ import annotations
 
 import hashlib
+import posixpath
 import shutil
 from pathlib import Path
 from typing import Any
 
 from .fs import Root
 from .manifest import MANIFEST, Manifest, Shard
+from .writer import ensure_folder, raise_if_full
 
 
 def folder_files(folder: Path) -> list[Path]:
@@ -32,14 +34,23 @@ def folder_version(dataset: str, folder: Path, params: dict[str, Any], parents: 
 
 
 def copy_into(root: Root, staging_rel: str, folder: Path) -> list[Shard]:
+    """Copy a folder's files into an attempt, each with its checksum taken while copying."""
     shards = []
     for f in folder_files(folder):
         rel = f.relative_to(folder).as_posix()
         dest = root.join(staging_rel, rel)
-        root.fs.create_dir(dest.rsplit("/", 1)[0], recursive=True)
-        with f.open("rb") as src, root.fs.open_output_stream(dest) as out:
-            shutil.copyfileobj(src, out, 1 << 20)
-        shards.append(Shard(path=rel, rows=0, bytes=f.stat().st_size))
+        ensure_folder(root, posixpath.dirname(posixpath.join(staging_rel, rel)))
+        h, size = hashlib.sha256(), 0
+        try:
+            with f.open("rb") as src, root.fs.open_output_stream(dest) as out:
+                while block := src.read(1 << 20):
+                    h.update(block)
+                    out.write(block)
+                    size += len(block)
+        except OSError as e:
+            raise_if_full(root, e, dest, f.stat().st_size)
+            raise
+        shards.append(Shard(path=rel, rows=0, bytes=size, sha256=h.hexdigest()))
     return shards
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
+from .integrity import file_problems
 from .manifest import MANIFEST, Manifest
 
 log = logging.getLogger("zhinao.store")
@@ -20,6 +21,7 @@ class Rebuilt:
     incomplete: list[str] = field(default_factory=list)  # version folders without a manifest
     unreadable: list[str] = field(default_factory=list)  # manifests that do not parse ("path: why")
     removed: list[str] = field(default_factory=list)     # catalog entries whose files are gone (prune)
+    damaged: list[str] = field(default_factory=list)     # "ref: what" for versions whose files are not whole
 
 
 def rebuild_catalog(store, prune: bool = False) -> Rebuilt:
@@ -41,6 +43,8 @@ def rebuild_catalog(store, prune: bool = False) -> Rebuilt:
                 out.unreadable.append(f"{d.base_name}/{v.base_name}: {e}")
                 continue
             found.add(m.version)
+            if problems := file_problems(root, m):
+                out.damaged.append(f"{m.ref}: " + "; ".join(map(str, problems[:3])))
             if store.catalog.get(m.version) is None:
                 store.catalog.register(m)
                 out.added.append(m.ref)
@@ -51,8 +55,9 @@ def rebuild_catalog(store, prune: bool = False) -> Rebuilt:
             if row["version"] not in found:
                 store.catalog.remove(row["version"])
                 out.removed.append(f"{row['dataset']}@{row['version']}")
-    log.info("catalog rebuilt from %s: %d added, %d known, %d incomplete, %d unreadable, %d removed", root.uri,
-             len(out.added), out.known, len(out.incomplete), len(out.unreadable), len(out.removed))
+    log.info("catalog rebuilt from %s: %d added, %d known, %d incomplete, %d unreadable, %d damaged, %d removed",
+             root.uri, len(out.added), out.known, len(out.incomplete), len(out.unreadable), len(out.damaged),
+             len(out.removed))
     return out
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -12,6 +13,8 @@ import pyarrow.parquet as pq
 from ..settings import get_settings
 from .catalog import Catalog
 from .fs import Root, open_root
+from .integrity import (DamagedVersion, Problem, content_problems, file_problems, mark_damaged, set_aside,
+                        stored_exists)
 from .manifest import MANIFEST, Manifest, schema_fields
 from .models import copy_into, folder_version, materialize
 from .writer import VersionWriter, write_shard
@@ -21,6 +24,20 @@ log = logging.getLogger("zhinao.store")
 
 class VersionNotFound(LookupError):
     pass
+
+
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+=-]*")
+
+
+def check_name(name: str, what: str, hidden: bool = False) -> None:
+    """Dataset and version names become paths under the store root: plain names only (`/` between
+    parts), never `..`, an absolute path or a hidden folder (the store's own, with `hidden`)."""
+    parts = name.split("/") if what == "dataset" else [name]
+    ok = bool(name) and all(_NAME.fullmatch(p) or (hidden and i == 0 and p.startswith(".") and
+                                                   _NAME.fullmatch(p[1:])) for i, p in enumerate(parts))
+    if not ok:
+        raise ValueError(f"bad {what} name {name!r}: expected letters, digits and _ . + = - "
+                         + ("(parts joined by /) " if what == "dataset" else "") + "not starting with '.'")
 
 
 @dataclass
@@ -45,10 +62,17 @@ class Store:
 
     # ---- reading -----------------------------------------------------------------------------
     def _read_manifest(self, dataset: str, version: str) -> Manifest | None:
+        check_name(dataset, "dataset")
+        check_name(version, "version")
         path = self.root.join(dataset, version, MANIFEST)
         if not self.root.exists(path):
             return None
-        return Manifest.from_json(self.root.read_text(path))
+        try:
+            return Manifest.from_json(self.root.read_text(path))
+        except (ValueError, TypeError, KeyError, UnicodeDecodeError) as e:
+            known = self.catalog.get(version)
+            raise DamagedVersion(f"{dataset}@{version}", [Problem(MANIFEST, f"unreadable ({e})")],
+                                 known.stage if known else "") from None
 
     def lookup(self, dataset: str, version: str) -> Manifest | None:
         """The committed version or None. The manifest on storage is the truth; a version committed
@@ -77,13 +101,45 @@ class Store:
                                   + " in the catalog (see `zhinao datasets`)")
         if prefix and len({m.version for m in found}) > 1:
             raise VersionNotFound(f"{ref!r} is ambiguous: " + ", ".join(m.version for m in found))
+        if not prefix:      # the newest with rows: an empty one is never the latest by default
+            found = sorted(found, key=lambda m: m.kind == "dataset" and m.rows == 0)
         m = self.lookup(found[0].dataset, found[0].version)
         if m is None:
             raise VersionNotFound(f"{found[0].ref} is registered but its files are gone")
         return m
 
-    def shard_paths(self, m: Manifest) -> list[str]:
+    def shard_paths(self, m: Manifest, verify: bool = True) -> list[str]:
+        """The version's data files, checked against the manifest's checksums first (a reader
+        never works on damaged bytes; each file is hashed once per process while unchanged)."""
+        if verify:
+            self.verify(m, content=True, raise_=True, shards=m.shards)
         return [self.root.join(m.folder, s.path) for s in m.shards]
+
+    def verify(self, m: Manifest, content: bool = True, raise_: bool = False, shards=None,
+               mark: bool = True) -> list[Problem]:
+        """What is wrong with a committed version: the manifest (as stored), then its files (there,
+        at their sizes; with `content`, their checksums). A finding is marked beside the manifest."""
+        try:
+            stored = self._read_manifest(m.dataset, m.version)
+        except DamagedVersion as e:
+            problems = e.problems
+        else:
+            if stored is None:
+                problems = [Problem(MANIFEST, "missing (the version's folder is gone)")]
+            else:
+                problems = content_problems(self.root, m, shards) if content else file_problems(self.root, m)
+        if problems and mark and stored_exists(self.root, m):
+            mark_damaged(self.root, m.dataset, m.version, problems)
+        if problems and raise_:
+            raise DamagedVersion(m.ref, problems, m.stage)
+        return problems
+
+    def set_aside(self, dataset: str, version: str) -> str:
+        """Hide a damaged version (kept for inspection) so its stage computes it again."""
+        where = set_aside(self.root, dataset, version)
+        self.catalog.remove(version)
+        log.warning("set %s@%s aside as damaged: %s", dataset, version, where)
+        return where
 
     def open_arrow(self, ref: str | Manifest, columns: list[str] | None = None) -> pa.Table:
         m = ref if isinstance(ref, Manifest) else self.resolve(ref)
@@ -98,6 +154,8 @@ class Store:
 
     # ---- writing -----------------------------------------------------------------------------
     def writer(self, dataset: str, version: str) -> VersionWriter:
+        check_name(dataset, "dataset", hidden=True)
+        check_name(version, "version")
         return VersionWriter(self.root, dataset, version)
 
     def commit(self, writer: VersionWriter, manifest: Manifest) -> Manifest:
@@ -112,6 +170,7 @@ class Store:
         hash of their content, so importing the same data again finds the same version."""
         import hashlib
 
+        check_name(dataset, "dataset")
         h = hashlib.sha256(dataset.encode())
         for t in tables:
             sink = pa.BufferOutputStream()
@@ -131,6 +190,7 @@ class Store:
                      params: dict | None = None, stage: str = "import", stats: dict | None = None) -> Manifest:
         """Commit a model folder (e.g. an HF checkpoint) as a version of `dataset` (kind "model");
         the id hashes the files, params and parents, so the same model imports to the same version."""
+        check_name(dataset, "dataset")
         folder = Path(folder)
         if not folder.is_dir():
             raise FileNotFoundError(f"model folder {folder} does not exist")
@@ -155,6 +215,7 @@ class Store:
         m = ref if isinstance(ref, Manifest) else self.resolve(ref)
         if m.kind != kind:
             raise ValueError(f"{m.ref} is a {m.kind} version, not a {kind}")
+        self.verify(m, content=True, raise_=True)
         return materialize(self.root, m, get_settings().home / "model-cache")
 
     # ---- lineage -----------------------------------------------------------------------------

@@ -2,10 +2,14 @@
 then a rename; object stores: a create-if-absent put)."""
 from __future__ import annotations
 
+import errno
+import hashlib
 import logging
 import os
+import shutil
 import posixpath
 import socket
+import time
 import uuid
 
 import pyarrow as pa
@@ -35,18 +39,73 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+class StoreFull(OSError):
+    """No space left where the store writes: another attempt cannot succeed until space is freed."""
+
+    retryable = False
+
+
+class StagingGone(FileNotFoundError):
+    """A task wrote into an attempt that was aborted meanwhile (its staging folder was removed)."""
+
+
 def write_shard(root: Root, folder: str, name: str, table: pa.Table) -> Shard:
-    """Write one Parquet shard; used by Ray tasks, which each own their shard names."""
+    """Write one Parquet shard and take its checksum on the bytes as written (no second read); used
+    by Ray tasks, which each own their shard names."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    data = sink.getvalue()
+    write_bytes(root, folder, name, data)
+    return Shard(path=name, rows=table.num_rows, bytes=data.size, sha256=hashlib.sha256(data).hexdigest())
+
+
+def write_bytes(root: Root, folder: str, name: str, data) -> None:
+    """Write one file of an attempt: never into a staging folder an abort removed (that would bring
+    it back for good), and a full disk named as such."""
+    ensure_folder(root, folder)
     path = root.join(folder, name)
+    try:
+        with root.fs.open_output_stream(path) as out:
+            out.write(data)
+    except OSError as e:
+        raise_if_full(root, e, path, len(data))
+        raise
+
+
+def ensure_folder(root: Root, folder: str) -> None:
+    staging = _staging_of(folder)
+    if staging is not None and not root.exists(root.join(staging)):
+        raise StagingGone(f"{staging} is gone: its attempt was aborted")
     root.fs.create_dir(root.join(folder), recursive=True)
-    pq.write_table(table, path, filesystem=root.fs, compression="zstd")
-    size = root.fs.get_file_info(path).size
-    return Shard(path=name, rows=table.num_rows, bytes=int(size or 0))
+
+
+def _staging_of(folder: str) -> str | None:
+    """The local staging folder (`<dataset>/.tmp-<version>-<writer>`) a path lies in, if any."""
+    parts = folder.split("/")
+    for i, part in enumerate(parts):
+        if part.startswith(".tmp-"):
+            return "/".join(parts[:i + 1])
+    return None
+
+
+def raise_if_full(root: Root, e: OSError, path: str, size: int) -> None:
+    if getattr(e, "errno", None) != errno.ENOSPC and "No space left" not in str(e):
+        return
+    try:
+        root.fs.delete_file(path)              # a partial file is no use and holds space
+    except OSError:
+        pass
+    free = ""
+    if root.is_local:
+        free = f", {shutil.disk_usage(root.base).free:,} bytes free"
+    raise StoreFull(errno.ENOSPC, f"the store {root.uri} is full: writing {path} ({size:,} bytes) failed{free}. "
+                    "Free space there, or point ZHINAO_STORE at a larger disk") from e
 
 
 def sweep_staging(root: Root, dataset: str) -> list[str]:
     """Remove the staging folders of `dataset`, any version, left by writers on this host that died
-    (a killed run whose version id has changed since would otherwise leave its folder for good)."""
+    (a killed run whose version id has changed since would otherwise leave its folder for good), and
+    this process's own that no live writer holds (an abort that lost a race to a late task)."""
     if not root.is_local or not root.exists(root.join(dataset)):
         return []
     mine = f"-{_HOST}-"
@@ -59,12 +118,31 @@ def sweep_staging(root: Root, dataset: str) -> list[str]:
             pid = int(name.split(mine, 1)[1].split("-")[0])
         except ValueError:
             continue
-        if not pid_alive(pid):
-            root.fs.delete_dir(info.path)
+        if pid == os.getpid() and info.path not in _ACTIVE or pid != os.getpid() and not pid_alive(pid):
+            _delete(root, info.path)
             gone.append(f"{dataset}/{name}")
     if gone:
         log.warning("cleaned up %d staging folder(s) of writers that died: %s", len(gone), ", ".join(gone))
     return gone
+
+
+_ACTIVE: set[str] = set()      # staging folders of this process's writers not yet committed or aborted
+
+
+def _delete(root: Root, path: str, tries: int = 5) -> None:
+    """Remove a folder; a task still closing a file in it can make one try fail, so try again."""
+    for i in range(tries):
+        try:
+            root.fs.delete_dir(path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            if not root.exists(path):
+                return
+            if i == tries - 1:
+                raise
+            time.sleep(0.2 * (i + 1))
 
 
 class VersionWriter:
@@ -86,6 +164,7 @@ class VersionWriter:
         self.committed = False
         self._gc_stale()
         root.fs.create_dir(self.staging, recursive=True)
+        _ACTIVE.add(self.staging)
 
     def _gc_stale(self) -> None:
         sweep_staging(self.root, self.dataset)
@@ -114,10 +193,11 @@ class VersionWriter:
             log.info("%s was committed concurrently; keeping that copy", manifest.ref)
             self.abort()
             return manifest
-        self.root.write_text(posixpath.join(self.staging, MANIFEST), manifest.to_json())
+        write_bytes(self.root, self.staging_rel, MANIFEST, manifest.to_json().encode())
         try:
             os.rename(self.staging, self.final)
             self.committed = True
+            _ACTIVE.discard(self.staging)
         except OSError:
             if not self.root.exists(posixpath.join(self.final, MANIFEST)):
                 raise
@@ -148,7 +228,8 @@ class VersionWriter:
         was written, a catalog timeout say, must not delete the version)."""
         if self.committed or (not self.root.is_local and self._named_by_manifest()):
             return
+        _ACTIVE.discard(self.staging)
         try:
-            self.root.fs.delete_dir(self.staging)
-        except OSError:  # already gone
-            pass
+            _delete(self.root, self.staging)
+        except OSError as e:  # left for the next run's sweep, which knows it is no one's
+            log.warning("could not remove the aborted attempt's folder %s: %s", self.staging, e)

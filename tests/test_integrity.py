@@ -1,0 +1,148 @@
+"""Damage to what is stored is found, named and recoverable: checksums per file, unreadable
+manifests, missing shards, names that would leave the store, literal version prefixes."""
+import hashlib
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from zhinao.flows import cli
+from zhinao.flows.retry import retryable
+from zhinao.flows.stage import execute_stage
+from zhinao.flows.verify import health, versions
+from zhinao.tasks.store import Store, write_shard
+from zhinao.tasks.store.integrity import DAMAGED, DamagedVersion
+from zhinao.tasks.store.writer import StagingGone
+from tests.stages import EVENS, NUMBERS, DerivedParams, NumParams
+
+
+def numbers():
+    return execute_stage(NUMBERS, NumParams(use_ray=False))
+
+
+def folder(home: Path, ref: str) -> Path:
+    dataset, version = ref.split("@")
+    return home / "store" / dataset / version
+
+
+def flip(path: Path, at: int | None = None, n: int = 8) -> None:
+    """Change n bytes in the middle of a file, keeping its size (what bit rot or a stray write does)."""
+    data = bytearray(path.read_bytes())
+    at = len(data) // 2 if at is None else at
+    data[at:at + n] = bytes(b ^ 0xFF for b in data[at:at + n])
+    path.write_bytes(bytes(data))
+
+
+def test_every_file_carries_the_checksum_of_its_bytes(zhinao_home):
+    r = numbers()
+    e = execute_stage(EVENS, DerivedParams(use_ray=False))     # has a drop record
+    for ref in (r.ref, e.ref):
+        m = Store().resolve(ref)
+        assert m.drops or ref == r.ref
+        for s in m.shards + m.drops:
+            data = (folder(zhinao_home, ref) / s.path).read_bytes()
+            assert s.sha256 == hashlib.sha256(data).hexdigest() and s.bytes == len(data)
+
+
+def test_flipped_bytes_stop_the_reader_with_the_version_the_file_and_the_way_out(zhinao_home):
+    r = numbers()
+    shard = Store().resolve(r.ref).shards[1].path
+    flip(folder(zhinao_home, r.ref) / shard)
+    with pytest.raises(DamagedVersion) as e:
+        execute_stage(EVENS, DerivedParams(use_ray=False))
+    text = str(e.value)
+    assert r.ref in text and shard in text and "checksum mismatch" in text
+    assert f"zhinao verify --recompute {r.ref}" in text
+    assert not retryable(e.value)                       # the same bytes fail every attempt
+    assert Store().catalog.find("evens") == []          # nothing was made from them
+    # the finding is kept beside the manifest: listings and the stage's next run see it
+    assert (folder(zhinao_home, r.ref) / DAMAGED).exists()
+    assert shard in health(Store(), versions(Store(), ["numbers"]))[r.version]
+    # the way out: the stage computes it again (same id), the damaged copy is kept aside
+    again = numbers()
+    assert not again.cache_hit and again.ref == r.ref
+    assert list((zhinao_home / "store" / "numbers").glob(f".damaged-{r.version}-*"))
+    assert not (folder(zhinao_home, r.ref) / DAMAGED).exists()
+    assert execute_stage(EVENS, DerivedParams(use_ray=False)).rows == 10
+
+
+def test_a_truncated_manifest_is_named_shown_as_damaged_and_recomputed(zhinao_home, capsys):
+    r = numbers()
+    manifest = folder(zhinao_home, r.ref) / "manifest.json"
+    manifest.write_bytes(manifest.read_bytes()[:300])
+    with pytest.raises(DamagedVersion, match=r"manifest\.json: unreadable"):
+        Store().resolve("numbers")
+    assert cli.main(["datasets"]) == 0
+    assert "DAMAGED" in capsys.readouterr().out
+    assert cli.main(["verify", "numbers"]) == 1
+    out = capsys.readouterr().out
+    assert "1 damaged" in out and "manifest.json" in out
+    again = numbers()
+    assert not again.cache_hit and again.ref == r.ref
+    assert Store().resolve("numbers").rows == 20
+    assert cli.main(["verify"]) == 0
+
+
+def test_a_deleted_shard_is_not_a_cache_hit(zhinao_home, capsys):
+    r = numbers()
+    victim = folder(zhinao_home, r.ref) / Store().resolve(r.ref).shards[0].path
+    victim.unlink()
+    assert cli.main(["catalog", "rebuild", "--prune"]) == 1
+    assert f"{victim.name}: missing" in capsys.readouterr().out
+    again = numbers()
+    assert not again.cache_hit and victim.exists()
+    assert sorted(Store().open_arrow("numbers")["n"].to_pylist()) == list(range(20))
+
+
+def test_verify_checks_checksums_and_quick_checks_sizes(zhinao_home, capsys):
+    r = numbers()
+    assert cli.main(["verify"]) == 0
+    assert "0 damaged" in capsys.readouterr().out
+    flip(folder(zhinao_home, r.ref) / Store().resolve(r.ref).shards[0].path)
+    assert cli.main(["verify", "--quick"]) == 0           # sizes still match
+    capsys.readouterr()
+    assert cli.main(["verify", "numbers"]) == 1
+    assert "checksum mismatch" in capsys.readouterr().out
+
+
+def test_a_task_cannot_bring_back_an_aborted_attempt(zhinao_home):
+    store = Store()
+    writer = store.writer("numbers", "v1")
+    writer.abort()
+    with pytest.raises(StagingGone):
+        write_shard(store.root, writer.staging_rel, "late.parquet", pa.table({"a": [1]}))
+    assert not (zhinao_home / "store" / writer.staging_rel).exists()
+
+
+@pytest.mark.parametrize("name", ["../../escaped", "/abs", "a/../../b", ".hidden", "x/./y", ""])
+def test_dataset_names_never_leave_the_store(zhinao_home, name):
+    with pytest.raises(ValueError, match="bad dataset name"):
+        Store().import_tables(name, [pa.table({"a": [1]})])
+    assert not (zhinao_home / "escaped").exists() and not (zhinao_home.parent / "escaped").exists()
+
+
+def test_version_prefixes_are_literal_text(zhinao_home):
+    r = numbers()
+    store = Store()
+    assert store.resolve(f"numbers@{r.version[:3]}").version == r.version
+    for pattern in ("_", "%", f"{r.version[0]}_", "%%"):
+        with pytest.raises(LookupError):
+            store.resolve(f"numbers@{pattern}")
+
+
+def test_an_empty_version_does_not_become_the_latest(zhinao_home):
+    full = numbers()
+    empty = execute_stage(NUMBERS, NumParams(use_ray=False, count=0))
+    assert empty.rows == 0
+    store = Store()
+    assert store.resolve("numbers").ref == full.ref
+    assert store.resolve(empty.ref).rows == 0           # still there by its ref
+
+
+def test_damage_marks_are_plain_json(zhinao_home):
+    r = numbers()
+    flip(folder(zhinao_home, r.ref) / Store().resolve(r.ref).shards[0].path)
+    Store().verify(Store().resolve(r.ref))
+    mark = json.loads((folder(zhinao_home, r.ref) / DAMAGED).read_text())
+    assert mark["problems"][0]["what"].startswith("checksum mismatch")
