@@ -20,7 +20,10 @@ def test_argument_mistakes_fail_before_the_server_is_waited_for(tmp_path):
     for argv, says in ((["run", "nope"], "unknown stage or pipeline 'nope'"),
                        (["run", "ingest", "-p", "shard_rowz=5"], "unknown parameter 'shard_rowz'"),
                        (["run", "dedup-exact", "-i", "quality=quality@0bad"], "no version of dataset 'quality'"),
-                       (["run", "dedup-exact", "-i", "qualty=quality"], "has no input(s) ['qualty']")):
+                       (["run", "dedup-exact", "-i", "qualty=quality"], "has no input(s) ['qualty']"),
+                       (["run", "quality", "-i", "langid"], "expected INPUT=DATASET[@VERSION] (quality reads: langid)"),
+                       (["run", "quality", "-p", 'gopher_quality={"min_doc_words": -80}'],
+                        "gopher_quality.min_doc_words=-80: should be greater than or equal to 0")):
         out, took = _cli(tmp_path, *argv)
         assert out.returncode == 2, (argv, out.stdout, out.stderr[-2000:])
         errors = [line for line in out.stdout.splitlines() if line.startswith("error:")]

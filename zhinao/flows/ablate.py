@@ -25,14 +25,15 @@ class AblateParams(PretrainParams):
                                                                       "table reports the spread.")
     eos_token: str = "<|endoftext|>"
     # a small, quick model by default: the same for every dataset, so only the data differs
-    seq_len: int = 64
-    steps: int = 120
-    max_lr: float = 3e-3
-    warmup_steps: int = 5
-    eval_every: int = 10
-    eval_batches: int = 16
-    checkpoint_every: int = 60
-    valid_fraction: float = 0.0
+    # (a new default drops the base's Field: bounds are restated; eval_every and checkpoint_every stay in the id)
+    seq_len: int = Field(64, gt=0)
+    steps: int = Field(120, gt=0)
+    max_lr: float = Field(3e-3, gt=0)
+    warmup_steps: int = Field(5, ge=0)
+    eval_every: int = Field(10, ge=0)
+    eval_batches: int = Field(16, gt=0)
+    checkpoint_every: int = Field(60, gt=0)
+    valid_fraction: float = Field(0.0, ge=0, lt=1)
 
     @field_validator("datasets")
     @classmethod

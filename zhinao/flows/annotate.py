@@ -5,6 +5,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from zhinao.tasks.bounds import NonNegative
 from zhinao.tasks.generate.engine import GenerateRows
 from zhinao.tasks.generate.models import model_sources
 from zhinao.tasks.generate.prompts import templates_key
@@ -39,13 +40,13 @@ class AnnotateParams(GenerationParams):
     encoder: str = Field(DEFAULT_MODEL, description="Sentence-transformers model of the embedding annotator.")
     zero_shot_temperature: float = Field(0.05, gt=0, description="Softmax temperature of the zero-shot scores "
                                                                  "(the confidence).")
-    lexical_weight: dict[str, float] = Field(default_factory=lambda: {"zh": 2.0}, description=(
+    lexical_weight: dict[str, NonNegative] = Field(default_factory=lambda: {"zh": 2.0}, description=(
         "Per language, the weight of description keyword counts added to the cosine similarity (MiniLM reads "
         "English only, so Chinese relies on keywords)."))
     embed_batch_size: int = Field(64, gt=0, json_schema_extra=NOT_IN_KEY)
     votes: int = Field(1, gt=0, description="llm: answers sampled per document; the majority label wins.")
-    max_tokens: int = 16
-    temperature: float = 0.7
+    max_tokens: int = Field(16, gt=0)
+    temperature: float = Field(0.7, ge=0)
 
     def key_params(self) -> dict[str, Any]:
         """Only the chosen annotator's parameters name the output (auto keeps both; the plan adds

@@ -81,7 +81,7 @@ def cmd_run(args: argparse.Namespace):
 
 
 def parse_inputs(pairs: list[str], target, params) -> dict[str, str]:
-    """--input NAME=DATASET@VERSION pairs, checked against what the stage reads and the store holds."""
+    """--input INPUT=DATASET[@VERSION] pairs, checked against what the stage reads and the store holds."""
     from zhinao.tasks.store import Store
 
     from .stage import input_names
@@ -510,7 +510,7 @@ def _error(e: BaseException, code: int) -> int:
         pass
     kind = "" if isinstance(e, (ValueError, LookupError, ServerError)) else f"{type(e).__name__}: "
     first = str(e).strip() or type(e).__name__
-    console.print(f"[red]error:[/red] {kind}{first}{where}", soft_wrap=True)
+    console.print(f"[red]error:[/red] {escape(kind + first + where)}", soft_wrap=True)     # [..] is text here
     return code
 
 

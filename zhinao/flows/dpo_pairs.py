@@ -25,7 +25,7 @@ class DPOPairsParams(GenerationParams):
     prompts: int = Field(0, ge=0, description="Prompts answered (a fixed sample by prompt hash); 0: all.")
     min_margin: float = Field(0.0, ge=0, description="Pairs whose best-worst reward margin is under this are "
                                                      "dropped (margin_below_threshold).")
-    max_tokens: int = 64
+    max_tokens: int = Field(64, gt=0)
     temperature: float = Field(1.0, gt=0)
     rm_max_length: int = Field(1024, gt=0, description="Tokens the reward model reads per conversation.")
     rm_batch_size: int = Field(16, gt=0, json_schema_extra=NOT_IN_KEY)

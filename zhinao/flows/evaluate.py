@@ -5,7 +5,7 @@ haystack), committed as an eval version: per-item rows, scores per task and grou
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, PositiveInt, field_validator
 
 from zhinao.tasks.eval.backend import loglik_backend
 from zhinao.tasks.eval.run import SCHEMA, TASKS, headline, run_model_suite
@@ -41,13 +41,13 @@ class EvalParams(GenerationParams):
     gsm8k_items: int = Field(6, gt=0, description="Default set: problems.")
     ifeval_path: str | None = Field(None, description="IFEval's input_data.jsonl layout; default: the 12 English "
                                     "and 12 Chinese prompts shipped with tasks/eval/ifeval.")
-    niah_lengths: list[int] = Field([384, 768], description="Context lengths (tokens of the model's tokenizer); "
-                                    "lengths over the model's context are skipped and counted.")
+    niah_lengths: list[PositiveInt] = Field([384, 768], description="Context lengths (tokens of the model's "
+                                            "tokenizer); lengths over the model's context are skipped and counted.")
     niah_depths: int = Field(3, ge=2, description="Depths from 0% to 100% in this many steps.")
     niah_langs: list[str] = Field(["en", "zh"])
     niah_variants: list[str] = Field(["fact", "value"])
-    temperature: float = 0.0
-    max_tokens: int = 192
+    temperature: float = Field(0.0, ge=0)
+    max_tokens: int = Field(192, gt=0)
     loglik_batch_size: int = Field(8, gt=0, json_schema_extra=NOT_IN_KEY)
     loglik_backend: Literal["auto", "transformers", "vllm"] = Field(
         "auto", description="Log-likelihood tasks (mc, perplexity): transformers in process, or vllm: the prompt "

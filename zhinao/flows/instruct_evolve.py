@@ -4,6 +4,7 @@ constraint auto-evolution checked by the IFEval-style checkers. A chat dataset; 
 it evolved from."""
 from pydantic import Field, field_validator
 
+from zhinao.tasks.bounds import ordered
 from zhinao.tasks.chat.schema import LANGS, check_langs
 from zhinao.tasks.evolve.constraints import DEFAULT_CONSTRAINTS, unknown_constraints
 from zhinao.tasks.evolve.jobs import WORK
@@ -54,7 +55,9 @@ class InstructEvolveParams(GenerationParams):
     trim_truncated: bool = Field(True, description="A response cut at max_tokens is trimmed to its last complete "
                                  "paragraph or sentence instead of dropped.")
     rows_per_split: int = Field(32, gt=0, description="Rows per Ray task / actor call.", json_schema_extra=NOT_IN_KEY)
-    max_tokens: int = 128
+    max_tokens: int = Field(128, gt=0)
+
+    _ordered = ordered(("min_instruction_units", "max_instruction_units"))
 
     _langs = field_validator("langs")(lambda cls, v: check_langs(v))
 

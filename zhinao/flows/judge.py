@@ -1,5 +1,5 @@
 """judge: LLM-as-judge scores of synthetic items, answer and code checks, per-dimension thresholds."""
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
@@ -15,9 +15,10 @@ from .stage import Plan, Stage, make_flow
 
 
 class JudgeParams(GenerationParams):
-    min_scores: dict[str, int] = Field({"correctness": 4, "clarity": 3, "usefulness": 3},
-                                       description=f"Lowest score kept per dimension ({', '.join(DIMENSIONS)}); "
-                                                   "a dimension not named is not filtered on.")
+    # judges score 1 to 10 (zhinao/tasks/generate/judge.py)
+    min_scores: dict[str, Annotated[int, Field(ge=1, le=10)]] = Field(
+        {"correctness": 4, "clarity": 3, "usefulness": 3}, description=f"Lowest score kept per dimension "
+        f"({', '.join(DIMENSIONS)}); a dimension not named is not filtered on.")
     judge_attempts: int = Field(2, ge=1, le=4, description="Judge requests per item (the first greedy, the rest "
                                                            "sampled); the first that parses counts.")
     check_math: bool = Field(True, description="Re-solve math items and run a program the model writes for them.")
@@ -25,7 +26,7 @@ class JudgeParams(GenerationParams):
         "not_disagree", description="not_disagree: drop math items whose checks found another answer; agree: "
                                     "also drop items no check could confirm.")
     check_code: bool = Field(True, description="Run code items (sandboxed); drop code that fails.")
-    max_tokens: int = 256
+    max_tokens: int = Field(256, gt=0)
 
     @field_validator("min_scores")
     @classmethod

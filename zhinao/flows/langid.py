@@ -1,6 +1,7 @@
 """langid: fastText lid.176 language + score, CJK script fixes, keep-list and threshold."""
 from pydantic import Field
 
+from zhinao.tasks.bounds import Fraction
 from zhinao.tasks.langid.stage import ADDED, langid_batch
 
 from .docstage import document_stage
@@ -13,7 +14,7 @@ class LangIdParams(StageParams):
                             description="Languages to keep (ISO 639 codes as lid.176 gives them); 'zh-Hans' or "
                                         "'zh-Hant' keeps one Chinese script only; empty keeps all.")
     min_score: float = Field(0.65, ge=0, le=1, description="Drop documents whose top language probability is lower.")
-    min_score_by_lang: dict[str, float] = Field(default_factory=dict,
+    min_score_by_lang: dict[str, Fraction] = Field(default_factory=dict,
                                                 description="Per-language thresholds overriding min_score.")
 
 

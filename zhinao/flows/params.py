@@ -2,7 +2,7 @@
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 # Parameters that change how a stage runs but not what it produces stay out of the version id.
 NOT_IN_KEY = {"cache_key": False}
@@ -16,7 +16,7 @@ class StageParams(BaseModel):
                                            "to an audit side version `<stage>.dropped`.", json_schema_extra=NOT_IN_KEY)
     use_ray: bool = Field(True, description="Run splits as Ray tasks (False: in-process, for debugging).",
                           json_schema_extra=NOT_IN_KEY)
-    num_cpus: int | None = Field(None, description="CPUs for a local Ray (default: all).",
+    num_cpus: int | None = Field(None, gt=0, description="CPUs for a local Ray (default: all).",
                                  json_schema_extra=NOT_IN_KEY)
 
     def key_params(self) -> dict[str, Any]:
@@ -45,7 +45,7 @@ def parse_params(model: type[BaseModel], pairs: list[str]) -> BaseModel:
             field = cls.model_fields[part]
             if i < len(parts) - 1:
                 sub = _model_of(field.annotation)
-                if sub is None and _is_mapping(field.annotation) and i == len(parts) - 2:
+                if sub is None and _is(field.annotation, dict) and i == len(parts) - 2:
                     # a mapping's key: the others keep their defaults (rewards.math=1)
                     target = target.setdefault(part, dict(field.get_default(call_default_factory=True) or {}))
                     target[parts[-1]] = _value(value, None)
@@ -55,7 +55,39 @@ def parse_params(model: type[BaseModel], pairs: list[str]) -> BaseModel:
                 target, cls = target.setdefault(part, {}), sub
         else:
             target[parts[-1]] = _value(value, cls.model_fields[parts[-1]].annotation)
-    return model.model_validate(raw)
+    try:
+        return model.model_validate(raw)
+    except ValidationError as e:
+        raise ValueError(explain(model, e)) from e
+
+
+_BOUNDS = {"gt": "greater than", "ge": "greater than or equal to", "lt": "less than", "le": "less than or equal to"}
+
+
+def explain(model: type[BaseModel], error: ValidationError) -> str:
+    """One line for the command line: each bad parameter (dotted), the value given and what it allows."""
+    problems = []
+    for e in error.errors():
+        key = ".".join(str(part) for part in e["loc"])
+        given = "" if not key or isinstance(e.get("input"), dict) else f"={json.dumps(e.get('input'), default=str)}"
+        bounds = _bounds(model, e["loc"]) if e["type"].startswith(("greater_than", "less_than")) else ""
+        why = f"should be {bounds}" if bounds else e["msg"].removeprefix("Value error, ").removeprefix("Input ")
+        problems.append(f"{key}{given}: {why}" if key else why)
+    return f"invalid parameter{'s' if len(problems) > 1 else ''} " + "; ".join(problems)
+
+
+def _bounds(model: type[BaseModel], loc: tuple) -> str:
+    """The range a field allows, in words ('' when the location is no model field: a dict value)."""
+    cls, field = model, None
+    for part in loc:
+        if isinstance(part, int):       # a list index
+            continue
+        if cls is None or part not in cls.model_fields:
+            return ""
+        field = cls.model_fields[part]
+        cls = _model_of(field.annotation)
+    metadata = field.metadata if field is not None else []
+    return " and ".join(f"{words} {getattr(m, k)}" for m in metadata for k, words in _BOUNDS.items() if hasattr(m, k))
 
 
 def _model_of(annotation: Any) -> type[BaseModel] | None:
@@ -66,9 +98,9 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-def _is_mapping(annotation: Any) -> bool:
-    """A dict field (also inside `dict | None`)."""
-    return any(getattr(a, "__origin__", None) is dict for a in (annotation, *getattr(annotation, "__args__", ())))
+def _is(annotation: Any, kind: type) -> bool:
+    """A field of `kind` (dict, list), also inside `X | None`."""
+    return any(getattr(a, "__origin__", None) is kind for a in (annotation, *getattr(annotation, "__args__", ())))
 
 
 def _value(text: str, annotation: Any) -> Any:
@@ -76,7 +108,7 @@ def _value(text: str, annotation: Any) -> Any:
         value = json.loads(text)
     except json.JSONDecodeError:
         value = text
-    if getattr(annotation, "__origin__", None) is list:
+    if _is(annotation, list):
         if isinstance(value, str):          # a,b and [a,b] (a shell-friendly list of names)
             inner = value[1:-1] if value.startswith("[") and value.endswith("]") else value
             value = [v.strip() for v in inner.split(",") if v.strip()]

@@ -3,7 +3,7 @@ signal a checker confirms (correct vs corrupted math answers, responses that fol
 verifiable instructions), optionally judge-ranked items, and user files in the common layouts."""
 from __future__ import annotations
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, PositiveInt, ValidationInfo, field_validator
 
 from zhinao.tasks.ingest.sources import detect_format, expand, split_for
 from zhinao.tasks.reward.pairs import SCHEMA
@@ -37,7 +37,7 @@ class PreferenceDataParams(StageParams):
     instructions: list[str] = Field(default_factory=list, description=(
         "IFEval instruction ids the ifeval pairs draw from (default: all 18 that have an edit, "
         "zhinao/tasks/reward/pairs_ifeval.py EDITS)."))
-    max_response_chars: dict[str, int] = Field(default_factory=lambda: {"en": 200, "zh": 70}, description=(
+    max_response_chars: dict[str, PositiveInt] = Field(default_factory=lambda: {"en": 200, "zh": 70}, description=(
         "Length of the article text an ifeval response starts from, per language (the sample's tiny reward "
         "model reads 256 tokens)."))
     shard_rows: int = Field(5000, gt=0, description="Pairs per output Parquet shard.")

@@ -19,7 +19,7 @@ class RewriteParams(GenerationParams):
     min_chars: int = Field(80, ge=1, description="Shorter rewrites are dropped as empty.")
     trim_truncated: bool = Field(True, description="A rewrite cut at max_tokens is trimmed to its last complete "
                                                    "paragraph or sentence (dropped as truncated when nothing is left).")
-    max_tokens: int = 512
+    max_tokens: int = Field(512, gt=0)
 
     @field_validator("styles")
     @classmethod

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from zhinao.tasks.bounds import NonNegative
 from zhinao.tasks.mix.resolve import empty_mixture
 from zhinao.tasks.tokens.pack import pack_shard, write_document_index, write_tokens
 
@@ -14,7 +15,7 @@ from .stage import Plan, Stage, make_flow
 
 class TokenizeParams(StageParams):
     eos_token: str = Field("<|endoftext|>", description="Appended after every document.")
-    weights: dict[str, dict[str, float]] = Field(default_factory=dict, description=(
+    weights: dict[str, dict[str, NonNegative]] = Field(default_factory=dict, description=(
         "Re-weighting by column value, e.g. {'mix_source': {'web': 0.5, 'synthetic_math': 2}}: copies per "
         "document (fractions decided by id hash). Empty: the mixture as it is."))
     seed: int = 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from .text import TERMINAL_PUNCT, Doc
 
@@ -19,11 +19,12 @@ _SENT = re.compile(r"[.!?。！？]+")
 
 
 class C4Config(BaseModel):
-    min_sentences: int = 5
-    min_words_per_line: int = 3
-    cjk_min_chars_per_line: int = 5
-    max_word_length: int = 1000
-    max_bad_lines_ratio: float = 0.5     # lines C4 would delete, before the document is dropped
+    model_config = ConfigDict(extra="forbid")
+    min_sentences: int = Field(5, ge=0)
+    min_words_per_line: int = Field(3, ge=0)
+    cjk_min_chars_per_line: int = Field(5, ge=0)
+    max_word_length: int = Field(1000, gt=0)
+    max_bad_lines_ratio: float = Field(0.5, ge=0, le=1)     # lines C4 would delete, before the document is dropped
     drop_lorem_ipsum: bool = True
     drop_curly_bracket: bool = True
     drop_javascript: bool = True

@@ -6,18 +6,19 @@ ratio divides by segmented words.
 """
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from .text import TERMINAL_PUNCT, Doc
 
 
 class FineWebConfig(BaseModel):
-    line_punct_thr: float = 0.12
-    short_line_thr: float = 0.67
-    short_line_length: int = 30
-    cjk_short_line_length: int = 10
-    char_duplicates_ratio: float = 0.01
-    new_line_ratio: float = 0.3
+    model_config = ConfigDict(extra="forbid")
+    line_punct_thr: float = Field(0.12, ge=0, le=1)
+    short_line_thr: float = Field(0.67, ge=0, le=1)
+    short_line_length: int = Field(30, ge=0)
+    cjk_short_line_length: int = Field(10, ge=0)
+    char_duplicates_ratio: float = Field(0.01, ge=0, le=1)
+    new_line_ratio: float = Field(0.3, ge=0)       # newlines per word: may exceed 1
 
 
 def fineweb(doc: Doc, cfg: FineWebConfig) -> tuple[dict[str, float], str | None]:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
+from ..bounds import Fraction, ordered
 from .text import Doc
 
 STOP_WORDS_EN = {"the", "be", "to", "of", "and", "that", "have", "with"}
@@ -18,26 +19,32 @@ STOP_WORDS_ZH = {"的", "了", "是", "在", "和", "有", "我", "不", "也", 
 
 
 class GopherQualityConfig(BaseModel):
-    min_doc_words: int = 50
-    max_doc_words: int = 100_000
-    min_avg_word_length: float = 3
-    max_avg_word_length: float = 10
-    cjk_min_avg_word_length: float = 1.0
-    cjk_max_avg_word_length: float = 4.0
-    max_symbol_word_ratio: float = 0.1
-    max_bullet_lines_ratio: float = 0.9
-    max_ellipsis_lines_ratio: float = 0.3
-    min_alpha_words_ratio: float = 0.8       # datatrove calls it max_non_alpha_words_ratio
-    min_stop_words: int = 2
+    model_config = ConfigDict(extra="forbid")
+    min_doc_words: int = Field(50, ge=0)
+    max_doc_words: int = Field(100_000, gt=0)
+    min_avg_word_length: float = Field(3, ge=0)
+    max_avg_word_length: float = Field(10, gt=0)
+    cjk_min_avg_word_length: float = Field(1.0, ge=0)
+    cjk_max_avg_word_length: float = Field(4.0, gt=0)
+    max_symbol_word_ratio: float = Field(0.1, ge=0)     # symbols per word: may exceed 1
+    max_bullet_lines_ratio: float = Field(0.9, ge=0, le=1)
+    max_ellipsis_lines_ratio: float = Field(0.3, ge=0, le=1)
+    min_alpha_words_ratio: float = Field(0.8, ge=0, le=1)       # datatrove calls it max_non_alpha_words_ratio
+    min_stop_words: int = Field(2, ge=0)
+
+    _ordered = ordered(("min_doc_words", "max_doc_words"), ("min_avg_word_length", "max_avg_word_length"),
+                       ("cjk_min_avg_word_length", "cjk_max_avg_word_length"))
 
 
 class GopherRepetitionConfig(BaseModel):
-    dup_line_frac: float = 0.3
-    dup_para_frac: float = 0.3
-    dup_line_char_frac: float = 0.2
-    dup_para_char_frac: float = 0.2
-    top_n_grams: dict[int, float] = {2: 0.2, 3: 0.18, 4: 0.16}
-    dup_n_grams: dict[int, float] = {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
+    model_config = ConfigDict(extra="forbid")
+    dup_line_frac: float = Field(0.3, ge=0, le=1)
+    dup_para_frac: float = Field(0.3, ge=0, le=1)
+    dup_line_char_frac: float = Field(0.2, ge=0, le=1)
+    dup_para_char_frac: float = Field(0.2, ge=0, le=1)
+    # n-gram size -> largest share of characters in its top (or duplicated) n-grams
+    top_n_grams: dict[PositiveInt, Fraction] = {2: 0.2, 3: 0.18, 4: 0.16}
+    dup_n_grams: dict[PositiveInt, Fraction] = {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
 
 
 def gopher_quality(doc: Doc, cfg: GopherQualityConfig) -> tuple[dict[str, float], str | None]:
