@@ -146,3 +146,18 @@ def test_damage_marks_are_plain_json(zhinao_home):
     Store().verify(Store().resolve(r.ref))
     mark = json.loads((folder(zhinao_home, r.ref) / DAMAGED).read_text())
     assert mark["problems"][0]["what"].startswith("checksum mismatch")
+
+
+def test_the_lineage_page_and_tree_show_a_damaged_version(zhinao_home, capsys):
+    from zhinao.flows.ui.pages import version_page
+    from zhinao.flows.ui.views import version
+
+    r = numbers()
+    e = execute_stage(EVENS, DerivedParams(use_ray=False))
+    (folder(zhinao_home, r.ref) / Store().resolve(r.ref).shards[0].path).unlink()
+    v = version(Store(), r.ref)
+    assert v["damaged"] and "missing" in v["damaged"][0] and v["sample"] == []
+    assert "DAMAGED" in version_page(v) and f"zhinao verify --recompute {r.ref}" in version_page(v)
+    assert cli.main(["lineage", e.ref]) == 0
+    out = capsys.readouterr().out
+    assert f"{r.ref}" in out and "DAMAGED" in out

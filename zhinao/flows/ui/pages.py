@@ -18,6 +18,7 @@ SHOWN_TABLE_ROWS = 20
 
 STYLE = """
 body{font:14px system-ui,sans-serif;margin:0;color:#111}
+.damaged{background:#fee2e2;color:#991b1b;padding:8px;border:1px solid #991b1b}
 header{background:#1e293b;color:#fff;padding:8px 16px;display:flex;gap:16px;align-items:center;flex-wrap:wrap}
 header a{color:#fff}
 header form{display:flex;gap:4px}
@@ -161,7 +162,9 @@ def version_page(v: dict[str, Any]) -> str:
     links = [f"<a href='/?focus={quote(ref)}'>graph around it</a>"]
     if v["flow_run_url"]:
         links.append(f"<a href='{_e(v['flow_run_url'])}'>its Prefect flow run</a>")
-    parts = [f"<p>{' · '.join(f for f in facts if f)}</p><p>{' · '.join(links)}</p>",
+    parts = [f"<p class='damaged'><b>DAMAGED</b>: {_e('; '.join(v['damaged']))}. Recompute it: "
+             f"<code>zhinao verify --recompute {_e(ref)}</code></p>"] if v.get("damaged") else []
+    parts += [f"<p>{' · '.join(f for f in facts if f)}</p><p>{' · '.join(links)}</p>",
              "<h3>Parents</h3>", _refs(v["parents"]), "<h3>Children</h3>", _refs(v["children"])]
     if v["plots"]:
         parts += ["<h3>Plots</h3><div class='plots'>"] + [

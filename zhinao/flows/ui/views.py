@@ -73,7 +73,7 @@ def sample_rows(store: Store, m: Manifest, n: int = SAMPLE_ROWS) -> list[dict[st
     """The first `n` rows, read a small batch at a time from the first Parquet shards (never a
     whole shard: shards run to hundreds of MB)."""
     out: list[dict[str, Any]] = []
-    for path in store.shard_paths(m):
+    for path in store.shard_paths(m, verify=False):     # a page view reads a few rows, never hashes a version
         if not path.endswith(".parquet"):
             continue
         with store.root.fs.open_input_file(path) as fh:
@@ -92,14 +92,16 @@ def version(store: Store, ref: str) -> dict[str, Any]:
     drops = [{"reason": r, "rows": n, "share": (n / rows_in) if rows_in else None}
              for r, n in sorted(stats.get("dropped", {}).items(), key=lambda kv: -kv[1])]
     others = [brief(o) for o in store.catalog.find(m.dataset) if o.version != m.version]
+    damaged = [str(p) for p in store.verify(m, content=False, mark=False)]
     return {
+        "damaged": damaged,
         **brief(m), "params": m.params, "code": m.code, "parents": [brief(p) for p in store.parents(m)],
         "children": [brief(c) for c in store.children(m)], "sources": m.sources,
         "sources_summary": source_lines(m, listed=False), "schema": m.schema,
         "shards": [{"path": s.path, "rows": s.rows, "bytes": s.bytes} for s in m.shards],
         "counters": stats.get("counters", {}), "drops": drops, "rows_in": rows_in,
         "histograms": stats.get("histograms", {}), "tables": tables, "plots": plots(m),
-        "sample": sample_rows(store, m), "timings": m.timings, "other_versions": others,
+        "sample": [] if damaged else sample_rows(store, m), "timings": m.timings, "other_versions": others,
         "flow_run_id": m.flow_run_id,
         "flow_run_url": f"{prefect_ui()}/runs/flow-run/{m.flow_run_id}" if m.flow_run_id else None,
     }

@@ -134,11 +134,11 @@ class Store:
             raise DamagedVersion(m.ref, problems, m.stage)
         return problems
 
-    def set_aside(self, dataset: str, version: str) -> str:
+    def set_aside(self, dataset: str, version: str, why: str = "damaged") -> str:
         """Hide a damaged version (kept for inspection) so its stage computes it again."""
         where = set_aside(self.root, dataset, version)
         self.catalog.remove(version)
-        log.warning("set %s@%s aside as damaged: %s", dataset, version, where)
+        log.warning("set %s@%s aside (%s): %s", dataset, version, why, where)
         return where
 
     def open_arrow(self, ref: str | Manifest, columns: list[str] | None = None) -> pa.Table:
