@@ -120,7 +120,9 @@ def cmd_datasets(args: argparse.Namespace) -> int:
         return 0
     table = Table(title="Dataset versions")
     for col in ("dataset", "version", "kind", "rows", "bytes", "created", "state"):
-        table.add_column(col, justify="right" if col in ("rows", "bytes") else "left")
+        # a version id is copied from here: never cut, whatever the terminal's width
+        table.add_column(col, justify="right" if col in ("rows", "bytes") else "left",
+                         no_wrap=col == "version", min_width=16 if col == "version" else None)
     for r in rows:
         table.add_row(r["dataset"], r["version"], r["kind"], f"{r['rows']:,}", f"{r['bytes']:,}",
                       r["created_at"][:19].replace("T", " "),

@@ -3,12 +3,12 @@ from pydantic import Field
 
 from zhinao.tasks.corpus.generate import generate
 from zhinao.tasks.ingest.documents import DEFAULT_FIELDS, SCHEMA
-from zhinao.tasks.ingest.sources import expand, process_file, split_for
+from zhinao.tasks.ingest.sources import expand, process_file, report_sources, split_for
 from zhinao.tasks.settings import get_settings
 from zhinao.tasks.store import file_fingerprint
 
 from .params import StageParams
-from .stage import Plan, Stage, make_flow
+from .stage import Plan, RunContext, Stage, make_flow
 
 SAMPLE = "sample"
 
@@ -30,6 +30,9 @@ class IngestParams(StageParams):
         default_factory=lambda: dict(DEFAULT_FIELDS),
         description="For JSONL/Parquet sources: which source field feeds each document column "
                     "(keys: text, url, id, timestamp, lang; unnamed keys keep their default).")
+    strict: bool = Field(False, description="Fail when a source yields no document (unreadable, empty, or "
+                                            "every record dropped), naming it; by default that is a warning "
+                                            "and the other sources are ingested.")
 
 
 def resolve_sources(specs: list[str]) -> list[str]:
@@ -53,15 +56,22 @@ def plan_ingest(params: IngestParams, parents, store) -> Plan:
     return Plan(splits=[split_for(f) for f in files], sources=sources)
 
 
+def run(ctx: RunContext):
+    results = ctx.final(process_file, ctx.plan.splits)
+    report_sources(ctx.plan.splits, results)
+    return results
+
+
 INGEST = Stage(
     name="ingest",
     params=IngestParams,
     plan=plan_ingest,
     process=process_file,
+    run=run,
     schema=SCHEMA,
     code=("zhinao.tasks.ingest", "zhinao.tasks.schema", "zhinao.tasks.runtime.sink"),
     description="Read crawl files into documents: charset detection and decoding, HTML kept for "
-                "extraction, malformed records counted by reason and skipped.",
+                "extraction, malformed records and unreadable files counted by reason and skipped.",
 )
 
 ingest = make_flow(INGEST)

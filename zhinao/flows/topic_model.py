@@ -32,6 +32,9 @@ class TopicModelParams(StageParams):
 
 def plan(p: TopicModelParams, parents, store) -> Plan:
     (annotations,) = parents
+    if annotations.rows == 0:
+        raise ValueError(f"{annotations.ref} has no annotated documents: the topic classifier needs some to "
+                         "train on (annotate a non-empty dedup-semantic version)")
     paths = store.shard_paths(annotations)
     taxonomy = [s for s in annotations.sources if s.get("name") == "taxonomy"]
     return Plan(splits=[{"root": store.root, "paths": paths, "taxonomy_file": annotations.params.get("taxonomy")}],

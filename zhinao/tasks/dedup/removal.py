@@ -39,7 +39,7 @@ def apply_removals(split: dict[str, Any], params: Any, sink: ShardSink, stats: S
     for name, values in split.get("added", {}).items():   # per-row columns computed in an earlier phase
         table = table.append_column(name, read_table(root, values)[name])
     removals = removal_list(root, drop_folder(split["scratch"], split["index"]))
-    drop = pa.array([False] * table.num_rows)
+    drop = pa.array([False] * table.num_rows, pa.bool_())      # typed: an empty shard's list has no type
     if removals.num_rows:
         drop = pc.is_in(pa.array(range(table.num_rows), pa.int64()), value_set=removals["row"])
     kept = table.filter(pc.invert(drop))

@@ -10,6 +10,7 @@ import pyarrow as pa
 
 from ..schema import extend
 from .charset import decode_html, is_binary
+from .checks import BadRecord, source_value
 from .http import BadHttp, parse_response
 from .warc import WarcRecord
 
@@ -26,7 +27,10 @@ SCHEMA = extend(
     ("record_offset", pa.int64()),
     ("raw_bytes", pa.int64()),
 )
-AUDIT_SCHEMA = SCHEMA.append(pa.field("drop_reason", pa.string()))
+# a dropped record also says where it was in its file ('line 3', 'row 7', 'offset 1024') and, for a
+# bad value or an unreadable file, what was wrong
+AUDIT_SCHEMA = pa.schema([*SCHEMA, pa.field("drop_reason", pa.string()), pa.field("location", pa.string()),
+                          pa.field("drop_detail", pa.string())])
 
 # JSONL/Parquet: which source field feeds each document column (overridable per field)
 DEFAULT_FIELDS = {"text": "text", "url": "url", "id": "id", "timestamp": "timestamp", "lang": "lang"}
@@ -114,24 +118,33 @@ def _decode_text(payload: bytes, max_bad_ratio: float) -> tuple[str, str | None]
 
 def from_mapping(row: dict[str, Any], source: str, index: int, fields: dict[str, str],
                  max_bad_ratio: float) -> tuple[dict[str, Any], str | None]:
-    """A JSONL line or Parquet row; `fields` maps our column names to the source's."""
+    """A JSONL line or Parquet row; `fields` maps our column names to the source's. A field of the
+    wrong type drops the record as 'bad_field_type', naming the field (`drop_detail`)."""
     fields = DEFAULT_FIELDS | fields
-    text = row.get(fields["text"])
-    url = row.get(fields["url"])
-    rid = row.get(fields["id"])
+    value: dict[str, Any] = {}
+    bad = None
+    for column in DEFAULT_FIELDS:
+        try:
+            value[column] = source_value(row, column, fields[column])
+        except BadRecord as e:      # the others still name the dropped record
+            value[column], bad = None, bad or e
+    text, rid, ts = value["text"], value["id"], value["timestamp"]
     doc: dict[str, Any] = {
-        "id": str(rid) if rid is not None else doc_id(source, str(index)), "url": url, "source": source,
-        "timestamp": parse_date(str(row.get(fields["timestamp"]) or "")) if row.get(fields["timestamp"]) else None,
-        "record_offset": index,
+        "id": str(rid) if rid is not None else doc_id(source, str(index)), "url": value["url"], "source": source,
+        "timestamp": parse_date(str(ts)) if ts else None, "record_offset": index,
     }
+    if bad is not None:
+        return doc | {"drop_detail": bad.detail}, bad.reason
     if isinstance(text, bytes):
         text, reason = _decode_text(text, max_bad_ratio)
         if reason:
             return doc, reason
-    if not isinstance(text, str) or not text.strip():
+    if not text or not text.strip():
         return doc, "empty_body"
     if text.count("\ufffd") / len(text) > max_bad_ratio:
         return doc, "undecodable"
-    lang = primary_lang(row.get(fields["lang"]))
-    doc |= {"text": text, "raw_bytes": len(text.encode()), "lang": lang, "lang_declared": lang}
+    lang = primary_lang(value["lang"])
+    # surrogatepass: a lone surrogate is dropped by the row check (checks.py), not here
+    doc |= {"text": text, "raw_bytes": len(text.encode("utf-8", "surrogatepass")), "lang": lang,
+            "lang_declared": lang}
     return doc, None

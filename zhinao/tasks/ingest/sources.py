@@ -2,29 +2,25 @@
 from __future__ import annotations
 
 import glob
-import gzip
-import json
+import logging
 import os
 from typing import Any, Iterator
 
 import fsspec
-import pyarrow.parquet as pq
 
 from ..runtime.sink import RowBatcher, ShardSink
 from ..stats import StageStats
-from .documents import AUDIT_SCHEMA, DEFAULT_FIELDS, SCHEMA, from_mapping, from_warc
-from .warc import Malformed, iter_records
+from .checks import check_row, detail, storable
+from .documents import AUDIT_SCHEMA, SCHEMA
+from .formats import CONTENT_ERRORS, NOT_CONTENT, Row, SourceError, records
 
-WARC_TYPES = frozenset({"response", "resource", "conversion"})
+log = logging.getLogger("zhinao.ingest")
+
 FORMATS = {  # suffix -> format, longest first
     ".warc.wet.gz": "warc", ".wet.gz": "warc", ".warc.gz": "warc", ".wet": "warc", ".warc": "warc",
     ".jsonl.gz": "jsonl", ".json.gz": "jsonl", ".jsonl": "jsonl", ".ndjson": "jsonl",
     ".parquet": "parquet",
 }
-
-
-class SourceError(ValueError):
-    pass
 
 
 def detect_format(path: str) -> str | None:
@@ -67,12 +63,21 @@ def split_for(uri: str) -> dict[str, Any]:
     return {"uri": uri, "format": detect_format(uri), "source": os.path.basename(uri.rstrip("/"))}
 
 
+UNREADABLE = "unreadable_file"      # the drop of a file (or of its rest), not of a record
+PROBLEMS = "source_problems"        # the statistics table naming each source that gave no or few documents
+
+
 def process_file(split: dict[str, Any], params: Any, sink: ShardSink, stats: StageStats) -> None:
-    """Ray task body: read one raw file, write its documents, count what was dropped and why."""
+    """Ray task body: read one raw file, write its documents, count what was dropped and why. A bad
+    record is a counted drop; so is a file that cannot be read (or the rest of it, from where it
+    breaks); the other records and files go on."""
     out = RowBatcher(sink, SCHEMA, AUDIT_SCHEMA, params.shard_rows)
     stats.observe("format", split["format"])
-    for doc, reason in _documents(split, params, stats):
-        stats.count("records_in")
+    for doc, reason in _guarded(split, params, stats):
+        if reason != UNREADABLE:
+            stats.count("records_in")
+        if reason is None and (bad := check_row(doc, SCHEMA)) is not None:
+            doc, reason = doc | {"drop_detail": bad.detail}, bad.reason
         if reason is None:
             out.keep(doc)
             stats.count("rows_out")
@@ -80,59 +85,53 @@ def process_file(split: dict[str, Any], params: Any, sink: ShardSink, stats: Sta
             if doc.get("charset"):
                 stats.observe("charset", f"{doc['charset']}/{doc['charset_method']}")
         else:
-            out.drop(doc, reason)
+            out.drop(storable(doc, SCHEMA), reason)
             stats.drop(reason)
     out.flush()
+    if not stats.counters["rows_out"]:
+        if not stats.tables.get(PROBLEMS):
+            _problem(split, stats, f"yielded no document ({_outcome(stats)})")
+        if params.strict:
+            raise ValueError(f"ingest (strict): source {split['uri']} {stats.tables[PROBLEMS][0]['problem']}; "
+                             "strict=false counts it and ingests the other sources")
 
 
-def _documents(split: dict[str, Any], params: Any, stats: StageStats) -> Iterator[tuple[dict, str | None]]:
-    uri, source = split["uri"], split["source"]
-    with fsspec.open(uri, "rb") as fh:
-        if split["format"] == "warc":
-            for rec in iter_records(fh, params.max_record_bytes, WARC_TYPES, params.verify_digests):
-                if isinstance(rec, Malformed):
-                    rid = rec.headers.get("warc-record-id", "")
-                    yield {"id": None, "source": source, "record_offset": rec.offset,
-                           "warc_record_id": rid or None,
-                           "url": rec.headers.get("warc-target-uri", "").strip("<>") or None}, rec.reason
-                    continue
-                stats.observe("warc_type", rec.type)
-                stats.observe("warc_version", rec.version)
-                if rec.quirk:  # kept, but counted so a reader sees the file's digests were not checkable
-                    stats.count(f"quirk.{rec.quirk}")
-                if rec.type == "resource" and not _is_web(rec.headers.get("warc-target-uri", "")):
-                    stats.count("non_web_resources")  # crawler logs and manifests (metadata://, dns:)
-                elif rec.type in WARC_TYPES:
-                    yield from_warc(rec, source, params.max_bad_char_ratio)
-        elif split["format"] == "jsonl":
-            stream = gzip.open(fh) if uri.endswith(".gz") else fh
-            for i, line in enumerate(stream):
-                if not line.strip():
-                    continue
-                if len(line) > params.max_record_bytes:
-                    yield {"source": source, "record_offset": i}, "oversize"
-                    continue
-                try:
-                    row = json.loads(line)
-                except (json.JSONDecodeError, UnicodeDecodeError):
-                    yield {"source": source, "record_offset": i}, "bad_json"
-                    continue
-                if not isinstance(row, dict):
-                    yield {"source": source, "record_offset": i}, "bad_json"
-                    continue
-                yield from_mapping(row, source, i, params.fields, params.max_bad_char_ratio)
-        else:
-            pf = pq.ParquetFile(fh)
-            text_field = (DEFAULT_FIELDS | params.fields)["text"]
-            if text_field not in pf.schema_arrow.names:
-                raise ValueError(f"{uri}: Parquet source has no text column {text_field!r} "
-                                 f"(columns: {pf.schema_arrow.names}); set the `fields` parameter")
-            i = 0
-            for batch in pf.iter_batches(batch_size=4096):
-                for row in batch.to_pylist():
-                    yield from_mapping(row, source, i, params.fields, params.max_bad_char_ratio)
-                    i += 1
+def _guarded(split: dict[str, Any], params: Any, stats: StageStats) -> Iterator[Row]:
+    """The file's records; when its content breaks the reader, one last row that drops the file (or
+    the rest of it) with the error. Only reading is guarded: a failed write still fails the task."""
+    where = None
+    try:
+        for doc, reason in records(split, params, stats):
+            where = doc["location"]
+            yield doc, reason
+    except CONTENT_ERRORS as e:
+        if isinstance(e, NOT_CONTENT):
+            raise
+        why = detail(f"{type(e).__name__}: {e}")
+        _problem(split, stats, f"breaks after {where} ({why})" if where else f"cannot be read ({why})")
+        yield {"url": split["uri"], "source": split["source"], "drop_detail": why,
+               "location": f"after {where}" if where else "start"}, UNREADABLE
 
 
-def _is_web(uri: str) -> bool:
-    return uri.strip().strip("<>").lower().startswith(("http://", "https://"))
+def _problem(split: dict[str, Any], stats: StageStats, what: str) -> None:
+    stats.table(PROBLEMS, [{"source": split["uri"], "problem": what}])
+
+
+def _outcome(stats: StageStats) -> str:
+    read = f"{stats.counters['records_in']} records read"
+    dropped = ", ".join(f"{k}={v}" for k, v in sorted(stats.dropped.items()))
+    return f"{read}, dropped: {dropped}" if dropped else read
+
+
+def report_sources(splits: list[dict[str, Any]], results: list) -> None:
+    """On the driver: a warning naming each source that could not be read or gave no document (and
+    a table of them in the statistics), and one when no source gave any. With strict=true the task
+    of such a source has failed already."""
+    problems = [row for r in results for row in r.stats.tables.pop(PROBLEMS, [])]
+    for row in problems:
+        log.warning("ingest: source %s %s", row["source"], row["problem"])
+    if problems:
+        results[0].stats.table(PROBLEMS, problems)
+    if results and not sum(r.stats.counters["rows_out"] for r in results):
+        log.warning("ingest: no document in %d source(s) (%s); the version has 0 rows", len(splits),
+                    ", ".join(s["uri"] for s in splits[:3]) + (" ..." if len(splits) > 3 else ""))
