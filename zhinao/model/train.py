@@ -2,10 +2,11 @@
 the deepspeed launcher) with RANK / WORLD_SIZE / LOCAL_RANK / MASTER_ADDR / MASTER_PORT set.
 
 The loop: DeepSpeed engine around the plain model (ZeRO stage, offload and precision from the spec,
-activation checkpointing applied around the blocks) -> resume from the newest complete checkpoint
--> for each step, gradient-accumulated micro-batches chosen by step number (so a resumed run sees
-the data order of an uninterrupted one) -> metrics line -> checkpoint every N steps -> rank 0
-writes the finished model as a Hugging Face Llama folder with the run's metrics.
+activation checkpointing applied around the blocks) -> resume from the newest intact checkpoint (a
+damaged one gives way to the one before) -> for each step, gradient-accumulated micro-batches chosen
+by step number (so a resumed run sees the data order of an uninterrupted one) -> metrics line ->
+checkpoint every N steps -> rank 0 writes the finished model as a Hugging Face Llama folder with the
+run's metrics.
 
 The data: windows of token shards (pretraining) or packed chat samples (SFT, zhinao/model/packed.py). An
 epoch run (SFT) ends each epoch with a validation loss, a Llama folder of the epoch's weights under
@@ -108,7 +109,8 @@ def load_sharded(model: Transformer, folder: str) -> None:
 def carry_state(engine, scheduler, folder: str) -> None:
     """Continue another run's optimizer: its fp32 master weights and AdamW moments (and step count)
     from its final DeepSpeed checkpoint. The LR schedule, betas and weight decay stay this run's own
-    (loading the optimizer state would bring back the other run's)."""
+    (loading the optimizer state would bring back the other run's). A damaged final checkpoint raises
+    rather than falling back: an earlier one would start from other weights than `init_from`'s."""
     step = checkpoint.latest(folder)
     if step is None:
         raise FileNotFoundError(f"{folder}: no complete DeepSpeed checkpoint to continue the optimizer from")
@@ -234,9 +236,9 @@ def train(spec: TrainSpec) -> dict:
         model=model, model_parameters=param_groups(model, spec.weight_decay), config=config,
         lr_scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lambda s: schedule(s) / spec.max_lr))
 
-    step, tokens, resumed = 0, 0, checkpoint.latest(spec.checkpoints)
+    step, tokens = 0, 0
+    resumed, state = checkpoint.resume(engine, spec.checkpoints)
     if resumed is not None:
-        state = checkpoint.load(engine, spec.checkpoints, resumed)
         step, tokens = int(state["step"]), int(state["tokens"])
         if rank == 0:
             log.info("resumed from the checkpoint at step %d (%d tokens)", step, tokens)

@@ -102,9 +102,9 @@ def train(spec: RewardSpec) -> dict:
         model=model, model_parameters=param_groups(model, spec.weight_decay), config=config,
         lr_scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lambda s: schedule(s) / spec.max_lr))
 
-    step, resumed = 0, checkpoint.latest(spec.checkpoints)
+    step, (resumed, state) = 0, checkpoint.resume(engine, spec.checkpoints)
     if resumed is not None:
-        step = int(checkpoint.load(engine, spec.checkpoints, resumed)["step"])
+        step = int(state["step"])
         if rank == 0:
             log.info("resumed from the checkpoint at step %d", step)
     metrics = MetricsLog(Path(spec.checkpoints) / "metrics.jsonl", resume_step=resumed) if rank == 0 else None
