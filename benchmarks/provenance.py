@@ -83,22 +83,29 @@ def share(part: float, whole: float) -> str:
     return f"{100 * part / whole:.2f}%" if whole else "-"
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def start(doc: str, name: str, ab: bool = False) -> tuple[argparse.Namespace, Path, Path]:
+    """What a crawl benchmark starts with: --pages/--files, quiet logs, a work folder and the crawl."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     ap.add_argument("--pages", type=int, default=100_000)
     ap.add_argument("--files", type=int, default=8)
-    ap.add_argument("--ab", action="store_true", help="also run with the records off, both orders")
+    if ab:
+        ap.add_argument("--ab", action="store_true", help="also run with the records off, both orders")
     args = ap.parse_args()
     os.environ.setdefault("ZHINAO_LOG_LEVEL", "WARNING")
     import logging
 
     logging.basicConfig(level=logging.WARNING)
-    work = Path(tempfile.mkdtemp(prefix="zhinao-provenance-"))
+    work = Path(tempfile.mkdtemp(prefix=f"zhinao-{name}-"))
     from zhinao.tasks.corpus.generate import generate
 
     t = time.time()
     crawl = generate(work / "crawl", pages=args.pages, files=args.files, seed=0)
     print(f"crawl: {args.pages:,} pages in {args.files} WARC files ({time.time() - t:.0f} s); work folder {work}")
+    return args, work, crawl
+
+
+def main() -> None:
+    args, work, crawl = start(__doc__, "provenance", ab=True)
     runs: dict[str, list[dict]] = {"on": [], "off": []}
     order = ["on", "off", "off", "on"] if args.ab else ["on"]
     for i, mode in enumerate(order):
