@@ -64,10 +64,10 @@ def content(store, ref: str) -> str:
         rows = store.open_arrow(m).to_pylist()
         for r in sorted(rows, key=lambda r: json.dumps(r, sort_keys=True, default=str)):
             h.update(json.dumps(r, sort_keys=True, default=str).encode())
-    else:
-        for s in sorted(m.shards, key=lambda s: s.path):
-            h.update(s.path.encode() + (store.root.join(m.folder, s.path).encode()
-                                         if not s.sha256 else s.sha256.encode()))
+    else:       # a model is its weights (its folder also holds timings, plots and optimizer state)
+        weights = [s for s in m.shards if s.path.endswith(".safetensors")] or m.shards
+        for s in sorted(weights, key=lambda s: s.path):
+            h.update(s.path.encode() + Path(store.root.join(m.folder, s.path)).read_bytes())
     return h.hexdigest()
 
 
@@ -116,7 +116,11 @@ def kill_trials(env: dict, stage: str, extra: list[str], n: int, rng: random.Ran
             continue
         row.survived += 1
         m = store.resolve(stage)
-        row.identical += m.version == clean.version and content(store, m.ref) == clean_hash
+        same = m.version == clean.version and content(store, m.ref) == clean_hash
+        row.identical += same
+        if not same:
+            row.notes.append(f"rerun made {m.ref} (clean {clean.ref}): "
+                             + ("other content" if m.version == clean.version else "another version id"))
     row.notes.append(f"clean run {clean_s:.0f} s")
     return row
 
@@ -348,9 +352,9 @@ def _pins(store, stage: str) -> list[tuple[str, str]]:
 
 def print_table(rows: list[Row], seconds: float) -> None:
     cols = ("fault", "trials", "survived", "partial", "identical", "detected", "named", "lost", "executed")
-    print(f"{'fault':<34}" + "".join(f"{c:>10}" for c in cols[1:]))
+    print(f"{'fault':<42}" + "".join(f"{c:>10}" for c in cols[1:]))
     for r in rows:
-        print(f"{r.fault:<34}" + "".join(f"{getattr(r, c):>10}" for c in cols[1:]))
+        print(f"{r.fault:<42}" + "".join(f"{getattr(r, c):>10}" for c in cols[1:]))
     for r in rows:
         for note in r.notes:
             print(f"  {r.fault}: {note}")

@@ -161,3 +161,64 @@ def test_the_lineage_page_and_tree_show_a_damaged_version(zhinao_home, capsys):
     assert cli.main(["lineage", e.ref]) == 0
     out = capsys.readouterr().out
     assert f"{r.ref}" in out and "DAMAGED" in out
+
+
+def test_a_cache_hit_hashes_nothing(zhinao_home, monkeypatch):
+    from zhinao.tasks.store import integrity
+
+    numbers()
+    execute_stage(EVENS, DerivedParams(use_ray=False))
+    hashed = []
+    real = integrity.sha256_file
+    monkeypatch.setattr(integrity, "sha256_file", lambda root, path: hashed.append(path) or real(root, path))
+    integrity._verified.clear()
+    assert execute_stage(EVENS, DerivedParams(use_ray=False)).cache_hit
+    assert numbers().cache_hit
+    assert hashed == []
+
+
+def test_a_read_error_is_not_damage(zhinao_home, monkeypatch):
+    """A failed request says nothing about the bytes: raised (and retried), never marked."""
+    from zhinao.tasks.store import integrity
+
+    r = numbers()
+    integrity._verified.clear()
+
+    def timeout(root, path):
+        raise OSError("AWS Error NETWORK_CONNECTION during GetObject operation: curl timed out")
+
+    with monkeypatch.context() as m, pytest.raises(OSError, match="timed out") as e:
+        m.setattr(integrity, "sha256_file", timeout)
+        execute_stage(EVENS, DerivedParams(use_ray=False))
+    assert retryable(e.value) and not (folder(zhinao_home, r.ref) / DAMAGED).exists()
+    assert execute_stage(EVENS, DerivedParams(use_ray=False)).rows == 10
+
+
+def test_a_mark_the_bytes_no_longer_bear_out_is_dropped_not_recomputed(zhinao_home):
+    r = numbers()
+    path = folder(zhinao_home, r.ref) / Store().resolve(r.ref).shards[0].path
+    good = path.read_bytes()
+    flip(path)
+    Store().verify(Store().resolve(r.ref))
+    assert (folder(zhinao_home, r.ref) / DAMAGED).exists()
+    path.write_bytes(good)                       # restored from a backup, say
+    assert numbers().cache_hit
+    assert not (folder(zhinao_home, r.ref) / DAMAGED).exists()
+
+
+def test_an_object_store_checks_the_stored_manifest_not_a_stale_copy():
+    store = Store(root="memory://zhinao-integrity-stale")
+    r = execute_stage(NUMBERS, NumParams(use_ray=False), store=store)
+    stale = store.resolve(r.ref)
+    store.set_aside("numbers", r.version)
+    again = execute_stage(NUMBERS, NumParams(use_ray=False), store=store)
+    assert not again.cache_hit and again.ref == r.ref
+    fresh = store.resolve(r.ref)
+    assert fresh.attempt != stale.attempt
+    assert store.verify(stale) == [] and store.verify(fresh) == []
+
+
+def test_names_made_before_stay_readable(zhinao_home):
+    m = Store().import_tables("hf:qwen2.5", [pa.table({"a": [1]})])
+    assert Store().resolve("hf:qwen2.5").ref == m.ref
+    assert health(Store(), versions(Store(), [])) == {}

@@ -170,13 +170,21 @@ def _recompute(args: argparse.Namespace):
     from .verify import recompute, recompute_args
 
     store = Store()
-    for m in args.damaged:
+    # upstream first: a version is always created after the versions it was made from
+    damaged = sorted(args.damaged, key=lambda m: m.created_at)
+    for m in damaged:
         recompute_args(store, m)      # every one can be run again, or nothing starts
 
     def go() -> int:
-        for m in args.damaged:
-            recompute(store, m, lambda line: console.print(line, soft_wrap=True))
-        return 0
+        failed = 0
+        for m in damaged:
+            try:
+                recompute(store, m, lambda line: console.print(line, soft_wrap=True))
+            except Exception as e:      # the others may still be recomputed
+                failed += 1
+                console.print(f"[red]{escape(m.ref)}: not recomputed[/red]: {escape(str(e).splitlines()[0])}",
+                              soft_wrap=True)
+        return 1 if failed else 0
     return go
 
 

@@ -3,6 +3,7 @@ from prefect import flow
 from pydantic import BaseModel, ConfigDict, Field
 
 from zhinao.tasks.mix.resolve import empty_mixture
+from zhinao.tasks.stats import dropped_text
 from zhinao.tasks.store import Store
 
 from .annotate import AnnotateParams, annotate
@@ -100,7 +101,7 @@ class EmptyOutput(ValueError):
 def nonempty(result: StageResult, following: str) -> str:
     """The ref of a stage's output, when it holds rows for the stage that follows."""
     if result.kind == "dataset" and result.rows == 0:
-        dropped = ", ".join(f"{k}={v}" for k, v in sorted(result.stats.get("dropped", {}).items())) or "none"
+        dropped = dropped_text(result.stats.get("dropped", {}))
         raise EmptyOutput(f"{result.ref} holds 0 rows (dropped: {dropped}): the pipeline stops before {following}, "
                           "which would have nothing to work on")
     return result.ref

@@ -18,11 +18,11 @@ from pydantic import BaseModel
 
 from zhinao.tasks.runtime.drops import merge as merge_drops
 from zhinao.tasks.runtime.ray_exec import Actors, Process, SplitResult, init_ray, run_splits
-from zhinao.tasks.stats import StageStats
+from zhinao.tasks.stats import StageStats, dropped_text
 from zhinao.tasks.store import Manifest, Store, schema_fields, version_id, write_shard
 from zhinao.tasks.store.closure import closure, files_fingerprint, module_of
 from zhinao.tasks.store.external import external_sources
-from zhinao.tasks.store.integrity import DamagedVersion
+from zhinao.tasks.store.integrity import DamagedVersion, summary
 from zhinao.tasks.store.lease import Lease, sweep_dead
 from zhinao.tasks.store.writer import sweep_staging
 
@@ -162,7 +162,14 @@ def execute_stage(stage: Stage, params: StageParams, inputs: dict[str, str] | No
     inputs = inputs or {}
     names = input_names(stage, params, inputs)
     parents = [store.resolve(inputs.get(name, name)) for name in names]
-    plan = stage.plan(params, parents, store)
+    try:
+        plan = stage.plan(params, parents, store)
+    except Exception:
+        # some plans read their inputs (a topic model's labels, a mixture's counts): a failure there
+        # is named as the damage it is, if it is one; the inputs are hashed only then
+        for p in parents:
+            store.verify(p, content=True, raise_=True)
+        raise
     parents = parents + [m for m in plan.parents if m.ref not in {p.ref for p in parents}]
     code_files = closure(stage_modules(stage))
     code = files_fingerprint(code_files, salt=stage.name)
@@ -212,11 +219,13 @@ def _whole(store: Store, dataset: str, vid: str, log, fix: bool) -> Manifest | N
         problems = store.verify(found, content=False) if found is not None else []
     except DamagedVersion as e:
         found, problems = None, e.problems
+    if problems and fix and found is not None:     # before setting it aside: the bytes, not an old mark
+        problems = store.verify(found, content=True)
     if not problems:
         return found
     if fix:
         log.warning("%s@%s is damaged (%s); setting it aside and computing it again", dataset, vid,
-                    "; ".join(map(str, problems[:3])))
+                    summary(problems))
         store.set_aside(dataset, vid)
     return None
 
@@ -277,7 +286,7 @@ def _compute(stage: Stage, params: StageParams, store: Store, plan: Plan, parent
             audit_ref = store.commit(audit_writer, audit_m).ref
         if existing is not None:    # the version itself was there: only its audit was missing
             writer.abort()
-            store.catalog.mark_current(stage.name, vid)
+            _make_latest(store, existing, log)
             return StageResult(stage=stage.name, ref=existing.ref, version=vid, cache_hit=True, rows=existing.rows,
                                kind=stage.kind, audit_ref=audit_ref, stats=existing.stats)
         shards = [s for r in results for s in r.shards]
@@ -312,7 +321,7 @@ def _make_latest(store: Store, m: Manifest, log) -> None:
     if m.kind == "dataset" and m.rows == 0:
         before = store.catalog.current(m.dataset)
         log.warning("%s has 0 rows (dropped: %s); %s. Use it by its ref (`-i %s=%s`)", m.ref,
-                    ", ".join(f"{k}={v}" for k, v in sorted(m.stats.get("dropped", {}).items())) or "none",
+                    dropped_text(m.stats.get("dropped", {})),
                     f"'{m.dataset}' still resolves to {m.dataset}@{before}" if before else "it is not made the latest",
                     m.dataset, m.ref)
         return

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 
 from zhinao.tasks.store import Manifest, Store
-from zhinao.tasks.store.integrity import DamagedVersion, Problem
+from zhinao.tasks.store.integrity import DamagedVersion, Problem, summary
 
 
 @dataclass
@@ -46,7 +46,7 @@ def health(store: Store, ms: list[Manifest]) -> dict[str, str]:
     for m in ms:
         problems = store.verify(m, content=False, mark=False)
         if problems:
-            out[m.version] = "; ".join(map(str, problems[:2])) + (" ..." if len(problems) > 2 else "")
+            out[m.version] = summary(problems, 2)
     return out
 
 

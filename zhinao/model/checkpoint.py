@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 class CheckpointDamaged(RuntimeError):
     """A complete tag whose files are not the ones its marker lists."""
 
+    retryable = False           # the same files are refused again: a person has to look
+
 
 def tag(step: int) -> str:
     return f"step-{step:08d}"

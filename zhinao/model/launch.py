@@ -22,7 +22,14 @@ LAUNCHERS = ("processes", "deepspeed", "ray")
 
 
 class TrainingFailed(RuntimeError):
-    pass
+    def __init__(self, message: str, retryable: bool = True):
+        super().__init__(message)
+        self.retryable = retryable
+
+
+# A rank's exit status for a failure another attempt would meet again (a refused checkpoint): the
+# launcher's TrainingFailed then says so, and the stage does not retry it.
+FINAL_EXIT = 3
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -198,6 +205,9 @@ def watch(ranks: list, spec_path: Path, logs: Path, poll: Callable[[], None] | N
                 stop(ranks)
                 ranks[failed].flush()
                 tail = (logs / f"rank-{failed}.log").read_text(errors="replace").splitlines()[-20:]
+                if ends[failed] == describe_exit(FINAL_EXIT):
+                    raise TrainingFailed(f"training rank {failed} stopped on a failure a rerun would meet again "
+                                         f"(see {logs / f'rank-{failed}.log'}):\n" + "\n".join(tail), retryable=False)
                 raise TrainingFailed(f"training rank {failed} {ends[failed]}; the last complete checkpoint "
                                      f"stays in {spec_path.parent} and a rerun resumes from it. Log tail:\n"
                                      + "\n".join(tail))

@@ -34,7 +34,7 @@ from .ds_ops import guard_jit_builds
 from .ds_config import deepspeed_config, use_bf16
 from .flops import device_peak_flops, flops_per_token
 from .hf import config_from_hf, export_hf, hf_weights, load_weights, weights_problem
-from .launch import die_with_driver
+from .launch import FINAL_EXIT, die_with_driver
 from .metrics import MetricsLog, read_metrics
 from .packed import PackedSamples, steps_per_epoch
 from .parallel import apply_activation_checkpointing, plain_state_dict
@@ -349,7 +349,13 @@ def rank_main(argv: list[str] | None, module: str, load: Callable[[str], Any],
     require_visible({"the run spec": args[0]})
     spec = load(args[0])
     require_visible(inputs(spec))
-    run(spec)
+    try:
+        run(spec)
+    except Exception as e:
+        if getattr(e, "retryable", None) is not False:
+            raise
+        logging.getLogger("zhinao.train").exception("stopping: %s", e)
+        return FINAL_EXIT
     if dist.is_initialized():
         dist.destroy_process_group()
     return 0

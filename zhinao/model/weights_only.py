@@ -21,6 +21,8 @@ PLAIN_TYPES = [LossScaler, ZeroStageEnum, fragment_address]
 class UnsafeCheckpoint(RuntimeError):
     """A checkpoint file that holds more than tensors and plain state, or is not a torch file."""
 
+    retryable = False           # the same files are refused again: a person has to look
+
 
 class WeightsOnlyEngine(TorchCheckpointEngine):
     def load(self, path: str, map_location=None):

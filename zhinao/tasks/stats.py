@@ -58,3 +58,8 @@ class StageStats:
 def artifact_key(name: str) -> str:
     """Prefect artifact keys allow lowercase letters, digits and dashes only."""
     return "".join(c if c.isascii() and c.isalnum() else "-" for c in name.lower())
+
+
+def dropped_text(dropped: dict[str, int]) -> str:
+    """`reason=count, ...` for messages, or 'none'."""
+    return ", ".join(f"{k}={v}" for k, v in sorted(dropped.items())) or "none"

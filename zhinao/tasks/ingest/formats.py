@@ -35,6 +35,23 @@ class UnreadableFile(Exception):
 CONTENT_ERRORS = (UnreadableFile, OSError, EOFError, zlib.error, pa.ArrowInvalid, pa.ArrowTypeError,
                   pa.ArrowNotImplementedError)
 NOT_CONTENT = (ConnectionError, TimeoutError, FileNotFoundError, PermissionError, IsADirectoryError)
+# pyarrow reports damaged bytes (thrift, ZSTD) and a failed S3 request alike as a bare OSError: the
+# words tell them apart; an OSError with an errno came from the system (EIO, EMFILE ...), not the bytes
+_TRANSIENT = ("aws error", "connect", "timed out", "timeout", "curl", "broken pipe", "reset by peer",
+              "temporary failure", "throttl", "slow down", "service unavailable", "503", "500 internal")
+
+
+def not_content(e: BaseException) -> bool:
+    """Whether a reader's error is the machine's or the network's, not the file's: fail the attempt."""
+    if isinstance(e, NOT_CONTENT):
+        return True
+    if isinstance(e, OSError) and not isinstance(e, (EOFError, UnreadableFile)):
+        import gzip
+
+        if isinstance(e, gzip.BadGzipFile):
+            return False
+        return e.errno is not None or any(w in str(e).lower() for w in _TRANSIENT)
+    return False
 
 Row = tuple[dict[str, Any], str | None]        # (document or dropped row, drop reason or None)
 
@@ -99,7 +116,7 @@ def _parquet(fh: BinaryIO, split: dict[str, Any], params: Any, stats: StageStats
                     yield _converted(where, from_mapping, row, source, i, params.fields, params.max_bad_char_ratio)
                     i += 1
         except CONTENT_ERRORS as e:        # a damaged row group: its unread rows, then the next group
-            if isinstance(e, NOT_CONTENT):
+            if not_content(e):
                 raise
             yield {"source": source, "record_offset": i, "location": f"row {i}",
                    "drop_detail": detail(f"row group {group}: {type(e).__name__}: {e}")}, "corrupt_row_group"

@@ -9,10 +9,10 @@ from typing import Any, Iterator
 import fsspec
 
 from ..runtime.sink import RowBatcher, ShardSink
-from ..stats import StageStats
+from ..stats import StageStats, dropped_text
 from .checks import check_row, detail, storable
 from .documents import AUDIT_SCHEMA, SCHEMA
-from .formats import CONTENT_ERRORS, NOT_CONTENT, Row, SourceError, records
+from .formats import CONTENT_ERRORS, Row, SourceError, not_content, records
 
 log = logging.getLogger("zhinao.ingest")
 
@@ -105,7 +105,7 @@ def _guarded(split: dict[str, Any], params: Any, stats: StageStats) -> Iterator[
             where = doc["location"]
             yield doc, reason
     except CONTENT_ERRORS as e:
-        if isinstance(e, NOT_CONTENT):
+        if not_content(e):
             raise
         why = detail(f"{type(e).__name__}: {e}")
         _problem(split, stats, f"breaks after {where} ({why})" if where else f"cannot be read ({why})")
@@ -119,8 +119,7 @@ def _problem(split: dict[str, Any], stats: StageStats, what: str) -> None:
 
 def _outcome(stats: StageStats) -> str:
     read = f"{stats.counters['records_in']} records read"
-    dropped = ", ".join(f"{k}={v}" for k, v in sorted(stats.dropped.items()))
-    return f"{read}, dropped: {dropped}" if dropped else read
+    return f"{read}, dropped: {dropped_text(stats.dropped)}" if stats.dropped else read
 
 
 def report_sources(splits: list[dict[str, Any]], results: list) -> None:

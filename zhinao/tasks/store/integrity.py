@@ -33,6 +33,11 @@ class Problem:
         return f"{self.file}: {self.what}"
 
 
+def summary(problems: list[Problem], n: int = 3) -> str:
+    """The first problems on one line."""
+    return "; ".join(map(str, problems[:n])) + (f" (+{len(problems) - n} more)" if len(problems) > n else "")
+
+
 class DamagedVersion(LookupError):
     """A committed version whose manifest or files are not what was written. Not retried: another
     attempt reads the same bytes."""
@@ -41,7 +46,7 @@ class DamagedVersion(LookupError):
 
     def __init__(self, ref: str, problems: list[Problem], stage: str = ""):
         self.ref, self.problems = ref, problems
-        first = "; ".join(map(str, problems[:3])) + (f" (+{len(problems) - 3} more)" if len(problems) > 3 else "")
+        first = summary(problems)
         super().__init__(f"{ref} is damaged: {first}. Way out: `zhinao verify --recompute {ref}` sets it aside and "
                          f"recomputes it" + (f" (stage {stage!r}, same inputs and parameters)" if stage else ""))
 
@@ -67,16 +72,12 @@ def listing(root: Root, m: Manifest) -> dict[str, int]:
     return {posixpath.relpath(i.path, base): int(i.size or 0) for i in infos if i.type == pafs.FileType.File}
 
 
-def file_problems(root: Root, m: Manifest) -> list[Problem]:
+def file_problems(root: Root, m: Manifest, use_mark: bool = True) -> list[Problem]:
     """The cheap check: every file the manifest names is there at its size, and no mark says the
     version was found damaged before."""
-    mark = posixpath.join(version_root(root, m.dataset, m.version), DAMAGED)
-    if root.exists(mark):
-        try:
-            found = json.loads(root.read_text(mark))
-            return [Problem(f["file"], f["what"]) for f in found["problems"]]
-        except (ValueError, KeyError, TypeError):
-            return [Problem(DAMAGED, "marked damaged")]
+    found = marked(root, m) if use_mark else []
+    if found:
+        return found
     files = listing(root, m)
     out = []
     for s in m.shards + m.drops:
@@ -88,10 +89,38 @@ def file_problems(root: Root, m: Manifest) -> list[Problem]:
     return out
 
 
+def marked(root: Root, m: Manifest) -> list[Problem]:
+    """What an earlier check found and wrote beside the manifest."""
+    mark = posixpath.join(version_root(root, m.dataset, m.version), DAMAGED)
+    if not root.exists(mark):
+        return []
+    try:
+        return [Problem(f["file"], f["what"]) for f in json.loads(root.read_text(mark))["problems"]]
+    except (ValueError, KeyError, TypeError):
+        return [Problem(DAMAGED, "marked damaged")]
+
+
+def unmark(root: Root, m: Manifest) -> None:
+    """A mark whose finding a fresh check no longer makes (the file was restored) is removed."""
+    mark = posixpath.join(version_root(root, m.dataset, m.version), DAMAGED)
+    if root.exists(mark):
+        root.fs.delete_file(mark)
+        log.warning("%s: the files match their manifest again; removed its damage mark", m.ref)
+
+
 def content_problems(root: Root, m: Manifest, shards=None) -> list[Problem]:
     """Hash the files (those whose checksum the manifest records) and compare."""
-    out = file_problems(root, m)
-    bad = {p.file for p in out}
+    was_marked = bool(marked(root, m))     # checked afresh: the bytes decide, not an old finding
+    out = file_problems(root, m, use_mark=False)
+    out += _content_only(root, m, None if was_marked else shards, skip={p.file for p in out})
+    if was_marked and not out:
+        unmark(root, m)
+    return out
+
+
+def _content_only(root: Root, m: Manifest, shards=None, skip=frozenset()) -> list[Problem]:
+    out = []
+    bad = set(skip)
     for s in shards if shards is not None else m.shards + m.drops:
         if s.path in bad or not getattr(s, "sha256", ""):
             continue
@@ -101,9 +130,11 @@ def content_problems(root: Root, m: Manifest, shards=None) -> list[Problem]:
             continue
         try:
             got = sha256_file(root, path)
-        except OSError as e:
-            out.append(Problem(s.path, f"unreadable ({e})"))
+        except FileNotFoundError:
+            out.append(Problem(s.path, "missing"))
             continue
+        # any other read error (a timeout, EIO, too many open files) is raised as it is: it says
+        # nothing about the bytes, and the attempt that met it may be retried
         if got != s.sha256:
             out.append(Problem(s.path, f"checksum mismatch (sha256 {got[:12]}..., the manifest says {s.sha256[:12]}...)"))
             _verified.pop(path, None)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
-from .integrity import file_problems
+from .integrity import file_problems, summary
 from .manifest import MANIFEST, Manifest
 
 log = logging.getLogger("zhinao.store")
@@ -44,7 +44,7 @@ def rebuild_catalog(store, prune: bool = False) -> Rebuilt:
                 continue
             found.add(m.version)
             if problems := file_problems(root, m):
-                out.damaged.append(f"{m.ref}: " + "; ".join(map(str, problems[:3])))
+                out.damaged.append(f"{m.ref}: {summary(problems)}")
             if store.catalog.get(m.version) is None:
                 store.catalog.register(m)
                 out.added.append(m.ref)

@@ -26,18 +26,20 @@ class VersionNotFound(LookupError):
     pass
 
 
-_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+=-]*")
+_PART = re.compile(r"[^\x00-\x1f\x7f/\\]+")
 
 
 def check_name(name: str, what: str, hidden: bool = False) -> None:
-    """Dataset and version names become paths under the store root: plain names only (`/` between
-    parts), never `..`, an absolute path or a hidden folder (the store's own, with `hidden`)."""
+    """Dataset and version names become paths under the store root: never `..`, `.`, an absolute
+    path, a backslash or a control character, and no hidden folder (the store's own, with `hidden`)."""
     parts = name.split("/") if what == "dataset" else [name]
-    ok = bool(name) and all(_NAME.fullmatch(p) or (hidden and i == 0 and p.startswith(".") and
-                                                   _NAME.fullmatch(p[1:])) for i, p in enumerate(parts))
+    ok = bool(name) and all(_PART.fullmatch(p) and p not in (".", "..") and (not p.startswith(".") or
+                                                                             (hidden and i == 0))
+                            for i, p in enumerate(parts))
     if not ok:
-        raise ValueError(f"bad {what} name {name!r}: expected letters, digits and _ . + = - "
-                         + ("(parts joined by /) " if what == "dataset" else "") + "not starting with '.'")
+        raise ValueError(f"bad {what} name {name!r}: a name becomes a folder of the store, so it cannot be "
+                         "empty, absolute, '..', hidden (starting with '.') or hold a backslash or control "
+                         "character" + (" (parts are joined by /)" if what == "dataset" else ""))
 
 
 @dataclass
@@ -108,9 +110,9 @@ class Store:
             raise VersionNotFound(f"{found[0].ref} is registered but its files are gone")
         return m
 
-    def shard_paths(self, m: Manifest, verify: bool = True) -> list[str]:
-        """The version's data files, checked against the manifest's checksums first (a reader
-        never works on damaged bytes; each file is hashed once per process while unchanged)."""
+    def shard_paths(self, m: Manifest, verify: bool = False) -> list[str]:
+        """The version's data files; with `verify`, checked against the manifest's checksums first.
+        A stage's inputs are checked once, before it computes (flows/stage.py), never on a cache hit."""
         if verify:
             self.verify(m, content=True, raise_=True, shards=m.shards)
         return [self.root.join(m.folder, s.path) for s in m.shards]
@@ -126,8 +128,11 @@ class Store:
         else:
             if stored is None:
                 problems = [Problem(MANIFEST, "missing (the version's folder is gone)")]
-            else:
-                problems = content_problems(self.root, m, shards) if content else file_problems(self.root, m)
+            else:       # the stored manifest is the truth (a catalog's copy may name an older attempt)
+                if shards is not None and stored.attempt != m.attempt:
+                    shards = None
+                problems = content_problems(self.root, stored, shards) if content else \
+                    file_problems(self.root, stored)
         if problems and mark and stored_exists(self.root, m):
             mark_damaged(self.root, m.dataset, m.version, problems)
         if problems and raise_:
@@ -143,14 +148,14 @@ class Store:
 
     def open_arrow(self, ref: str | Manifest, columns: list[str] | None = None) -> pa.Table:
         m = ref if isinstance(ref, Manifest) else self.resolve(ref)
-        tables = [pq.read_table(p, columns=columns, filesystem=self.root.fs) for p in self.shard_paths(m)]
+        tables = [pq.read_table(p, columns=columns, filesystem=self.root.fs) for p in self.shard_paths(m, verify=True)]
         return pa.concat_tables(tables, promote_options="default")
 
     def open_ray(self, ref: str | Manifest):
         import ray.data
 
         m = ref if isinstance(ref, Manifest) else self.resolve(ref)
-        return ray.data.read_parquet(self.shard_paths(m), filesystem=self.root.fs)
+        return ray.data.read_parquet(self.shard_paths(m, verify=True), filesystem=self.root.fs)
 
     # ---- writing -----------------------------------------------------------------------------
     def writer(self, dataset: str, version: str) -> VersionWriter:
@@ -215,7 +220,6 @@ class Store:
         m = ref if isinstance(ref, Manifest) else self.resolve(ref)
         if m.kind != kind:
             raise ValueError(f"{m.ref} is a {m.kind} version, not a {kind}")
-        self.verify(m, content=True, raise_=True)
         return materialize(self.root, m, get_settings().home / "model-cache")
 
     # ---- lineage -----------------------------------------------------------------------------

@@ -49,14 +49,42 @@ class StagingGone(FileNotFoundError):
     """A task wrote into an attempt that was aborted meanwhile (its staging folder was removed)."""
 
 
+class _Hashing:
+    """A write-only stream that hashes what passes through it (pyarrow writes Parquet into it)."""
+
+    closed = False
+
+    def __init__(self, raw):
+        self.raw, self.sha, self.size = raw, hashlib.sha256(), 0
+
+    def write(self, data) -> int:
+        self.sha.update(data)
+        self.size += len(data)
+        return self.raw.write(data)
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+    def tell(self) -> int:
+        return self.size
+
+    def writable(self) -> bool:
+        return True
+
+
 def write_shard(root: Root, folder: str, name: str, table: pa.Table) -> Shard:
-    """Write one Parquet shard and take its checksum on the bytes as written (no second read); used
-    by Ray tasks, which each own their shard names."""
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression="zstd")
-    data = sink.getvalue()
-    write_bytes(root, folder, name, data)
-    return Shard(path=name, rows=table.num_rows, bytes=data.size, sha256=hashlib.sha256(data).hexdigest())
+    """Write one Parquet shard, streamed, with the checksum of the bytes as they pass (no second
+    read); used by Ray tasks, which each own their shard names."""
+    ensure_folder(root, folder)
+    path = root.join(folder, name)
+    try:
+        with root.fs.open_output_stream(path) as out:
+            sink = _Hashing(out)
+            pq.write_table(table, sink, compression="zstd")
+    except OSError as e:
+        raise_if_full(root, e, path, table.nbytes)
+        raise
+    return Shard(path=name, rows=table.num_rows, bytes=sink.size, sha256=sink.sha.hexdigest())
 
 
 def write_bytes(root: Root, folder: str, name: str, data) -> None:
@@ -89,7 +117,8 @@ def _staging_of(folder: str) -> str | None:
 
 
 def raise_if_full(root: Root, e: OSError, path: str, size: int) -> None:
-    if getattr(e, "errno", None) != errno.ENOSPC and "No space left" not in str(e):
+    if getattr(e, "errno", None) not in (errno.ENOSPC, errno.EDQUOT) and not any(
+            w in str(e) for w in ("No space left", "Disk quota exceeded")):
         return
     try:
         root.fs.delete_file(path)              # a partial file is no use and holds space
@@ -163,8 +192,8 @@ class VersionWriter:
         self.staging = root.join(self.staging_rel)
         self.committed = False
         self._gc_stale()
+        _ACTIVE.add(self.staging)          # before it exists: a sweep in this process never takes it
         root.fs.create_dir(self.staging, recursive=True)
-        _ACTIVE.add(self.staging)
 
     def _gc_stale(self) -> None:
         sweep_staging(self.root, self.dataset)
