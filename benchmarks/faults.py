@@ -149,6 +149,10 @@ def damage_trials(env: dict, stage: str, pins: list[str], reader: str) -> list[R
             shard = "manifest.json"
         else:
             (folder / shard).unlink()
+        # the reader computes (its cached version would read nothing): set its version aside first
+        done = store.catalog.find(reader)
+        if done:
+            store.set_aside(reader, done[0].version, why="fault trial: the reader computes again")
         run = zhinao(env, "run", reader, "-i", f"{stage}={m.ref}", "-p", "use_ray=false")
         said = run.stdout + run.stderr
         row.detected += run.returncode != 0 and "damaged" in said

@@ -222,3 +222,16 @@ def test_names_made_before_stay_readable(zhinao_home):
     m = Store().import_tables("hf:qwen2.5", [pa.table({"a": [1]})])
     assert Store().resolve("hf:qwen2.5").ref == m.ref
     assert health(Store(), versions(Store(), [])) == {}
+
+
+def test_the_data_pipeline_stops_at_a_stage_that_kept_nothing():
+    from zhinao.flows.pipelines import EmptyOutput, nonempty
+    from zhinao.flows.stage import StageResult
+
+    r = StageResult(stage="quality", ref="quality@abc", version="abc", cache_hit=False, rows=0,
+                    stats={"dropped": {"gopher_quality": 5}})
+    with pytest.raises(EmptyOutput, match=r"quality@abc holds 0 rows \(dropped: gopher_quality=5\): the pipeline "
+                                          "stops before dedup-exact"):
+        nonempty(r, "dedup-exact")
+    assert not retryable(EmptyOutput("x"))
+    assert nonempty(r.model_copy(update={"rows": 3}), "dedup-exact") == "quality@abc"
