@@ -56,8 +56,8 @@ def main() -> None:
 
     import torch
 
-    from zhinao.flows.align import DPO, GRPO, REMAX, DPOParams, GRPOParams, ReMaxParams
-    from zhinao.flows.preference_data import PREFERENCE_DATA, PreferenceDataParams
+    from zhinao.tasks.align.stage import DPO, GRPO, REMAX, DPOParams, GRPOParams, ReMaxParams
+    from zhinao.tasks.reward.preference_stage import PREFERENCE_DATA, PreferenceDataParams
     from zhinao.flows.stage import execute_stage
     from zhinao.tasks.align.run import dpo_rows, prompt_rows
     from zhinao.tasks.generate.models import resolve_generator_model

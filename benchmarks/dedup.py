@@ -56,7 +56,7 @@ def write_input(corpus, folder: Path, files: int) -> None:
 
 
 def ours(corpus, folder: Path, cpus: int) -> set[str]:
-    from zhinao.flows.dedup_minhash import DEDUP_MINHASH, MinHashParams
+    from zhinao.tasks.dedup.minhash_stage import DEDUP_MINHASH, MinHashParams
     from zhinao.flows.stage import execute_stage
     from zhinao.tasks.store import Store
 

@@ -23,7 +23,7 @@ def main() -> None:
     os.environ["ZHINAO_HOME"] = str(work / "home")
     import pyarrow as pa
 
-    from zhinao.flows.embed import EMBED, EmbedParams
+    from zhinao.tasks.semantic.embed_stage import EMBED, EmbedParams
     from zhinao.flows.stage import execute_stage
     from zhinao.tasks.dedup.truthcorpus import generate
     from zhinao.tasks.runtime.ray_exec import init_ray

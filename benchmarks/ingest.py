@@ -44,7 +44,7 @@ def our_reader(files: list[Path]) -> int:
 
 
 def our_stage(folder: Path, num_cpus: int, use_ray: bool = True) -> int:
-    from zhinao.flows.ingest import INGEST, IngestParams
+    from zhinao.tasks.ingest.stage import INGEST, IngestParams
     from zhinao.flows.stage import execute_stage
 
     r = execute_stage(INGEST, IngestParams(sources=[str(folder)], num_cpus=num_cpus, use_ray=use_ray,

@@ -32,7 +32,7 @@ def main() -> None:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from zhinao.flows.mix import MIX_STAGE1, MixParams
+    from zhinao.tasks.mix.stage import MIX_STAGE1, MixParams
     from zhinao.flows.stage import execute_stage
     from zhinao.tasks.mix.tokens import count_tokens
     from zhinao.tasks.runtime.ray_exec import init_ray

@@ -30,10 +30,10 @@ STAGES = ("ingest", "extract", "langid", "quality", "dedup-exact", "dedup-minhas
 def records_off():
     """The sink drops rows without a record, the driver merges nothing, tokenize writes no index."""
     import zhinao.flows.stage
-    import zhinao.flows.tokenize
+    import zhinao.tasks.tokens.stage
     from zhinao.tasks.runtime.sink import ShardSink
 
-    saved = ShardSink.drop, zhinao.flows.stage.merge_drops, zhinao.flows.tokenize.write_document_index
+    saved = ShardSink.drop, zhinao.flows.stage.merge_drops, zhinao.tasks.tokens.stage.write_document_index
 
     def audit_only(self, table, signals=None):
         if table.num_rows and self.audit_folder is not None:
@@ -41,25 +41,25 @@ def records_off():
 
     ShardSink.drop = audit_only
     zhinao.flows.stage.merge_drops = lambda root, folder, shards: shards
-    zhinao.flows.tokenize.write_document_index = lambda *a, **k: None
+    zhinao.tasks.tokens.stage.write_document_index = lambda *a, **k: None
     try:
         yield
     finally:
-        ShardSink.drop, zhinao.flows.stage.merge_drops, zhinao.flows.tokenize.write_document_index = saved
+        ShardSink.drop, zhinao.flows.stage.merge_drops, zhinao.tasks.tokens.stage.write_document_index = saved
 
 
 def run_pipeline(home: Path, crawl: Path) -> dict[str, dict]:
     """Each stage's manifest, computed fresh in `home`."""
     os.environ["ZHINAO_HOME"] = str(home)
-    from zhinao.flows.dedup_exact import DEDUP_EXACT, ExactDedupParams
-    from zhinao.flows.dedup_minhash import DEDUP_MINHASH, MinHashParams
-    from zhinao.flows.extract import EXTRACT, ExtractParams
-    from zhinao.flows.ingest import INGEST, IngestParams
-    from zhinao.flows.langid import LANGID, LangIdParams
-    from zhinao.flows.quality import QUALITY, QualityParams
+    from zhinao.tasks.dedup.exact_stage import DEDUP_EXACT, ExactDedupParams
+    from zhinao.tasks.dedup.minhash_stage import DEDUP_MINHASH, MinHashParams
+    from zhinao.tasks.extract.stage import EXTRACT, ExtractParams
+    from zhinao.tasks.ingest.stage import INGEST, IngestParams
+    from zhinao.tasks.langid.stage import LANGID, LangIdParams
+    from zhinao.tasks.quality.stage import QUALITY, QualityParams
     from zhinao.flows.stage import execute_stage
-    from zhinao.flows.tokenize import TOKENS_STAGE1, TokenizeParams
-    from zhinao.flows.tokenizer import TOKENIZER, TokenizerParams
+    from zhinao.tasks.tokens.stage import TOKENS_STAGE1, TokenizeParams
+    from zhinao.tasks.tokenizer.stage import TOKENIZER, TokenizerParams
     from zhinao.tasks.store import Store
 
     out = {}

@@ -82,8 +82,8 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="rm-bench-"))
     os.environ["ZHINAO_HOME"] = str(home)
 
-    from zhinao.flows.preference_data import PREFERENCE_DATA, PreferenceDataParams
-    from zhinao.flows.reward_model import REWARD_MODEL, RewardModelParams
+    from zhinao.tasks.reward.preference_stage import PREFERENCE_DATA, PreferenceDataParams
+    from zhinao.tasks.reward.model_stage import REWARD_MODEL, RewardModelParams
     from zhinao.flows.stage import execute_stage
     from zhinao.tasks.reward.pair_data import VALID_SALT
     from zhinao.tasks.runtime.sampling import taken

@@ -51,9 +51,9 @@ def main() -> None:
     os.environ["ZHINAO_HOME"] = str(work / "home")
     import pyarrow as pa
 
-    from zhinao.flows.classify import CLASSIFY, ClassifyParams
+    from zhinao.tasks.topics.classify_stage import CLASSIFY, ClassifyParams
     from zhinao.flows.stage import execute_stage
-    from zhinao.flows.topic_model import TOPIC_MODEL, TopicModelParams
+    from zhinao.tasks.topics.model_stage import TOPIC_MODEL, TopicModelParams
     from zhinao.tasks.corpus.labelled import labelled_articles
     from zhinao.tasks.semantic.encoder import resolve_model
     from zhinao.tasks.store import Store

@@ -49,7 +49,7 @@ def home(path: Path) -> Iterator[Store]:
 def build_tiny_pretrained(path: Path) -> Path:
     """tokenizer -> token shards -> pretrain-stage1 (30 steps) -> pretrain-stage2 (6 steps) on labelled
     sample articles; the stage-2 model folder (a Llama folder with our ChatML tokenizer)."""
-    from zhinao.flows.pretrain import PRETRAIN_STAGE1, PRETRAIN_STAGE2, AnnealParams, PretrainParams
+    from zhinao.tasks.pretrain.stage import PRETRAIN_STAGE1, PRETRAIN_STAGE2, AnnealParams, PretrainParams
     from zhinao.flows.stage import execute_stage
 
     from .pretrain_data import token_versions
@@ -75,8 +75,8 @@ class TrainedRewardModel:
 
 def build_reward_model(path: Path, base_folder: Path) -> TrainedRewardModel:
     """The default preference set, then the reward-model stage with its defaults on the tiny model."""
-    from zhinao.flows.preference_data import PREFERENCE_DATA, PreferenceDataParams
-    from zhinao.flows.reward_model import REWARD_MODEL, RewardModelParams
+    from zhinao.tasks.reward.preference_stage import PREFERENCE_DATA, PreferenceDataParams
+    from zhinao.tasks.reward.model_stage import REWARD_MODEL, RewardModelParams
     from zhinao.flows.stage import execute_stage
 
     with home(path) as store:

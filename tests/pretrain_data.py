@@ -3,8 +3,8 @@ on the first, both packed (no Prefect needed)."""
 import pyarrow as pa
 
 from zhinao.flows.stage import execute_stage
-from zhinao.flows.tokenize import TOKENS_STAGE1, TOKENS_STAGE2, TokenizeParams
-from zhinao.flows.tokenizer import TOKENIZER, TokenizerParams
+from zhinao.tasks.tokens.stage import TOKENS_STAGE1, TOKENS_STAGE2, TokenizeParams
+from zhinao.tasks.tokenizer.stage import TOKENIZER, TokenizerParams
 from zhinao.tasks.corpus.labelled import labelled_articles
 from zhinao.tasks.store import Store
 

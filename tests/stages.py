@@ -5,8 +5,8 @@ import time
 import pyarrow as pa
 from pydantic import Field
 
-from zhinao.flows.params import StageParams
-from zhinao.flows.stage import Plan, Stage
+from zhinao.tasks.params import StageParams
+from zhinao.tasks.declare import Plan, Stage
 
 # a variable that (in a real stage) would select behaviour: part of these stages' version ids
 EXTERNAL = {"env": ("ZHINAO_TEST_KNOB",)}

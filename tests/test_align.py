@@ -208,12 +208,12 @@ def test_alignment_pipeline_merges_the_routes_evaluates_all_and_picks_a_chat_mod
     """sft -> grpo, dpo-iterative (one round), dpo-lora -> interpolate -> extrapolate 0.2 -> evaluate
     all six -> comparison -> chat-model: each step a version whose lineage reaches sft, the reward
     model and the preference data."""
-    from zhinao.flows.align import DPOLoraParams, DPOParams, GRPOParams
+    from zhinao.tasks.align.stage import DPOLoraParams, DPOParams, GRPOParams
     from zhinao.flows.align_pipeline import AlignPipelineParams, align
     from zhinao.flows.dpo_iterative import DPOIterativeParams
-    from zhinao.flows.dpo_pairs import DPOPairsParams
-    from zhinao.flows.evaluate import EvalParams
-    from zhinao.flows.preference_data import PREFERENCE_DATA, PreferenceDataParams
+    from zhinao.tasks.align.pairs_stage import DPOPairsParams
+    from zhinao.tasks.eval.stage import EvalParams
+    from zhinao.tasks.reward.preference_stage import PREFERENCE_DATA, PreferenceDataParams
     from zhinao.flows.stage import execute_stage
     from zhinao.tasks.store import Store
 
@@ -257,8 +257,8 @@ def test_alignment_pipeline_merges_the_routes_evaluates_all_and_picks_a_chat_mod
 
 
 def test_dpo_lora_trains_an_adapter_per_set_and_merges_them(tiny_pretrained):
-    from zhinao.flows.align import DPO_LORA, DPOLoraParams
-    from zhinao.flows.preference_data import PREFERENCE_DATA, PreferenceDataParams
+    from zhinao.tasks.align.stage import DPO_LORA, DPOLoraParams
+    from zhinao.tasks.reward.preference_stage import PREFERENCE_DATA, PreferenceDataParams
     from zhinao.flows.stage import execute_stage
     from zhinao.tasks.align.rank import _model_kwargs
     from zhinao.tasks.store import Store
@@ -286,10 +286,10 @@ def test_iterative_dpo_rounds_sample_from_the_previous_round(tiny_pretrained, tr
                                                             prefect_harness):
     """Two rounds of dpo-pairs -> dpo: round 2 samples from round 1's model; every pair is the best
     and worst of its answers by the reward model, and the margin threshold drops what it should."""
-    from zhinao.flows.align import DPOParams
+    from zhinao.tasks.align.stage import DPOParams
     from zhinao.flows.dpo_iterative import DPOIterativeParams, dpo_iterative
-    from zhinao.flows.dpo_pairs import DPO_PAIRS, DPOPairsParams
-    from zhinao.flows.preference_data import PREFERENCE_DATA, PreferenceDataParams
+    from zhinao.tasks.align.pairs_stage import DPO_PAIRS, DPOPairsParams
+    from zhinao.tasks.reward.preference_stage import PREFERENCE_DATA, PreferenceDataParams
     from zhinao.flows.stage import execute_stage
     from zhinao.tasks.reward.scorer import RewardScorer
     from zhinao.tasks.store import Store

@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from zhinao.flows.ingest import INGEST, IngestParams
+from zhinao.tasks.ingest.stage import INGEST, IngestParams
 from zhinao.flows.stage import execute_stage
 from zhinao.tasks.provenance.trace import drop_record
 from zhinao.tasks.store import Store

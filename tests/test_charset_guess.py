@@ -5,7 +5,7 @@ import random
 import pyarrow as pa
 import pytest
 
-from zhinao.flows.ingest import INGEST, IngestParams
+from zhinao.tasks.ingest.stage import INGEST, IngestParams
 from zhinao.flows.stage import execute_stage
 from zhinao.tasks.corpus.warcfile import gz_member, http_response, warc_record
 from zhinao.tasks.ingest.charset import decode_html

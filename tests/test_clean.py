@@ -5,11 +5,11 @@ from collections import Counter
 import pyarrow as pa
 import pytest
 
-from zhinao.flows.dedup_exact import DEDUP_EXACT, ExactDedupParams
-from zhinao.flows.extract import EXTRACT, ExtractParams
-from zhinao.flows.ingest import INGEST, IngestParams
-from zhinao.flows.langid import LANGID, LangIdParams
-from zhinao.flows.quality import QUALITY, QualityParams
+from zhinao.tasks.dedup.exact_stage import DEDUP_EXACT, ExactDedupParams
+from zhinao.tasks.extract.stage import EXTRACT, ExtractParams
+from zhinao.tasks.ingest.stage import INGEST, IngestParams
+from zhinao.tasks.langid.stage import LANGID, LangIdParams
+from zhinao.tasks.quality.stage import QUALITY, QualityParams
 from zhinao.flows.stage import execute_stage
 from zhinao.tasks.extract.evaluate import score
 from zhinao.tasks.extract.extractors import EXTRACTORS
@@ -210,9 +210,9 @@ def test_exact_dedup_removes_every_planted_copy_deterministically(cleaned):
 
 def test_bad_documents_pass_every_stage_without_crashing(tmp_path):
     """Empty text, a 20 MB document, binary garbage, mixed scripts, pathological repetition."""
-    from zhinao.flows.dedup_minhash import DEDUP_MINHASH, MinHashParams
-    from zhinao.flows.dedup_semantic import DEDUP_SEMANTIC, SemanticDedupParams
-    from zhinao.flows.embed import EMBED, EmbedParams
+    from zhinao.tasks.dedup.minhash_stage import DEDUP_MINHASH, MinHashParams
+    from zhinao.tasks.semantic.dedup_stage import DEDUP_SEMANTIC, SemanticDedupParams
+    from zhinao.tasks.semantic.embed_stage import EMBED, EmbedParams
 
     docs = [("empty", ""), ("huge", ("Enormous page text goes on. " * 750_000)),
             ("binary", "".join(chr(c) for c in range(1, 32)) * 200 + bytes(range(128, 256)).decode("latin-1") * 50),

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from zhinao.flows.registry import targets
-from zhinao.flows.stage import stage_modules
+from zhinao.tasks.declare import stage_modules
 from zhinao.tasks.store.closure import REPO, closure, code_fingerprint, read_source
 
 STAGES = {name: t.flow.stage for name, t in targets().items() if t.kind == "stage"}
@@ -35,7 +35,8 @@ def _edited(target: Path, extra: bytes):
 def test_editing_any_file_a_stage_imports_changes_its_id(name, tmp_path):
     stage = STAGES[name]
     modules = stage_modules(stage)
-    assert any(m.startswith("zhinao.flows.") for m in modules), "the flow module is part of the code"
+    assert any(m.rsplit(".", 1)[-1] == "stage" or m.endswith("_stage") for m in modules), \
+        "the declaration module is part of the code"
     files = {p.resolve() for p in closure(modules).values()}
     imported = _imported_files(modules, tmp_path)
     assert imported and imported <= files, sorted(str(p.relative_to(REPO)) for p in imported - files)
@@ -60,6 +61,6 @@ def test_comments_and_docstrings_do_not_change_the_fingerprint():
 
 def test_data_logic_in_flows_and_helpers_is_covered():
     """What the issue found missing: flows/ modules and helpers a stage imports without naming."""
-    for stage, module in (("rebalance", "zhinao.tasks.runtime.sampling"), ("dedup-minhash", "zhinao.flows.dedup_minhash"),
-                          ("mix-stage1", "zhinao.flows.mix"), ("synth", "zhinao.flows.synth"), ("rebalance", "zhinao.flows.rebalance")):
+    for stage, module in (("rebalance", "zhinao.tasks.runtime.sampling"), ("dedup-minhash", "zhinao.tasks.dedup.minhash_stage"),
+                          ("mix-stage1", "zhinao.tasks.mix.stage"), ("synth", "zhinao.tasks.generate.synth_stage"), ("rebalance", "zhinao.tasks.topics.rebalance_stage")):
         assert module in closure(stage_modules(STAGES[stage])), (stage, module)

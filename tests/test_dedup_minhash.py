@@ -3,7 +3,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from zhinao.flows.dedup_minhash import DEDUP_MINHASH, MinHashParams
+from zhinao.tasks.dedup.minhash_stage import DEDUP_MINHASH, MinHashParams
 from zhinao.flows.stage import execute_stage
 from zhinao.tasks.dedup.minhash import MinHasher, estimated_jaccard
 from zhinao.tasks.dedup.shingles import shingle_hashes

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from zhinao.flows.dedup_semantic import DEDUP_SEMANTIC, SemanticDedupParams
-from zhinao.flows.embed import EMBED, EmbedParams
+from zhinao.tasks.semantic.dedup_stage import DEDUP_SEMANTIC, SemanticDedupParams
+from zhinao.tasks.semantic.embed_stage import EMBED, EmbedParams
 from zhinao.flows.stage import execute_stage
 from zhinao.tasks.semantic.embed import column_embeddings
 from zhinao.tasks.semantic.encoder import resolve_model

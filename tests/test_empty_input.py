@@ -5,21 +5,21 @@ import re
 
 import pytest
 
-from zhinao.flows.annotate import ANNOTATE, AnnotateParams
-from zhinao.flows.classify import CLASSIFY, ClassifyParams
-from zhinao.flows.dedup_exact import DEDUP_EXACT, ExactDedupParams
-from zhinao.flows.dedup_minhash import DEDUP_MINHASH, MinHashParams
-from zhinao.flows.dedup_semantic import DEDUP_SEMANTIC, SemanticDedupParams
-from zhinao.flows.embed import EMBED, EmbedParams
-from zhinao.flows.extract import EXTRACT, ExtractParams
-from zhinao.flows.ingest import INGEST, IngestParams
-from zhinao.flows.langid import LANGID, LangIdParams
-from zhinao.flows.mix import MIX_STAGE1, MIX_STAGE2, MixParams, MixStage2Params
-from zhinao.flows.pipelines import only_made
-from zhinao.flows.quality import QUALITY, QualityParams
-from zhinao.flows.rebalance import REBALANCE, RebalanceParams
+from zhinao.tasks.topics.annotate_stage import ANNOTATE, AnnotateParams
+from zhinao.tasks.topics.classify_stage import CLASSIFY, ClassifyParams
+from zhinao.tasks.dedup.exact_stage import DEDUP_EXACT, ExactDedupParams
+from zhinao.tasks.dedup.minhash_stage import DEDUP_MINHASH, MinHashParams
+from zhinao.tasks.semantic.dedup_stage import DEDUP_SEMANTIC, SemanticDedupParams
+from zhinao.tasks.semantic.embed_stage import EMBED, EmbedParams
+from zhinao.tasks.extract.stage import EXTRACT, ExtractParams
+from zhinao.tasks.ingest.stage import INGEST, IngestParams
+from zhinao.tasks.langid.stage import LANGID, LangIdParams
+from zhinao.tasks.mix.stage import MIX_STAGE1, MIX_STAGE2, MixParams, MixStage2Params
+from zhinao.tasks.mix.stage import only_made
+from zhinao.tasks.quality.stage import QUALITY, QualityParams
+from zhinao.tasks.topics.rebalance_stage import REBALANCE, RebalanceParams
 from zhinao.flows.stage import execute_stage
-from zhinao.flows.topic_model import TOPIC_MODEL, TopicModelParams
+from zhinao.tasks.topics.model_stage import TOPIC_MODEL, TopicModelParams
 from zhinao.tasks.store import Store
 
 # stage, params, {input name: the stage (in this chain) whose version it reads}

@@ -149,7 +149,7 @@ def test_loglik_backend_follows_the_generation_server():
 
 
 def test_the_evaluate_stage_scores_on_its_endpoint(in_process, fake, smollm2):
-    from zhinao.flows.evaluate import EVALUATE, EvalParams
+    from zhinao.tasks.eval.stage import EVALUATE, EvalParams
     from zhinao.flows.stage import execute_stage
     from zhinao.tasks.eval.run import run_mc
     from zhinao.tasks.store import Store

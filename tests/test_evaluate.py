@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from zhinao.flows.evaluate import EVALUATE, EvalParams
+from zhinao.tasks.eval.stage import EVALUATE, EvalParams
 from zhinao.flows.stage import execute_stage
 from zhinao.tasks.store import Store
 

@@ -4,7 +4,8 @@ of every stage whose code uses them."""
 import shutil
 
 from zhinao.flows.registry import targets
-from zhinao.flows.stage import execute_stage, stage_modules
+from zhinao.flows.stage import execute_stage
+from zhinao.tasks.declare import stage_modules
 from zhinao.tasks.langid.model import lid176_path
 from zhinao.tasks.store import Store
 from zhinao.tasks.store import external

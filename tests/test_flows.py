@@ -4,7 +4,8 @@ from pathlib import Path
 import pytest
 
 from zhinao.flows.cli import main
-from zhinao.flows.ingest import IngestParams, ingest
+from zhinao.tasks.ingest.stage import IngestParams
+from zhinao.flows.stages import ingest
 from zhinao.flows.params import parse_params
 from zhinao.flows.pipelines import DataParams
 from zhinao.flows.stage import make_flow
@@ -17,12 +18,12 @@ def test_parse_params_reads_json_lists_and_nested_keys():
     assert p.sources == ["a.warc.gz", "b.jsonl"] and p.shard_rows == 10 and p.audit is True
     d = parse_params(DataParams, ["ingest.max_record_bytes=1000", 'ingest.sources=["x.warc"]'])
     assert d.ingest.max_record_bytes == 1000 and d.ingest.sources == ["x.warc"]
-    from zhinao.flows.evaluate import EvalParams
+    from zhinao.tasks.eval.stage import EvalParams
 
     # one value and [a,b] for a list: what run.sh passes (-p niah_lengths=384) and what users type
     e = parse_params(EvalParams, ["niah_lengths=384", "tasks=[niah, ifeval]"])
     assert e.niah_lengths == [384] and e.tasks == ["niah", "ifeval"]
-    from zhinao.flows.align import DPOParams, GRPOParams
+    from zhinao.tasks.align.stage import DPOParams, GRPOParams
     from zhinao.flows.post_train import PostTrainParams
 
     # a nested model that defaults to None, and one key of a mapping (the others keep their defaults)

@@ -9,12 +9,12 @@ import sys
 import pyarrow as pa
 import pytest
 
-from zhinao.flows.judge import JUDGE_STAGE, JudgeParams
+from zhinao.tasks.generate.judge_stage import JUDGE_STAGE, JudgeParams
 from zhinao.flows.lineage_view import to_markdown
-from zhinao.flows.rewrite import REWRITE_STAGE, RewriteParams
-from zhinao.flows.rm_score import RM_SCORE_STAGE, RMScoreParams
+from zhinao.tasks.generate.rewrite_stage import REWRITE_STAGE, RewriteParams
+from zhinao.tasks.reward.score_stage import RM_SCORE_STAGE, RMScoreParams
 from zhinao.flows.stage import execute_stage
-from zhinao.flows.synth import SYNTH_STAGE, SynthParams
+from zhinao.tasks.generate.synth_stage import SYNTH_STAGE, SynthParams
 from zhinao.tasks.generate import engine
 from zhinao.tasks.generate.api import Completion
 from zhinao.tasks.generate.judge import DIMENSIONS
@@ -240,7 +240,7 @@ def test_a_dead_actor_is_restarted_and_its_batch_retried(smollm2, ray_local, tmp
 
     from ray import cloudpickle
 
-    from zhinao.flows import rewrite as rewrite_flow
+    from zhinao.tasks.generate import generation as rewrite_flow
     from zhinao.tasks.generate import rewrite
 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])    # Ray workers cannot import tests/
@@ -314,7 +314,7 @@ def test_rm_score_filters_each_category_below_mean_minus_std(smollm2, tmp_path):
 
 
 def test_rm_filter_drops_exactly_the_conversations_under_their_category_threshold(smollm2, tmp_path):
-    from zhinao.flows.rm_filter import RM_FILTER_STAGE, RMFilterParams
+    from zhinao.tasks.reward.filter_stage import RM_FILTER_STAGE, RMFilterParams
     from zhinao.tasks.reward.scorer import RewardScorer
 
     store = Store()
@@ -346,7 +346,7 @@ def test_rm_filter_drops_exactly_the_conversations_under_their_category_threshol
 
 
 def test_rm_filter_names_conversations_without_a_final_assistant_turn(smollm2, tmp_path):
-    from zhinao.flows.rm_filter import RM_FILTER_STAGE, RMFilterParams
+    from zhinao.tasks.reward.filter_stage import RM_FILTER_STAGE, RMFilterParams
 
     store = Store()
     _tiny_reward_model(tmp_path / "rm", smollm2)

@@ -7,7 +7,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from zhinao.flows.ingest import INGEST, IngestParams
+from zhinao.tasks.ingest.stage import INGEST, IngestParams
 from zhinao.flows.stage import execute_stage
 from zhinao.tasks.corpus.generate import generate
 from zhinao.tasks.corpus.warcfile import gz_member, http_response, warc_record

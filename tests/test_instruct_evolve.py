@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from zhinao.flows.instruct_evolve import INSTRUCT_EVOLVE_STAGE, InstructEvolveParams
+from zhinao.tasks.evolve.stage import INSTRUCT_EVOLVE_STAGE, InstructEvolveParams
 from zhinao.flows.stage import execute_stage
 from zhinao.tasks.chat.schema import message_problem
 from zhinao.tasks.eval.ifeval import complies

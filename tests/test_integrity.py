@@ -225,7 +225,7 @@ def test_names_made_before_stay_readable(zhinao_home):
 
 
 def test_the_data_pipeline_stops_at_a_stage_that_kept_nothing():
-    from zhinao.flows.pipelines import EmptyOutput, nonempty
+    from zhinao.flows.pipeline import EmptyOutput, nonempty
     from zhinao.flows.stage import StageResult
 
     r = StageResult(stage="quality", ref="quality@abc", version="abc", cache_hit=False, rows=0,

@@ -98,7 +98,7 @@ def test_bad_merges_fail_with_what_is_wrong(three, tmp_path):
 
 
 def test_stage_makes_a_model_version_with_the_merged_models_as_parents(three):
-    from zhinao.flows.merge import MERGE, MergeParams
+    from zhinao.tasks.align.merge_stage import MERGE, MergeParams
     from zhinao.flows.stage import execute_stage
     from zhinao.tasks.store import Store
 

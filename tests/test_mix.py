@@ -4,7 +4,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from zhinao.flows.mix import MIX_STAGE1, MIX_STAGE2, MixParams, MixStage2Params
+from zhinao.tasks.mix.stage import MIX_STAGE1, MIX_STAGE2, MixParams, MixStage2Params
 from zhinao.flows.stage import execute_stage
 from zhinao.tasks.mix.resolve import resolve
 from zhinao.tasks.mix.spec import STAGE1, STAGE2, MixSource, MixSpec

@@ -6,8 +6,8 @@ import logging
 import pyarrow as pa
 import pytest
 
-from zhinao.flows.mix import MIX_STAGE2, MixStage2Params
-from zhinao.flows.pipelines import only_made
+from zhinao.tasks.mix.stage import MIX_STAGE2, MixStage2Params
+from zhinao.tasks.mix.stage import only_made
 from zhinao.flows.stage import execute_stage
 from zhinao.tasks.mix.phases import SCHEMA
 from zhinao.tasks.store import Store
@@ -67,9 +67,9 @@ def test_every_way_a_source_empties_is_named():
 
 
 def test_downstream_an_empty_mixture_is_named_or_skipped(web_only, monkeypatch, caplog):
-    from zhinao.flows import pipelines
-    from zhinao.flows.tokenize import TOKENS_STAGE2, TokenizeParams
-    from zhinao.flows.tokenizer import TOKENIZER, TokenizerParams
+    from zhinao.flows import pipeline, pipelines
+    from zhinao.tasks.tokens.stage import TOKENS_STAGE2, TokenizeParams
+    from zhinao.tasks.tokenizer.stage import TOKENIZER, TokenizerParams
     from zhinao.tasks.corpus.labelled import labelled_articles
 
     ref, params = web_only
@@ -87,13 +87,14 @@ def test_downstream_an_empty_mixture_is_named_or_skipped(web_only, monkeypatch, 
     def stub(name):
         def run_stage(params, inputs=None):
             ran.append(name)
-            return pipelines.StageResult(stage=name, ref=f"{name}@x", version="x", cache_hit=False, rows=1)
+            return pipeline.StageResult(stage=name, ref=f"{name}@x", version="x", cache_hit=False, rows=1)
         return run_stage
 
-    for name in ("tokenizer", "tokens_stage1", "tokens_stage2", "pretrain_stage1", "pretrain_stage2"):
-        monkeypatch.setattr(pipelines, name, stub(name))
+    for name in ("tokenizer", "tokens-stage1", "tokens-stage2", "pretrain-stage1", "pretrain-stage2"):
+        monkeypatch.setitem(pipeline.flows(), name, stub(name))
     with caplog.at_level(logging.WARNING):
         results = pipelines.model.fn(pipelines.ModelParams())
-    assert ran == ["tokenizer", "tokens_stage1", "pretrain_stage1"] and len(results) == 3
-    assert any(f"{mix} is an empty mixture" in r.getMessage() and "skipping tokens-stage2 and pretrain-stage2"
-               in r.getMessage() for r in caplog.records)
+    assert ran == ["tokenizer", "tokens-stage1", "pretrain-stage1"] and len(results) == 3
+    said = [r.getMessage() for r in caplog.records]
+    assert any(f"{mix} is an empty mixture" in m and "skipping tokens-stage2" in m for m in said), said
+    assert any("skipping pretrain-stage2: it reads ['tokens-stage2'], which this run skipped" in m for m in said)

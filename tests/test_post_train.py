@@ -2,14 +2,14 @@
 rm-filter of the SFT data with that reward model -> sft; the lineage of the SFT model."""
 from __future__ import annotations
 
-from zhinao.flows.evaluate import EvalParams
-from zhinao.flows.instruct_evolve import InstructEvolveParams
+from zhinao.tasks.eval.stage import EvalParams
+from zhinao.tasks.evolve.stage import InstructEvolveParams
 from zhinao.flows.post_train import PostTrainParams, post_train
-from zhinao.flows.preference_data import PreferenceDataParams
-from zhinao.flows.reward_model import RewardModelParams
-from zhinao.flows.rm_filter import RMFilterParams
-from zhinao.flows.sft import SFTParams
-from zhinao.flows.sft_data import SftDataParams
+from zhinao.tasks.reward.preference_stage import PreferenceDataParams
+from zhinao.tasks.reward.model_stage import RewardModelParams
+from zhinao.tasks.reward.filter_stage import RMFilterParams
+from zhinao.tasks.sft.stage import SFTParams
+from zhinao.tasks.sftdata.stage import SftDataParams
 from zhinao.tasks.generate import engine
 from zhinao.tasks.store import Store
 from tests.evolve_standin import StandIn

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from zhinao.flows.pretrain import PRETRAIN_STAGE1, PRETRAIN_STAGE2, AnnealParams, PretrainParams, pretrain_stage1, pretrain_stage2
+from zhinao.tasks.pretrain.stage import PRETRAIN_STAGE1, PRETRAIN_STAGE2, AnnealParams, PretrainParams
+
+from zhinao.flows.stages import pretrain_stage1, pretrain_stage2
 from zhinao.flows.stage import execute_stage
 from zhinao.model import checkpoint
 from zhinao.model.hf import config_from_hf, import_hf
@@ -305,8 +307,10 @@ def test_ablation_separates_a_deduplicated_from_a_raw_corpus(prefect_harness):
     corpus through dedup-exact: with equal compute, the deduplicated data validates better."""
     import pyarrow as pa
 
-    from zhinao.flows.ablate import ABLATE, AblateParams, ablate
-    from zhinao.flows.dedup_exact import DEDUP_EXACT, ExactDedupParams
+    from zhinao.tasks.ablate.stage import ABLATE, AblateParams
+
+    from zhinao.flows.stages import ablate
+    from zhinao.tasks.dedup.exact_stage import DEDUP_EXACT, ExactDedupParams
     from zhinao.tasks.corpus.labelled import labelled_articles
 
     refs = token_versions()

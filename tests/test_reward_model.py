@@ -16,8 +16,8 @@ import pytest
 import torch
 from transformers import AutoConfig
 
-from zhinao.flows.preference_data import PREFERENCE_DATA, PreferenceDataParams
-from zhinao.flows.reward_model import REWARD_MODEL, RewardModelParams
+from zhinao.tasks.reward.preference_stage import PREFERENCE_DATA, PreferenceDataParams
+from zhinao.tasks.reward.model_stage import REWARD_MODEL, RewardModelParams
 from zhinao.flows.stage import execute_stage
 from zhinao.model.launch import TrainingFailed
 from zhinao.model.train import KILL_AT_STEP

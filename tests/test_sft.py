@@ -11,8 +11,8 @@ import pyarrow as pa
 import pytest
 import torch
 
-from zhinao.flows.evaluate import EvalParams
-from zhinao.flows.sft import SFT, SFTParams
+from zhinao.tasks.eval.stage import EvalParams
+from zhinao.tasks.sft.stage import SFT, SFTParams
 from zhinao.flows.stage import execute_stage
 from zhinao.model.config import preset
 from zhinao.model.hf import export_hf, import_hf

@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from zhinao.flows.sft_data import SFT_DATA_STAGE, SftDataParams
+from zhinao.tasks.sftdata.stage import SFT_DATA_STAGE, SftDataParams
 from zhinao.flows.stage import execute_stage
 from zhinao.tasks.chat.layouts import parse_file
 from zhinao.tasks.chat.schema import CHAT, LABELS, SFT, chat_id, message_problem

@@ -159,7 +159,7 @@ TRAIN = dict(steps=12, checkpoint_every=4, seq_len=64, micro_batch=8, max_lr=3e-
 def trained_uninterrupted(tmp_path_factory):
     """pretrain-stage1 on the test token shards, nobody stopping it: its version and loss records."""
     from tests.pretrain_data import token_versions
-    from zhinao.flows.pretrain import PRETRAIN_STAGE1, PretrainParams
+    from zhinao.tasks.pretrain.stage import PRETRAIN_STAGE1, PretrainParams
     from zhinao.flows.stage import execute_stage
     from zhinao.model.metrics import read_metrics
     from zhinao.tasks.store import Store

@@ -176,7 +176,7 @@ def test_asking_for_the_audit_later_keeps_the_version_and_everything_downstream(
 
 
 def test_run_cadences_are_not_in_a_training_version_id():
-    from zhinao.flows.pretrain import PretrainParams
+    from zhinao.tasks.pretrain.stage import PretrainParams
 
     base = PretrainParams().key_params()
     assert PretrainParams(checkpoint_every=7, keep_checkpoints=5, eval_every=3, audit=True).key_params() == base

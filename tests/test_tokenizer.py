@@ -4,7 +4,7 @@ import pyarrow as pa
 import pytest
 
 from zhinao.flows.stage import execute_stage
-from zhinao.flows.tokenizer import TOKENIZER, TokenizerParams
+from zhinao.tasks.tokenizer.stage import TOKENIZER, TokenizerParams
 from zhinao.tasks.corpus.labelled import labelled_articles
 from zhinao.tasks.store import Store
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from zhinao.flows.stage import execute_stage
-from zhinao.flows.tokenize import TOKENS_STAGE1, TokenizeParams
-from zhinao.flows.tokenizer import TOKENIZER, TokenizerParams
+from zhinao.tasks.tokens.stage import TOKENS_STAGE1, TokenizeParams
+from zhinao.tasks.tokenizer.stage import TOKENIZER, TokenizerParams
 from zhinao.model.data import TokenWindows
 from zhinao.tasks.corpus.labelled import labelled_articles
 from zhinao.tasks.store import Store

@@ -6,11 +6,11 @@ import sys
 import pyarrow as pa
 import pytest
 
-from zhinao.flows.annotate import ANNOTATE, AnnotateParams
-from zhinao.flows.classify import CLASSIFY, ClassifyParams
-from zhinao.flows.rebalance import REBALANCE, RebalanceParams
+from zhinao.tasks.topics.annotate_stage import ANNOTATE, AnnotateParams
+from zhinao.tasks.topics.classify_stage import CLASSIFY, ClassifyParams
+from zhinao.tasks.topics.rebalance_stage import REBALANCE, RebalanceParams
 from zhinao.flows.stage import execute_stage
-from zhinao.flows.topic_model import TOPIC_MODEL, TopicModelParams
+from zhinao.tasks.topics.model_stage import TOPIC_MODEL, TopicModelParams
 from zhinao.tasks.corpus.labelled import TAXONOMY_IDS, labelled_articles
 from zhinao.tasks.runtime.sampling import threshold
 from zhinao.tasks.store import Store

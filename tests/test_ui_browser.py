@@ -29,13 +29,20 @@ def pipeline_home(prefect_harness, sample_crawl, tmp_path_factory):
     saved = os.environ.get("ZHINAO_HOME")
     os.environ["ZHINAO_HOME"] = str(home)
     try:
-        from zhinao.flows.dedup_exact import ExactDedupParams, dedup_exact
-        from zhinao.flows.dedup_minhash import MinHashParams, dedup_minhash
-        from zhinao.flows.extract import ExtractParams, extract
-        from zhinao.flows.ingest import IngestParams, ingest
-        from zhinao.flows.langid import LangIdParams, langid
-        from zhinao.flows.quality import QualityParams, quality
-        from zhinao.flows.tokenizer import TokenizerParams, tokenizer
+        from zhinao.tasks.dedup.exact_stage import ExactDedupParams
+        from zhinao.flows.stages import dedup_exact
+        from zhinao.tasks.dedup.minhash_stage import MinHashParams
+        from zhinao.flows.stages import dedup_minhash
+        from zhinao.tasks.extract.stage import ExtractParams
+        from zhinao.flows.stages import extract
+        from zhinao.tasks.ingest.stage import IngestParams
+        from zhinao.flows.stages import ingest
+        from zhinao.tasks.langid.stage import LangIdParams
+        from zhinao.flows.stages import langid
+        from zhinao.tasks.quality.stage import QualityParams
+        from zhinao.flows.stages import quality
+        from zhinao.tasks.tokenizer.stage import TokenizerParams
+        from zhinao.flows.stages import tokenizer
 
         ingest(IngestParams(sources=[str(sample_crawl)], use_ray=False))
         for flow, params in ((extract, ExtractParams), (langid, LangIdParams), (quality, QualityParams),

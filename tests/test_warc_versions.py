@@ -4,7 +4,7 @@ import hashlib
 import io
 from base64 import b32encode
 
-from zhinao.flows.ingest import INGEST, IngestParams
+from zhinao.tasks.ingest.stage import INGEST, IngestParams
 from zhinao.flows.stage import execute_stage
 from zhinao.tasks.corpus.warcfile import gz_member
 from zhinao.tasks.ingest.warc import Malformed, WarcRecord, iter_records

@@ -14,17 +14,19 @@ from prefect.context import FlowRunContext
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from zhinao.tasks.align.choose import choose, compare, route_weights, text_table
+from zhinao.tasks.align.merge_stage import MergeParams
+from zhinao.tasks.align.pairs_stage import DPOPairsParams
+from zhinao.tasks.align.stage import DPOLoraParams, GRPOParams, LoraParams, ReMaxParams
 from zhinao.tasks.eval.compare import plot
+from zhinao.tasks.eval.stage import EvalParams
 from zhinao.tasks.pretrain.run import logger
 from zhinao.tasks.settings import get_settings
 from zhinao.tasks.store import Store
 
-from .align import DPOLoraParams, GRPOParams, LoraParams, ReMaxParams, dpo_lora, grpo, remax
 from .dpo_iterative import DPOIterativeParams, dpo_iterative, pinned
-from .dpo_pairs import DPOPairsParams
-from .evaluate import EvalParams, evaluate
-from .merge import MergeParams, merge
 from .stage import StageResult
+from .stages import dpo_lora, evaluate, grpo, merge, remax
+
 
 def _light_eval() -> EvalParams:
     return EvalParams(tasks=["perplexity", "ifeval"], limit=12, max_tokens=64)

@@ -383,9 +383,11 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 @with_api
 def cmd_ablate(args: argparse.Namespace):
     """The ablate stage with the datasets as arguments; prints the comparison table."""
-    from .ablate import AblateParams, ablate
+    from zhinao.tasks.ablate.stage import AblateParams
+
     from .params import parse_params
     from .registry import Target
+    from .stages import ablate
 
     params = parse_params(AblateParams, [f"datasets={json.dumps(args.datasets)}"] + (args.param or []))
     inputs = parse_inputs(args.input, Target("ablate", ablate, AblateParams, "stage"), params) if args.input else None
@@ -407,6 +409,36 @@ def _ablate_table(result, params) -> int:
     return 0
 
 
+class TargetsHelp(argparse.Action):
+    """`zhinao run --help`: the usage, then every stage and pipeline as declared (name, what it reads,
+    the first sentence of its description), by group."""
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from zhinao.tasks.registry import upstream
+
+        from .registry import targets
+
+        parser.print_help()
+        found = targets()
+        for kind in ("stage", "pipeline"):
+            print(f"\n{kind}s (group: what it does; <- what it reads):")
+            for t in found.values():
+                if t.kind == kind:
+                    reads = upstream(t.flow.stage) if kind == "stage" else ()
+                    print(f"  {t.name:<16} {t.tags[0] if t.tags else '':<13} {first_sentence(t.description, 72)}"
+                          + (f" <- {', '.join(reads)}" if reads else ""))
+        print("\nevery parameter of every stage and pipeline: docs/stages.md")
+        parser.exit()
+
+
+def first_sentence(text: str, width: int) -> str:
+    """The description's first sentence, cut to `width` characters."""
+    head = " ".join(text.split()).split(". ")[0].rstrip(".")
+    return head if len(head) <= width else head[:width - 1].rstrip() + "…"
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     _need_server("`zhinao worker`")
     return _prefect(["worker", "start", "--pool", args.pool, "--type", "process"])
@@ -415,7 +447,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="zhinao", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run a stage or a pipeline (cached: unchanged inputs are not recomputed)")
+    run = sub.add_parser("run", help="run a stage or a pipeline (cached: unchanged inputs are not recomputed)",
+                         add_help=False)
+    run.add_argument("-h", "--help", action=TargetsHelp, help="show this help and every stage and pipeline")
     run.add_argument("target", help="stage (ingest) or pipeline (data)")
     run.add_argument("--param", "-p", action="append", metavar="KEY=VALUE",
                      help="parameter; dotted keys for pipelines (ingest.shard_rows=100)")

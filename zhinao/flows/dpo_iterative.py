@@ -8,12 +8,13 @@ from __future__ import annotations
 from prefect import flow
 from pydantic import BaseModel, ConfigDict, Field
 
+from zhinao.tasks.align.pairs_stage import DPOPairsParams
+from zhinao.tasks.align.stage import DPOParams
 from zhinao.tasks.generate.models import resolve_model
 from zhinao.tasks.store import Store
 
-from .align import DPOParams, dpo
-from .dpo_pairs import DPOPairsParams, dpo_pairs
 from .stage import StageResult
+from .stages import dpo, dpo_pairs
 
 
 class DPOIterativeParams(BaseModel):

@@ -1,29 +1,9 @@
-"""Base parameter model every stage's parameters extend."""
+"""Command-line parameters: `KEY=VALUE` pairs into a stage's or pipeline's parameter model, and one-line
+errors that say what a parameter allows."""
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-# Parameters that change how a stage runs but not what it produces stay out of the version id.
-NOT_IN_KEY = {"cache_key": False}
-
-
-class StageParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    # the audit is a side version: asking for it later computes it without a new main version
-    audit: bool = Field(False, description="Also write dropped documents, each with its drop_reason, "
-                                           "to an audit side version `<stage>.dropped`.", json_schema_extra=NOT_IN_KEY)
-    use_ray: bool = Field(True, description="Run splits as Ray tasks (False: in-process, for debugging).",
-                          json_schema_extra=NOT_IN_KEY)
-    num_cpus: int | None = Field(None, gt=0, description="CPUs for a local Ray (default: all).",
-                                 json_schema_extra=NOT_IN_KEY)
-
-    def key_params(self) -> dict[str, Any]:
-        """The parameters that define the output, canonicalised for the version id."""
-        skip = {name for name, f in type(self).model_fields.items()
-                if isinstance(f.json_schema_extra, dict) and f.json_schema_extra.get("cache_key") is False}
-        return self.model_dump(mode="json", exclude=skip)
+from pydantic import BaseModel, ValidationError
 
 
 def parse_params(model: type[BaseModel], pairs: list[str]) -> BaseModel:

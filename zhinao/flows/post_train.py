@@ -7,13 +7,15 @@ the reward model)."""
 from prefect import flow
 from pydantic import BaseModel, ConfigDict, Field
 
-from .instruct_evolve import InstructEvolveParams, instruct_evolve
-from .preference_data import PreferenceDataParams, preference_data
-from .reward_model import RewardModelParams, reward_model
-from .rm_filter import RMFilterParams, rm_filter
-from .sft import SFTParams, sft
-from .sft_data import SftDataParams, sft_data
+from zhinao.tasks.evolve.stage import InstructEvolveParams
+from zhinao.tasks.reward.filter_stage import RMFilterParams
+from zhinao.tasks.reward.model_stage import RewardModelParams
+from zhinao.tasks.reward.preference_stage import PreferenceDataParams
+from zhinao.tasks.sft.stage import SFTParams
+from zhinao.tasks.sftdata.stage import SftDataParams
+
 from .stage import StageResult
+from .stages import instruct_evolve, preference_data, reward_model, rm_filter, sft, sft_data
 
 
 class PostTrainParams(BaseModel):

@@ -1,26 +1,26 @@
-"""The stage contract: declare a Stage once, get a cached, retryable, Ray-run Prefect flow.
+"""The stage runner: a declared Stage (zhinao/tasks/declare.py) becomes a cached, retryable, Ray-run
+Prefect flow.
 
 A stage flow: resolve inputs -> compute version id -> return early on cache hit -> run the splits
 on Ray -> commit one version (and its audit side version) -> publish artifacts.
 """
-import logging
 import time
-from dataclasses import dataclass, field
 from types import SimpleNamespace
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from prefect import flow, get_run_logger
-from prefect.exceptions import MissingContextError
+from prefect import flow
 from pydantic import BaseModel
 
+from zhinao.tasks.declare import Plan, RunContext, Stage, resume_folder, stage_modules
+from zhinao.tasks.params import StageParams
 from zhinao.tasks.runtime.drops import merge as merge_drops
-from zhinao.tasks.runtime.ray_exec import Actors, Process, SplitResult, init_ray, run_splits
+from zhinao.tasks.runtime.ray_exec import init_ray, run_splits
 from zhinao.tasks.stats import StageStats, dropped_text
 from zhinao.tasks.store import Manifest, Store, schema_fields, version_id, write_shard
-from zhinao.tasks.store.closure import closure, files_fingerprint, module_of
+from zhinao.tasks.store.closure import closure, files_fingerprint
 from zhinao.tasks.store.external import external_sources
 from zhinao.tasks.store.integrity import DamagedVersion, summary
 from zhinao.tasks.store.lease import Lease, sweep_dead
@@ -28,79 +28,13 @@ from zhinao.tasks.store.writer import sweep_staging
 
 from .artifacts import publish_artifacts
 from .lineage_events import StageRunEvents
-from .params import StageParams
+from .hooks import install_prefect_hooks, run_logger
 from .retry import retryable
+
+install_prefect_hooks()      # tasks/ log and report progress through Prefect in stage flows
 
 
 TABLE_KINDS = ("dataset", "eval")      # versions of Parquet rows (the others are folders of files)
-
-
-@dataclass
-class Plan:
-    """What a stage will do: its splits (one Ray task each) and the raw sources it reads, whose
-    fingerprints are part of the version id."""
-    splits: list[Any]
-    sources: list[dict[str, Any]] = field(default_factory=list)
-    schema: pa.Schema | None = None       # output schema when it depends on the input's
-    info: dict[str, Any] = field(default_factory=dict)   # what a multi-phase driver needs to know
-    parents: list[Manifest] = field(default_factory=list)  # versions named by params (a model version)
-
-    @property
-    def key(self) -> list[dict[str, Any]]:
-        """Sources as they enter the version id: by name and content, not by location."""
-        return [{k: v for k, v in s.items() if k != "uri"} for s in self.sources]
-
-
-@dataclass
-class Stage:
-    name: str
-    params: type[StageParams]
-    plan: Callable[[StageParams, list[Manifest], Store], Plan]
-    process: Process
-    schema: pa.Schema | None              # fixed output schema, or None when the plan gives it
-    code: tuple[str, ...]                 # modules/packages whose source defines the output
-    # upstream datasets (by default their latest version), or a function of the params naming them
-    inputs: tuple[str, ...] | Callable[[Any], tuple[str, ...]] = ()
-    # Multi-phase stages (global dedup) drive their own Ray work; the default runs one task per split.
-    run: Callable[["RunContext"], list[SplitResult]] | None = None
-    actors: Actors | None = None          # model-backed stages: splits go to long-lived actors
-    description: str = ""
-    kind: str = "dataset"                 # "model" / "tokens": the splits write files, not Parquet
-    retries: int = 2
-    retry_delay_s: float = 5.0
-    timeout_s: float | None = None
-
-
-@dataclass
-class RunContext:
-    """What a multi-phase stage's driver gets: run_splits() for each phase, a scratch folder for
-    intermediate (shuffle) files inside the staging area, and the final output folders."""
-    stage: Stage
-    params: Any
-    plan: Plan
-    store: Store
-    output: str                    # staging folder of the version (store-relative)
-    audit: str | None              # staging folder of the audit version, when auditing
-    use_ray: bool
-    version: str = ""
-
-    @property
-    def resume(self) -> str:
-        """Work kept across attempts of this version (finished generation batches); removed on commit."""
-        return resume_folder(self.stage.name, self.version)
-
-    @property
-    def scratch(self) -> str:
-        return f"{self.output}/_scratch"
-
-    def map(self, process: Process, splits: list[Any], desc: str, output: str | None = None,
-            audit: str | None = None, actors: Actors | None = None) -> list[SplitResult]:
-        return run_splits(process, splits, self.params, self.store.root, output or self.scratch, audit,
-                          desc=f"{self.stage.name}: {desc}", use_ray=self.use_ray, actors=actors)
-
-    def final(self, process: Process, splits: list[Any], desc: str = "write",
-              actors: Actors | None = None) -> list[SplitResult]:
-        return self.map(process, splits, desc, output=self.output, audit=self.audit, actors=actors)
 
 
 class StageResult(BaseModel):
@@ -114,30 +48,8 @@ class StageResult(BaseModel):
     stats: dict[str, Any] = {}
 
 
-def stage_modules(stage: Stage) -> tuple[str, ...]:
-    """Where the stage's code starts: the modules of its plan, process, driver and input function,
-    plus what it names; the fingerprint follows their imports through the repository."""
-    parts = (stage.params, stage.plan, stage.process, stage.run, stage.inputs if callable(stage.inputs) else None)
-    found = [module_of(f) for part in parts if part is not None for f in _code_of(part)]
-    return tuple(dict.fromkeys([m for m in found if m] + list(stage.code)))
-
-
-def _code_of(obj: Any) -> list[Any]:
-    """A function or class is code; an object (ShardMap(fn)) is its class and the functions it holds."""
-    if isinstance(obj, type) or hasattr(obj, "__code__"):
-        return [obj]
-    return [type(obj), *(v for v in getattr(obj, "__dict__", {}).values() if callable(v))]
-
-
-def resume_folder(stage: str, version: str) -> str:
-    return f".resume/{stage}/{version}"
-
-
-def _logger() -> logging.Logger | logging.LoggerAdapter:
-    try:
-        return get_run_logger()
-    except MissingContextError:
-        return logging.getLogger("zhinao.stage")
+def _logger():
+    return run_logger("zhinao.stage")
 
 
 def _flow_run_id() -> str | None:

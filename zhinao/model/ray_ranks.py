@@ -18,8 +18,8 @@ from typing import Callable
 
 import ray
 
-from .launch import (TRAIN_MODULE, cpu_threads, describe_exit, free_port, rank_env, terminate, train_command,
-                     with_own_tools)
+from .ranks import (TRAIN_MODULE, cpu_threads, describe_exit, free_port, rank_env, terminate, train_command,
+                    with_own_tools)
 from .shared_paths import require_visible
 from .tail import LineTail
 

@@ -25,6 +25,20 @@ EDGES = pa.schema([("u", pa.int64()), ("v", pa.int64())])
 MAX_ROUNDS = 64
 
 
+def ref_split(refs: np.ndarray) -> np.ndarray:
+    """The input split of each node: documents are nodes `ref = split << 32 | row`."""
+    return (refs >> 32).astype(np.int64)
+
+
+def ref_row(refs: np.ndarray) -> pa.Array:
+    """The row within its split of each node."""
+    return pa.array(refs & 0xFFFFFFFF, pa.int64())
+
+
+def write_by_split(root, folder: str, name: str, table: pa.Table, splits: np.ndarray) -> None:
+    write_partitioned(root, folder, name, table, splits)
+
+
 def write_edges(root, folder: str, name: str, a: np.ndarray, b: np.ndarray, partitions: int) -> None:
     """Undirected edges a-b, both directions, partitioned by their first node; self loops dropped."""
     keep = a != b
@@ -125,8 +139,6 @@ def connected_components(run: RunPhase, partitions: list[dict[str, Any]], folder
 def stars(split: dict[str, Any], params: Any, sink: ShardSink, stats: StageStats) -> None:
     """After convergence: each node with only larger neighbours represents them. Writes members
     (row, rep) per member's split and representatives (row) per representative's split."""
-    from .lsh import ref_row, ref_split, write_by_split
-
     root, p = split["root"], split["partition"]
     reps, members, member_reps = [], [], []
     for u, nbrs in _neighbourhoods(*read_edges(root, split["source"], p)):

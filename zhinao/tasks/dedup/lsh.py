@@ -23,24 +23,13 @@ import pyarrow as pa
 from ..runtime.sink import ShardSink
 from ..stats import StageStats
 from ..store.writer import write_shard
-from .components import write_edges
+# the graph's nodes (refs) and edges are the components' own; ref_row stays importable from here too
+from .components import ref_row, ref_split, write_by_split, write_edges  # noqa: F401
 from .minhash import MinHasher, estimated_jaccard
 from .shuffle import read_partition, read_table, write_partitioned
 
 BANDS = pa.schema([("band", pa.int16()), ("key", pa.uint64()), ("ref", pa.int64())])
 PAIRS = pa.schema([("a", pa.int64()), ("b", pa.int64())])
-
-
-def ref_split(refs: np.ndarray) -> np.ndarray:
-    return (refs >> 32).astype(np.int64)
-
-
-def ref_row(refs: np.ndarray) -> pa.Array:
-    return pa.array(refs & 0xFFFFFFFF, pa.int64())
-
-
-def write_by_split(root, folder: str, name: str, table: pa.Table, splits: np.ndarray) -> None:
-    write_partitioned(root, folder, name, table, splits)
 
 
 def hasher(params: Any) -> MinHasher:

@@ -1,14 +1,19 @@
-"""extract: per-document batch function (HTML -> main text, title, which extractor won)."""
+"""extract: HTML -> main text (trafilatura / resiliparse, chosen per page), title and which extractor won;
+the per-document batch function and the stage declaration."""
 from __future__ import annotations
 
 import logging
-from typing import Any
-
 import pyarrow as pa
+from typing import Any, Literal
 
+from pydantic import Field
+
+from ..params import StageParams
+from ..runtime.docstage import document_stage
 from ..runtime.mapper import split_by_reason
 from ..stats import StageStats
 from .extractors import EXTRACTORS
+
 
 log = logging.getLogger("zhinao.extract")
 
@@ -44,3 +49,15 @@ def extract_batch(table: pa.Table, params: Any, stats: StageStats) -> tuple[pa.T
     table = table.append_column("title", pa.array(titles, pa.string()))
     table = table.append_column("extractor", pa.array(used, pa.string()))
     return split_by_reason(table, reasons)
+
+
+class ExtractParams(StageParams):
+    extractor: Literal["auto", "trafilatura", "resiliparse"] = Field(
+        "auto", description="'auto' chooses per page between trafilatura (precision, then recall mode) and "
+                            "resiliparse; or name one extractor.")
+    min_chars: int = Field(1, ge=1, description="Pages whose main text is shorter are dropped as 'no_main_text'.")
+
+
+EXTRACT = document_stage(
+    "extract", ExtractParams, extract_batch, ADDED, code=("zhinao.tasks.extract", "zhinao.tasks.runtime.mapper"),
+    input="ingest", description="HTML to main text; pages with no main text are dropped with a reason.", tags=("data",), pipeline="data")

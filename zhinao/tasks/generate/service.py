@@ -54,7 +54,7 @@ def choose_backend(backend: str, endpoint: str | None) -> str:
 @contextmanager
 def serving(p: Any, model_path: str, served_name: str) -> Iterator[GenSpec]:
     """`p`: the stage's generation params (backend, endpoint, batch_size, device, ... see
-    zhinao/flows/generation.py). Yields the spec workers build their generator from."""
+    zhinao/tasks/generate/generation.py). Yields the spec workers build their generator from."""
     backend = choose_backend(p.backend, p.endpoint)
     common = dict(model_path=model_path, served_name=served_name, batch_size=p.batch_size, device=p.device,
                   concurrency=p.concurrency)

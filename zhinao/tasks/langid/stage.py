@@ -1,14 +1,19 @@
 """langid: language and score per document, keep-list and score threshold as drop reasons."""
 from __future__ import annotations
 
+import pyarrow as pa
 from typing import Any
 
-import pyarrow as pa
+from pydantic import Field
 
+from ..bounds import Fraction
+from ..params import StageParams
+from ..runtime.docstage import document_stage
 from ..runtime.mapper import split_by_reason
 from ..stats import StageStats
 from .model import predict
 from .script import chinese_script, identify
+
 
 ADDED = (pa.field("lang", pa.string()), pa.field("lang_score", pa.float32()), pa.field("lang_script", pa.string()),
          pa.field("lang_method", pa.string()))      # 'model': lid.176's label; 'script': script evidence's
@@ -55,3 +60,17 @@ def langid_batch(table: pa.Table, params: Any, stats: StageStats) -> tuple[pa.Ta
         else:
             table = table.append_column(field.name, column)
     return split_by_reason(table, reasons)
+
+
+class LangIdParams(StageParams):
+    keep: list[str] = Field(default_factory=lambda: ["zh", "en"],
+                            description="Languages to keep (ISO 639 codes as lid.176 gives them); 'zh-Hans' or "
+                                        "'zh-Hant' keeps one Chinese script only; empty keeps all.")
+    min_score: float = Field(0.65, ge=0, le=1, description="Drop documents whose top language probability is lower.")
+    min_score_by_lang: dict[str, Fraction] = Field(default_factory=dict,
+                                                description="Per-language thresholds overriding min_score.")
+
+
+LANGID = document_stage(
+    "langid", LangIdParams, langid_batch, ADDED, code=("zhinao.tasks.langid", "zhinao.tasks.runtime.mapper"),
+    input="extract", description="Language ID with fastText lid.176; keeps the configured languages.", tags=("data",), pipeline="data")

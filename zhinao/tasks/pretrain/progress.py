@@ -1,5 +1,6 @@
-"""Follow a running job's metrics file: a progress bar, a log line every so often, and a Prefect
-progress artifact the UI shows while the flow runs."""
+"""Follow a running job's metrics file: a progress bar, a log line every so often, and a progress
+report (under Prefect: a progress artifact the UI shows while the flow runs; zhinao/flows/hooks.py).
+The follower runs where the run is launched (the driver), never in a training rank."""
 from __future__ import annotations
 
 import logging
@@ -11,6 +12,7 @@ from tqdm import tqdm
 from zhinao.model.metrics import parse_rows
 from zhinao.model.tail import LineTail
 
+from ..runtime import hooks
 from ..stats import artifact_key
 
 
@@ -20,7 +22,7 @@ class MetricsFollower:
         self.total, self.key, self.log, self.log_every_s = total_steps, key, logger, log_every_s
         self.tail, self.last_log, self.step = LineTail(path), 0.0, 0
         self.bar = tqdm(total=total_steps, desc=key, unit="step", leave=False)
-        self.artifact = _create_progress(key)
+        self.artifact = hooks.progress_start(artifact_key(key), f"training progress of {key}")
 
     def __call__(self) -> None:
         rows = parse_rows("\n".join(self.tail.read()))
@@ -38,23 +40,8 @@ class MetricsFollower:
                           row["loss"], row["lr"], row["grad_norm"],
                           f" {row['tokens_per_s']:.0f} tokens/s" if row.get("tokens_per_s") else "",
                           f" MFU {row['mfu']:.1%}" if row.get("mfu") else "")
-        _update_progress(self.artifact, 100.0 * row["step"] / self.total)
+        hooks.progress_update(self.artifact, 100.0 * row["step"] / self.total)
 
     def close(self) -> None:
         self.bar.close()
 
-
-def _create_progress(key: str):
-    from prefect.artifacts import create_progress_artifact
-    from prefect.context import FlowRunContext
-
-    if FlowRunContext.get() is None:
-        return None
-    return create_progress_artifact(0.0, key=artifact_key(key), description=f"training progress of {key}")
-
-
-def _update_progress(artifact, percent: float) -> None:
-    if artifact is not None:
-        from prefect.artifacts import update_progress_artifact
-
-        update_progress_artifact(artifact, min(100.0, percent))

@@ -14,6 +14,7 @@ from zhinao.model.schedule import LRSchedule, plot_schedules
 from zhinao.model.train_spec import TrainSpec
 
 from ..plots import to_reports
+from ..runtime import hooks
 from ..runtime.ray_exec import init_ray
 from .progress import MetricsFollower
 from .report import plot_loss, rounded, thin
@@ -29,14 +30,9 @@ def precision_source(spec: dict[str, Any] | Any) -> dict[str, str]:
     return {"name": "resolved/precision", "fingerprint": "bf16" if bf16 else "fp32"}
 
 
-def logger():
-    from prefect import get_run_logger
-    from prefect.exceptions import MissingContextError
-
-    try:
-        return get_run_logger()
-    except MissingContextError:
-        return logging.getLogger("zhinao.pretrain")
+def logger() -> logging.Logger | logging.LoggerAdapter:
+    """The run's logger (Prefect's, through the hook zhinao/flows/hooks.py installs), else zhinao.pretrain's."""
+    return hooks.logger("zhinao.pretrain")
 
 
 def schedules(split: dict[str, Any], spec: TrainSpec) -> list[tuple[str, LRSchedule]]:

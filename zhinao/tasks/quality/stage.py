@@ -1,17 +1,20 @@
 """quality: run the named filters in order; signals become columns, the first failure the drop reason."""
 from __future__ import annotations
 
+import pyarrow as pa
 from typing import Any, Callable
 
-import pyarrow as pa
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from ..params import StageParams
+from ..runtime.docstage import document_stage
 from ..runtime.mapper import split_by_reason
 from ..stats import StageStats
 from .c4 import C4Config, c4
 from .fineweb import FineWebConfig, fineweb
 from .gopher import GopherQualityConfig, GopherRepetitionConfig, gopher_quality, gopher_repetition
 from .text import Doc
+
 
 Filter = Callable[[Doc, Any], tuple[dict[str, float], str | None]]
 FILTERS: dict[str, tuple[Filter, type[BaseModel]]] = {
@@ -62,3 +65,20 @@ def quality_batch(table: pa.Table, params: Any, stats: StageStats) -> tuple[pa.T
     for name in SIGNALS:
         table = table.append_column(name, pa.array(columns[name], pa.float32()))
     return split_by_reason(table, reasons)
+
+
+class QualityParams(StageParams):
+    filters: list[str] = Field(default_factory=lambda: ["gopher_repetition", "gopher_quality", "c4", "fineweb"],
+                               description="Filters to apply, in order; the first failure is the drop reason "
+                                           "(`<filter>.<rule>`).")
+    gopher_repetition: GopherRepetitionConfig = Field(default_factory=GopherRepetitionConfig)
+    gopher_quality: GopherQualityConfig = Field(default_factory=GopherQualityConfig)
+    c4: C4Config = Field(default_factory=C4Config)
+    fineweb: FineWebConfig = Field(default_factory=FineWebConfig)
+    all_signals: bool = Field(False, description="Compute every filter's signals even after one fails (slower).")
+    max_chars: int = Field(2_000_000, gt=0, description="Longer documents are dropped as 'too_long' unread.")
+
+
+QUALITY = document_stage(
+    "quality", QualityParams, quality_batch, ADDED, code=("zhinao.tasks.quality", "zhinao.tasks.runtime.mapper"),
+    input="langid", description="Heuristic quality filters with signals as columns and drop reasons.", tags=("data",), pipeline="data")

@@ -13,10 +13,10 @@ case-insensitively (？ = ?); no_comma forbids , ， and 、; quotes may be “�
 Chinese fails them); response_language uses tasks/langid (lid.176 + script rules) and knows zh,
 zh-Hans and zh-Hant.
 """
-from .base import IFEvalError, Instruction, build
+from .base import IFEvalError, Instruction
 from .compose import add_constraints, make
 from .data import InputRecord, default_prompts, parse_record, read_inputs, read_responses, write_jsonl
-from .registry import INSTRUCTIONS, conflicting, conflicts, family
+from .registry import INSTRUCTIONS, build, conflicting, conflicts, family
 from .score import PromptResult, complies, evaluate, follows, reward, score, summarize, variants
 
 __all__ = ["IFEvalError", "Instruction", "build", "add_constraints", "make", "InputRecord", "default_prompts",

@@ -114,21 +114,3 @@ def quoted(items: list[str], lang: str) -> str:
     if lang == "zh":
         return "、".join(f"“{w}”" for w in items)
     return ", ".join(f'"{w}"' for w in items)
-
-
-def build(instruction_id: str, kwargs: dict[str, Any] | None = None) -> Instruction:
-    """The checker for an IFEval instruction id and its kwargs; None values mean absent (IFEval's
-    files list every kwarg of every type with nulls)."""
-    from . import registry  # noqa: F401  (registers every family)
-
-    cls = REGISTRY.get(instruction_id)
-    if cls is None:
-        raise IFEvalError(f"unknown instruction id {instruction_id!r}")
-    given = {k: v for k, v in (kwargs or {}).items() if v is not None}
-    names = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(set(given) - set(names))
-    missing = [n for n in names if n not in given]
-    if unknown or missing:
-        raise IFEvalError(f"{instruction_id}: kwargs must be {names or 'none'}"
-                          + (f"; unknown {unknown}" if unknown else "") + (f"; missing {missing}" if missing else ""))
-    return cls(**given)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from .base import LANGS, REGISTRY, IFEvalError, Instruction, build
+from .base import LANGS, REGISTRY, IFEvalError, Instruction
 from .data import InputRecord
-from .registry import conflicting
+from .registry import build, conflicting
 
 
 def rng_for(seed: int | str, instruction_id: str) -> random.Random:

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ...jsonl import json_objects
-from .base import IFEvalError, Instruction, build
+from .base import IFEvalError, Instruction
+from .registry import build
 
 DEFAULT_PROMPTS = "prompts.jsonl"
 

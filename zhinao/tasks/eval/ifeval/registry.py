@@ -1,10 +1,12 @@
 """Every instruction id (importing the families registers them) and which ids cannot share a prompt."""
 from __future__ import annotations
 
+import dataclasses
 from itertools import combinations
+from typing import Any
 
 from . import case, content, formats, keywords, length  # noqa: F401  (register)
-from .base import REGISTRY
+from .base import REGISTRY, IFEvalError, Instruction
 
 INSTRUCTIONS = REGISTRY
 
@@ -42,3 +44,19 @@ def conflicts(a: str, b: str) -> bool:
 def conflicting(instruction_ids: list[str]) -> list[tuple[str, str]]:
     """The pairs of `instruction_ids` that cannot be asked together."""
     return [(a, b) for a, b in combinations(instruction_ids, 2) if conflicts(a, b)]
+
+
+def build(instruction_id: str, kwargs: dict[str, Any] | None = None) -> Instruction:
+    """The checker for an IFEval instruction id and its kwargs; None values mean absent (IFEval's
+    files list every kwarg of every type with nulls)."""
+    cls = REGISTRY.get(instruction_id)
+    if cls is None:
+        raise IFEvalError(f"unknown instruction id {instruction_id!r}")
+    given = {k: v for k, v in (kwargs or {}).items() if v is not None}
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(given) - set(names))
+    missing = [n for n in names if n not in given]
+    if unknown or missing:
+        raise IFEvalError(f"{instruction_id}: kwargs must be {names or 'none'}"
+                          + (f"; unknown {unknown}" if unknown else "") + (f"; missing {missing}" if missing else ""))
+    return cls(**given)
