@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from zhinao.flows.api_server import TIMEOUT_ENV, ServerError, own_server, run_api, start_timeout
+from zhinao.app.api_server import TIMEOUT_ENV, ServerError, own_server, run_api, start_timeout
 from zhinao.model.launch import free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -90,7 +90,7 @@ def test_an_api_url_that_does_not_answer_is_named(monkeypatch):
 
 def _cli(*args, env_extra: dict[str, str]) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")} | env_extra
-    return subprocess.run([sys.executable, "-m", "zhinao.flows.cli", *args], cwd=REPO, env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "zhinao.app.cli", *args], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=120)
 
 
@@ -111,7 +111,7 @@ def test_an_unwritable_home_is_named(tmp_path):
 
 
 def test_a_port_whose_last_connections_sit_in_time_wait_is_free():
-    from zhinao.flows.cli import require_free_port
+    from zhinao.app.cli import require_free_port
 
     with socket.socket() as server:
         server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -133,7 +133,7 @@ def test_only_this_homes_live_server_is_used(tmp_path, monkeypatch):
     server of its own home a run starts its own: it never reports into whatever answers on 4200."""
     import json
 
-    from zhinao.flows import api_server, prefect_env
+    from zhinao.app import api_server, prefect_env
 
     home = tmp_path / "prefect"
     home.mkdir()

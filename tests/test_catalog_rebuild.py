@@ -2,7 +2,7 @@
 import subprocess
 import sys
 
-from zhinao.flows.cli import main
+from zhinao.app.cli import main
 from zhinao.flows.stage import execute_stage
 from zhinao.tasks.store import Store
 from tests.stages import EVENS, NUMBERS, DerivedParams, NumParams
@@ -40,7 +40,7 @@ def test_prune_unregisters_versions_whose_files_are_gone(zhinao_home, capsys):
 
 
 def test_the_cli_command_runs_as_installed(zhinao_home):
-    out = subprocess.run([sys.executable, "-m", "zhinao.flows.cli", "catalog", "rebuild"], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-m", "zhinao.app.cli", "catalog", "rebuild"], capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert "0 version(s) added" in out.stdout

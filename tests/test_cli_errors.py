@@ -11,7 +11,7 @@ def _cli(tmp_path, *argv):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "ZHINAO_"))}
     env |= {"ZHINAO_HOME": str(tmp_path / "home"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     start = time.time()
-    out = subprocess.run([sys.executable, "-m", "zhinao.flows.cli", *argv], cwd=tmp_path, env=env,
+    out = subprocess.run([sys.executable, "-m", "zhinao.app.cli", *argv], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=600)
     return out, time.time() - start
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from zhinao.flows.api_server import wait_healthy
+from zhinao.app.api_server import wait_healthy
 from zhinao.model.metrics import read_metrics
 from zhinao.tasks.store import Store
 
@@ -25,7 +25,7 @@ def _free_port() -> int:
 
 
 def _zhinao(*args, env, **kw):
-    return subprocess.Popen([sys.executable, "-m", "zhinao.flows.cli", *args], cwd=REPO, env=env,
+    return subprocess.Popen([sys.executable, "-m", "zhinao.app.cli", *args], cwd=REPO, env=env,
                             start_new_session=True, **kw)
 
 
@@ -50,7 +50,7 @@ def test_deployments_triggered_by_name_commit_versions(zhinao_home, tmp_path):
     worker = None
     try:
         wait_healthy(server, api, logs / "server", timeout=120)    # fails with its log if it exits
-        deploy = subprocess.run([sys.executable, "-m", "zhinao.flows.cli", "deploy"], cwd=REPO, env=env,
+        deploy = subprocess.run([sys.executable, "-m", "zhinao.app.cli", "deploy"], cwd=REPO, env=env,
                                 capture_output=True, text=True, timeout=300)
         assert deploy.returncode == 0, deploy.stdout[-3000:] + deploy.stderr[-3000:]
         assert "ingest/default" in deploy.stdout and "data/default" in deploy.stdout

@@ -76,7 +76,7 @@ def test_a_missing_benchmark_file_is_named(evaluated):
 
 def test_compare_lines_up_two_models(evaluated, smollm2, tmp_path, monkeypatch, capsys):
     """Two model versions (the same weights imported under two names) compared by `zhinao compare`."""
-    from zhinao.flows.cli import main
+    from zhinao.app.cli import main
     from zhinao.tasks.eval.compare import table
 
     store, model, result, ifeval = evaluated

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from zhinao.flows.api_server import wait_healthy
-from zhinao.flows.prefect_env import server_url
+from zhinao.app.api_server import wait_healthy
+from zhinao.app.prefect_env import server_url
 from zhinao.model.launch import free_port
 
 pytestmark = pytest.mark.e2e

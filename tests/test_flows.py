@@ -3,10 +3,10 @@ from pathlib import Path
 
 import pytest
 
-from zhinao.flows.cli import main
+from zhinao.app.cli import main
 from zhinao.tasks.ingest.stage import IngestParams
 from zhinao.flows.stages import ingest
-from zhinao.flows.params import parse_params
+from zhinao.app.params import parse_params
 from zhinao.flows.pipelines import DataParams
 from zhinao.flows.stage import make_flow
 from zhinao.tasks.store import Store

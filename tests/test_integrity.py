@@ -7,10 +7,10 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from zhinao.flows import cli
+from zhinao.app import cli
 from zhinao.flows.retry import retryable
 from zhinao.flows.stage import execute_stage
-from zhinao.flows.verify import health, versions
+from zhinao.app.verify import health, versions
 from zhinao.tasks.store import Store, write_shard
 from zhinao.tasks.store.integrity import DAMAGED, DamagedVersion
 from zhinao.tasks.store.writer import StagingGone
@@ -149,8 +149,8 @@ def test_damage_marks_are_plain_json(zhinao_home):
 
 
 def test_the_lineage_page_and_tree_show_a_damaged_version(zhinao_home, capsys):
-    from zhinao.flows.ui.pages import version_page
-    from zhinao.flows.ui.views import version
+    from zhinao.app.ui.pages import version_page
+    from zhinao.app.ui.views import version
 
     r = numbers()
     e = execute_stage(EVENS, DerivedParams(use_ray=False))

@@ -149,3 +149,19 @@ def test_tasks_model_and_kernels_do_not_import_prefect():
             if target == "prefect" or target.startswith("prefect.") or target.startswith("prefect_"):
                 bad.append(f"  {path.relative_to(PACKAGE.parent)}:{line} imports {target}")
     assert not bad, "Prefect belongs to zhinao/flows/ (reach it through zhinao.tasks.runtime.hooks):\n" + "\n".join(bad)
+
+
+# each layer imports only those below it: app -> flows -> tasks -> model, kernels
+BELOW = {"zhinao.tasks": ("zhinao.flows", "zhinao.app"), "zhinao.model": ("zhinao.flows", "zhinao.app"),
+         "zhinao.kernels": ("zhinao.flows", "zhinao.app"), "zhinao.flows": ("zhinao.app",)}
+
+
+def test_layers_import_only_downwards():
+    bad = []
+    for name, path in MODULES.items():
+        for layer, above in BELOW.items():
+            if name == layer or name.startswith(layer + "."):
+                for target, line in _imports(name, path):
+                    if target.startswith(tuple(a + "." for a in above)) or target in above:
+                        bad.append(f"  {path.relative_to(PACKAGE.parent)}:{line} imports {target}")
+    assert not bad, "an import against the layers (app -> flows -> tasks -> model, kernels):\n" + "\n".join(bad)

@@ -1,7 +1,7 @@
 """The lineage as people read it: a diamond (two versions made from one) shows the shared version
 once, sources are summarised unless listed, a depth cut says what lies beyond, and the downstream
 graph is the same tree the other way."""
-from zhinao.flows.cli import main
+from zhinao.app.cli import main
 from zhinao.flows.lineage_view import lines, source_lines, summary, to_markdown
 from zhinao.tasks.store import LineageNode, Manifest, Store
 

@@ -7,8 +7,8 @@ import typing
 import pytest
 from pydantic import BaseModel
 
-from zhinao.flows.cli import parse_inputs
-from zhinao.flows.params import _model_of, parse_params
+from zhinao.app.cli import parse_inputs
+from zhinao.app.params import _model_of, parse_params
 from zhinao.flows.registry import targets
 
 TARGETS = targets()

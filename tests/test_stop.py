@@ -46,7 +46,7 @@ def _survivors(procs: list[psutil.Process], timeout: float = 10.0) -> list[str]:
 def test_the_reaper_stops_what_a_killed_command_started(tmp_path):
     script = textwrap.dedent("""
         import subprocess, sys, time
-        from zhinao.flows import reaper
+        from zhinao.app import reaper
         r = reaper.start(sys.argv[1])
         # a server-like child in its own session (as the API server and ranks are), and its child
         child = subprocess.Popen(["bash", "-c", "sleep 300 & sleep 300"], start_new_session=True)
@@ -98,7 +98,7 @@ def _env(home: Path) -> dict:
 
 
 def _zhinao(home: Path, argv: list[str], **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "zhinao.flows.cli", *argv], cwd=home.parent, env=_env(home),
+    return subprocess.run([sys.executable, "-m", "zhinao.app.cli", *argv], cwd=home.parent, env=_env(home),
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600, **kw)
 
 
@@ -116,7 +116,7 @@ def _committed(home: Path) -> tuple[str, list[str]] | None:
 def test_a_signal_mid_stage_stops_zhinao_run_and_the_rerun_commits_the_same_version(
         sig, sample_crawl, uninterrupted, tmp_path):
     home = tmp_path / "home"
-    argv = [sys.executable, "-m", "zhinao.flows.cli", "run", "ingest", "-p", f"sources={sample_crawl}"]
+    argv = [sys.executable, "-m", "zhinao.app.cli", "run", "ingest", "-p", f"sources={sample_crawl}"]
     proc = subprocess.Popen(argv, cwd=tmp_path, env=_env(home), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
     leases = home / "store" / ".leases" / "ingest"
@@ -188,7 +188,7 @@ def test_a_signal_mid_training_stops_the_ranks_and_the_rerun_has_the_uninterrupt
     argv = ["run", "pretrain-stage1", "-i", f"tokens-stage1={tokens}"]
     for k, v in TRAIN.items():
         argv += ["-p", f"{k}={v}"]
-    proc = subprocess.Popen([sys.executable, "-m", "zhinao.flows.cli", *argv], cwd=tmp_path, env=_env(zhinao_home),
+    proc = subprocess.Popen([sys.executable, "-m", "zhinao.app.cli", *argv], cwd=tmp_path, env=_env(zhinao_home),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     resume = zhinao_home / "store" / ".resume" / "pretrain-stage1"
 
@@ -205,7 +205,7 @@ def test_a_signal_mid_training_stops_the_ranks_and_the_rerun_has_the_uninterrupt
     if sig != signal.SIGKILL:
         assert proc.returncode == 128 + sig, out[-3000:]
 
-    again = subprocess.run([sys.executable, "-m", "zhinao.flows.cli", *argv], cwd=tmp_path, env=_env(zhinao_home),
+    again = subprocess.run([sys.executable, "-m", "zhinao.app.cli", *argv], cwd=tmp_path, env=_env(zhinao_home),
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900)
     assert again.returncode == 0, again.stdout[-3000:]
     ref, reference = trained_uninterrupted

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pyarrow as pa
 
-from zhinao.flows.cli import main
+from zhinao.app.cli import main
 from zhinao.flows.stage import execute_stage
 from zhinao.tasks.provenance.trace import drop_record, trace
 from zhinao.tasks.runtime.drops import compact

@@ -7,8 +7,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from zhinao.flows.stage import execute_stage
-from zhinao.flows.ui.app import create_app
-from zhinao.flows.ui.layout import positions
+from zhinao.app.ui.app import create_app
+from zhinao.app.ui.layout import positions
 from zhinao.tasks.store import Store
 from tests.stages import EVENS, NUMBERS, DerivedParams, NumParams
 

@@ -10,7 +10,7 @@ from zhinao.tasks.stats import StageStats, artifact_key
 from zhinao.tasks.store import Manifest, Store
 
 from .lineage_view import to_markdown
-from .ui.links import absolute, plots, version_url
+from .links import absolute, plots, version_url
 
 log = logging.getLogger("zhinao.artifacts")
 

@@ -11,7 +11,7 @@ from zhinao.tasks.plots import pyplot, save
 from zhinao.tasks.settings import get_settings
 
 from .stage import StageResult
-from .ui.links import absolute
+from .links import absolute
 
 log = logging.getLogger("zhinao.report")
 

@@ -21,13 +21,13 @@ from zhinao.model.launch import free_port, terminate
 from . import reaper, stopping
 from .api_server import ServerError, require_answer, run_api
 from .prefect_env import DEFAULT_PORT, STATE_FILE, configure, healthy, server_url, use_home_server
-from .ui.links import UI_PORT
+from ..flows.links import UI_PORT
 
 console = Console()
 REPO = Path(__file__).resolve().parents[2]
 
 
-_REAPER = None     # the reaper of this command's processes (zhinao/flows/reaper.py), when it has one
+_REAPER = None     # the reaper of this command's processes (zhinao/app/reaper.py), when it has one
 
 
 def with_api(prepare):
@@ -54,7 +54,7 @@ def with_api(prepare):
 @with_api
 def cmd_run(args: argparse.Namespace):
     from .params import parse_params
-    from .registry import targets
+    from ..flows.registry import targets
 
     known = targets()
     if args.target not in known:
@@ -84,7 +84,7 @@ def parse_inputs(pairs: list[str], target, params) -> dict[str, str]:
     """--input INPUT=DATASET[@VERSION] pairs, checked against what the stage reads and the store holds."""
     from zhinao.tasks.store import Store
 
-    from .stage import input_names
+    from ..flows.stage import input_names
 
     stage = getattr(target.flow, "stage", None)
     reads = input_names(stage, params, {}) if stage is not None else ()
@@ -191,7 +191,7 @@ def _recompute(args: argparse.Namespace):
 def cmd_lineage(args: argparse.Namespace) -> int:
     from zhinao.tasks.store import Store
 
-    from .lineage_view import summary, to_rich_tree
+    from ..flows.lineage_view import summary, to_rich_tree
 
     store = Store()
     ref = args.ref
@@ -218,7 +218,7 @@ def cmd_lineage(args: argparse.Namespace) -> int:
 
 
 def _damaged_in(store, node) -> dict[str, str]:
-    from .lineage_view import _reachable
+    from ..flows.lineage_view import _reachable
     from .verify import health
 
     found = health(store, [n.manifest for n in _reachable(node).values()])
@@ -348,7 +348,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     from zhinao.tasks.settings import get_settings
 
     from .ui.app import create_app
-    from .ui.links import ui_url
+    from ..flows.links import ui_url
 
     require_free_port(args.host, args.port, "the page", "zhinao ui")
     url = f"http://{args.host}:{args.port}"
@@ -386,8 +386,8 @@ def cmd_ablate(args: argparse.Namespace):
     from zhinao.tasks.ablate.stage import AblateParams
 
     from .params import parse_params
-    from .registry import Target
-    from .stages import ablate
+    from ..flows.registry import Target
+    from ..flows.stages import ablate
 
     params = parse_params(AblateParams, [f"datasets={json.dumps(args.datasets)}"] + (args.param or []))
     inputs = parse_inputs(args.input, Target("ablate", ablate, AblateParams, "stage"), params) if args.input else None
@@ -418,7 +418,7 @@ class TargetsHelp(argparse.Action):
     def __call__(self, parser, namespace, values, option_string=None):
         from zhinao.tasks.registry import upstream
 
-        from .registry import targets
+        from ..flows.registry import targets
 
         parser.print_help()
         found = targets()
@@ -571,7 +571,7 @@ def _log_dir() -> str | None:
 
 def console_main() -> int:
     """The `zhinao` command itself: Ctrl-C and SIGTERM stop it within seconds, and a command that
-    starts processes gets a reaper that stops them however the command ends (zhinao/flows/reaper.py)."""
+    starts processes gets a reaper that stops them however the command ends (zhinao/app/reaper.py)."""
     global _REAPER
     stopping.install()
     argv = sys.argv[1:]

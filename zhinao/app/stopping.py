@@ -4,7 +4,7 @@ The first signal raises KeyboardInterrupt in the main thread: the running flow i
 by Prefect, the lease's `with` block releases it, the staging folder is never committed, and each
 `finally` stops what its block started (actors, ranks, the API server). A deadline bounds that
 cleanup: after GRACE_S seconds, or at a second signal, the process exits at once and its reaper
-(zhinao/flows/reaper.py) stops whatever is left."""
+(zhinao/app/reaper.py) stops whatever is left."""
 from __future__ import annotations
 
 import os

@@ -43,7 +43,7 @@ def home_server_url(prefect_home: Path) -> str | None:
 def configure() -> None:
     """Prefect's home (and so its SQLite database) lives under ZHINAO_HOME, so `zhinao server`
     shows every run made from this home. Which API a command uses is decided where it needs one
-    (zhinao/flows/api_server.py)."""
+    (zhinao/app/api_server.py)."""
     s = get_settings()
     try:
         s.ensure()

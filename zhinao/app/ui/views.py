@@ -12,10 +12,10 @@ from zhinao.tasks.settings import get_settings
 from zhinao.tasks.store import Manifest, Store
 from zhinao.tasks.store.graph import adjacency, closure, latest_subgraph
 
-from ..lineage_view import source_lines
+from ...flows.lineage_view import source_lines
 from ..prefect_env import DEFAULT_PORT, home_server_url
 from .layout import positions
-from .links import plots
+from ...flows.links import plots
 
 SAMPLE_ROWS = 5
 CELL_CHARS = 300          # a sample cell longer than this is cut (documents run to megabytes)

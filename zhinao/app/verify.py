@@ -52,8 +52,8 @@ def health(store: Store, ms: list[Manifest]) -> dict[str, str]:
 
 def recompute_args(store: Store, m: Manifest):
     """The stage flow, params and pinned inputs that made `m`."""
-    from .registry import targets
-    from .stage import input_names
+    from ..flows.registry import targets
+    from ..flows.stage import input_names
 
     if m.kind == "audit":
         raise ValueError(f"{m.ref} is an audit side version: run `zhinao run {m.stage} -p audit=true` "

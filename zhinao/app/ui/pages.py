@@ -7,7 +7,7 @@ from html import escape
 from typing import Any
 from urllib.parse import quote
 
-from ..lineage_view import human_bytes
+from ...flows.lineage_view import human_bytes
 from .layout import ROW
 
 NODE_W, NODE_H = 230, 44

@@ -1,7 +1,7 @@
 """Whatever a `zhinao` command started ends with it, even when the command is killed with SIGKILL.
 
 A command that starts processes (its Prefect API server, a local Ray, training ranks, vLLM
-servers) also starts this reaper: `python -m zhinao.flows.reaper`, in a session of its own so a
+servers) also starts this reaper: `python -m zhinao.app.reaper`, in a session of its own so a
 Ctrl-C meant for the command does not reach it. It keeps a list of the command's descendants
 (pid and start time, so a reused pid is never mistaken for one of them), refreshed every half
 second. When the command is gone, however it went, the reaper marks the Prefect flow runs the
@@ -39,7 +39,7 @@ def start(log_dir: str | None = None) -> subprocess.Popen:
     """Start the reaper of this process. Keep the handle: `finish()` tells it the command ended."""
     out = open(os.path.join(log_dir, LOG_NAME), "ab") if log_dir else subprocess.DEVNULL
     try:
-        return subprocess.Popen([sys.executable, "-m", "zhinao.flows.reaper", str(os.getpid())],
+        return subprocess.Popen([sys.executable, "-m", "zhinao.app.reaper", str(os.getpid())],
                                 stdin=subprocess.PIPE, stdout=out, stderr=out, start_new_session=True,
                                 close_fds=True)
     finally:
