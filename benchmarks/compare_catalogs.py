@@ -23,7 +23,7 @@ from pathlib import Path
 
 # Stats keys (and table rows named by such a "metric") that measure the clock, the machine or
 # where files went: two runs of the same code may differ there.
-VOLATILE = re.compile(r"second|time|throughput|per_s(?![a-z])|mfu|elapsed|started|workers|pid|path|png|plot")
+VOLATILE = re.compile(r"second|time|throughput|per_s(?![a-z])|mfu|peak_flops|elapsed|started|workers|pid|path|png|plot")
 VERSION_ID = re.compile(r"(?<![0-9a-f])[0-9a-f]{16}(?![0-9a-f])")
 REF_ID = re.compile(r"@[0-9a-f]{8,}")
 KINDS_TO_JUDGE = {"model", "eval"}   # training metrics: exact on CPU with a seed, but worth a look

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from zhinao.tasks.params import StageParams, in_key
-from zhinao.tasks.registry import upstream
+from zhinao.tasks.registry import stages, upstream
 
 from ..flows.registry import targets
 
@@ -56,8 +56,10 @@ def _rows(model: type[BaseModel], prefix: str = ""):
         default = f.get_default(call_default_factory=True) if f.default is not PydanticUndefined \
             or f.default_factory is not None else PydanticUndefined
         if sub is not None and issubclass(sub, StageParams):      # a pipeline's stage: its own section
-            yield f"| `{prefix}{name}` | [{sub.__name__}](#{name.replace('_', '-')}) | | | " \
-                  f"{_cell(f.description or '')} {_overrides(default)} |"
+            owners = [n for n, s in stages().items() if s.params is sub]     # the field's own stage first
+            owner = next((n for n in owners if n.replace("-", "_") == name), owners[0] if owners else None)
+            kind = f"[{sub.__name__}](#{owner})" if owner else sub.__name__
+            yield f"| `{prefix}{name}` | {kind} | | | {_cell(f.description or '')} {_overrides(default)} |"
             continue
         if sub is not None and isinstance(default, BaseModel) and prefix.count(".") < 1:
             yield f"| `{prefix}{name}` | {sub.__name__} | | {'' if in_key(f) else 'run'} | " \

@@ -25,7 +25,7 @@ from zhinao.tasks.store import Store
 
 from .dpo_iterative import DPOIterativeParams, dpo_iterative, pinned
 from .stage import StageResult
-from .stages import dpo_lora, evaluate, grpo, merge, remax
+from .stages import dpo_lora, evaluate, flows, merge
 
 
 def _light_eval() -> EvalParams:
@@ -81,9 +81,8 @@ def align(params: AlignPipelineParams = AlignPipelineParams()) -> list[StageResu
     store = Store()
     sft, rm = pinned(params.sft, store), pinned(params.reward_model, store)
     results: list[StageResult] = []
-    rl = params.grpo if params.rl == "grpo" else params.remax
-    routes = {params.rl: (grpo if params.rl == "grpo" else remax)(rl.model_copy(update={"model": sft,
-                                                                                          "reward_model": rm}))}
+    rl = getattr(params, params.rl)             # the RL route's params, named by its method
+    routes = {params.rl: flows()[params.rl](rl.model_copy(update={"model": sft, "reward_model": rm}))}
     if params.dpo_iterative is not None:
         it = params.dpo_iterative
         rounds = dpo_iterative(it.model_copy(update={"model": sft, "pairs": it.pairs.model_copy(

@@ -5,7 +5,6 @@ A stage flow: resolve inputs -> compute version id -> return early on cache hit 
 on Ray -> commit one version (and its audit side version) -> publish artifacts.
 """
 import time
-from types import SimpleNamespace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -162,9 +161,9 @@ def _compute(stage: Stage, params: StageParams, store: Store, plan: Plan, parent
     try:
         if params.use_ray:
             init_ray(params.num_cpus)
-        # Ray gets plain values: the params class may live in a module Prefect loaded from a file
-        # path (deployments), which Ray workers could not import to unpickle it.
-        task_params = SimpleNamespace(**params.model_dump())
+        # the work gets the params object itself (its class is importable wherever the stage's
+        # code runs: declarations live in packages, not in files Prefect loads by path)
+        task_params = params
         audit_rel = audit_writer.staging_rel if audit_writer else None
         if stage.run is not None:
             ctx = RunContext(stage, task_params, plan, store, writer.staging_rel, audit_rel, params.use_ray, vid)

@@ -9,6 +9,7 @@ TRL's fused LM head is made to project only the answer tokens, as it does on CUD
 At the end the model (or the LoRA adapter) and a run summary go to `out`."""
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
@@ -23,6 +24,7 @@ from zhinao.model.metrics import MetricsLog, read_metrics
 from zhinao.model.train import KILL_AT_STEP, rank_main
 
 from .lm_head import compact_on_cpu
+from .methods import method
 from .spec import AlignSpec
 
 # inputs from outside the repository that shape output (zhinao/tasks/store/external.py)
@@ -99,7 +101,8 @@ def _model_kwargs(spec: AlignSpec) -> dict:
 
 
 def build_trainer(spec: AlignSpec, rows: list[dict], callbacks: list, reward_funcs: list | None = None):
-    """TRL's trainer for the spec; `reward_funcs` (RL) replaces the spec's reward sources (tests)."""
+    """TRL's trainer for the spec, by its method's entry (methods.py); `reward_funcs` (RL) replaces
+    the spec's reward sources (tests)."""
     from datasets import Dataset
     from transformers import AutoTokenizer
 
@@ -107,22 +110,28 @@ def build_trainer(spec: AlignSpec, rows: list[dict], callbacks: list, reward_fun
     tok = AutoTokenizer.from_pretrained(spec.model)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
-    data = Dataset.from_list(rows)
-    if spec.method == "dpo":
-        from trl import DPOConfig, DPOTrainer
+    module, function = method(spec.method).trainer.split(":")
+    make = getattr(importlib.import_module(module), function)
+    return make(spec, tok, Dataset.from_list(rows), callbacks, reward_funcs)
 
-        args = DPOConfig(**_common(spec), max_length=spec.max_length, loss_type=[spec.loss_type],
-                         model_init_kwargs=_model_kwargs(spec))
-        ref = spec.ref_model if spec.ref_model and spec.ref_model != spec.model else None
-        if ref is not None:
-            from transformers import AutoModelForCausalLM
 
-            ref = AutoModelForCausalLM.from_pretrained(ref, **_model_kwargs(spec) | {"quantization_config": None})
-        return DPOTrainer(model=spec.model, ref_model=ref, args=args, train_dataset=data, processing_class=tok,
-                          callbacks=callbacks, peft_config=_lora(spec))
+def dpo_trainer(spec: AlignSpec, tok, data, callbacks: list, reward_funcs: list | None):
+    from trl import DPOConfig, DPOTrainer
+
+    args = DPOConfig(**_common(spec), max_length=spec.max_length, loss_type=[spec.loss_type],
+                     model_init_kwargs=_model_kwargs(spec))
+    ref = spec.ref_model if spec.ref_model and spec.ref_model != spec.model else None
+    if ref is not None:
+        from transformers import AutoModelForCausalLM
+
+        ref = AutoModelForCausalLM.from_pretrained(ref, **_model_kwargs(spec) | {"quantization_config": None})
+    return DPOTrainer(model=spec.model, ref_model=ref, args=args, train_dataset=data, processing_class=tok,
+                      callbacks=callbacks, peft_config=_lora(spec))
+
+
+def grpo_trainer(spec: AlignSpec, tok, data, callbacks: list, reward_funcs: list | None, cls=None):
     from trl import GRPOConfig, GRPOTrainer
 
-    from .remax import ReMaxTrainer
     from .rewards import reward_functions
 
     funcs, weights = (reward_funcs, [1.0] * len(reward_funcs)) if reward_funcs else \
@@ -131,9 +140,15 @@ def build_trainer(spec: AlignSpec, rows: list[dict], callbacks: list, reward_fun
                       max_completion_length=spec.max_completion_length, temperature=spec.temperature,
                       scale_rewards=spec.scale_rewards, loss_type=spec.loss_type, reward_weights=weights,
                       use_vllm=spec.use_vllm, vllm_mode="colocate", model_init_kwargs=_model_kwargs(spec))
-    cls = ReMaxTrainer if spec.method == "remax" else GRPOTrainer
-    return cls(model=spec.model, reward_funcs=funcs, args=args, train_dataset=data, processing_class=tok,
-               callbacks=callbacks, peft_config=_lora(spec))
+    return (cls or GRPOTrainer)(model=spec.model, reward_funcs=funcs, args=args, train_dataset=data,
+                                processing_class=tok, callbacks=callbacks, peft_config=_lora(spec))
+
+
+def remax_trainer(spec: AlignSpec, tok, data, callbacks: list, reward_funcs: list | None):
+    """GRPO's rollouts and update with the greedy answer's reward as the baseline (remax.py)."""
+    from .remax import ReMaxTrainer
+
+    return grpo_trainer(spec, tok, data, callbacks, reward_funcs, cls=ReMaxTrainer)
 
 
 def train(spec: AlignSpec) -> None:

@@ -5,7 +5,7 @@ model folder with its metrics, loss and method plots handed to the version."""
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -14,10 +14,19 @@ import pyarrow.parquet as pq
 from ..plots import to_reports
 from ..pretrain.report import plot_loss, rounded, thin
 from ..pretrain.run import logger, train_run
+from .methods import method
 from .report import plot_method
 from .spec import RANK_MODULE, AlignSpec
 
-ONE_RANK = SimpleNamespace(world_size=1, launcher="processes", hostfile=None)
+@dataclass(frozen=True)
+class Launch:
+    """How train_run starts the ranks (what DeepSpeedParams says for the training stages)."""
+    world_size: int = 1
+    launcher: str = "processes"
+    hostfile: str | None = None
+
+
+ONE_RANK = Launch()      # TRL runs one process; its own accelerate handles the devices
 
 
 def read_rows(root, paths: list[str], columns: list[str]) -> list[dict[str, Any]]:
@@ -32,51 +41,12 @@ def read_rows(root, paths: list[str], columns: list[str]) -> list[dict[str, Any]
     return rows
 
 
-def user(text: str) -> list[dict]:
-    return [{"role": "user", "content": text}]
-
-
-def assistant(text: str) -> list[dict]:
-    return [{"role": "assistant", "content": text}]
-
-
-def dpo_rows(rows: list[dict]) -> tuple[list[dict], dict[str, int]]:
-    """TRL's conversational preference rows; pairs with an empty side are dropped, counted."""
-    out, dropped = [], {}
-    for r in rows:
-        if not (r["prompt"] or "").strip() or not (r["chosen"] or "").strip() or not (r["rejected"] or "").strip():
-            dropped["empty_side"] = dropped.get("empty_side", 0) + 1
-        elif r["chosen"] == r["rejected"]:
-            dropped["chosen_equals_rejected"] = dropped.get("chosen_equals_rejected", 0) + 1
-        else:
-            out.append({"prompt": user(r["prompt"]), "chosen": assistant(r["chosen"]),
-                        "rejected": assistant(r["rejected"])})
-    return out, dropped
-
-
-def prompt_rows(rows: list[dict]) -> tuple[list[dict], dict[str, int]]:
-    """Each distinct prompt once (first seen), with its verify facts."""
-    seen, out, dropped = set(), [], {}
-    for r in rows:
-        p = (r["prompt"] or "").strip()
-        if not p:
-            dropped["empty_prompt"] = dropped.get("empty_prompt", 0) + 1
-        elif p not in seen:
-            seen.add(p)
-            out.append({"prompt": user(r["prompt"]), "verify": r.get("verify") or ""})
-    return out, dropped
-
-
-def columns_of(method: str) -> list[str]:
-    return ["prompt", "chosen", "rejected"] if method == "dpo" else ["prompt", "verify"]
-
-
 def prepare(split: dict[str, Any], work: Path, rows: list[dict] | None = None) -> tuple[Path, int, dict[str, int]]:
     """The split's rows (or `rows`, read already) in TRL form in `work`/rows.parquet."""
-    method = split["spec"]["method"]
+    how = method(split["spec"]["method"])
     if rows is None:
-        rows = read_rows(split["root"], split["paths"], columns_of(method))
-    made, dropped = (dpo_rows if method == "dpo" else prompt_rows)(rows)
+        rows = read_rows(split["root"], split["paths"], list(how.columns))
+    made, dropped = how.rows(rows)
     if not made:
         raise ValueError(f"{split['stage']}: no training rows in {split['data_ref']} "
                          f"({len(rows)} read, dropped {dropped or 'none'})")
@@ -91,7 +61,7 @@ def train(split: dict[str, Any], data: Path, work: Path, name: str, **spec) -> t
     log = logger()
     spec = AlignSpec(**split["spec"] | {"data": str(data), "checkpoints": str(work), "out": str(work / "out")} | spec)
     per_step = spec.batch_size * spec.grad_accum
-    what = "pairs" if spec.method == "dpo" else f"completions ({per_step // spec.num_generations} prompts)"
+    what = f"completions ({per_step // spec.num_generations} prompts)" if method(spec.method).samples else "pairs"
     rows, state = train_run(spec, name, ONE_RANK, log, module=RANK_MODULE, batch=f"{per_step} {what}")
     out = Path(spec.out)
     title = f"{name}@{split['version']}"
@@ -134,7 +104,7 @@ def run_dpo_lora(split: dict[str, Any], params: Any, sink, stats) -> None:
 
     work, column = Path(split["spec"]["checkpoints"]), split["split_by"]
     # the pairs are read once; each set's adapter trains on its share
-    everything = read_rows(split["root"], split["paths"], columns_of("dpo") + [column])
+    everything = read_rows(split["root"], split["paths"], list(method("dpo").columns) + [column])
     values = sorted({r[column] for r in everything if r[column]})
     weights = {v: float((split["weights"] or {}).get(v, 1.0)) for v in values}
     unknown = set(split["weights"] or {}) - set(values)

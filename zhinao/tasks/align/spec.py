@@ -8,13 +8,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .methods import method
+
 RANK_MODULE = "zhinao.tasks.align.rank"
-METHODS = ("dpo", "grpo", "remax")
 
 
 @dataclass
 class AlignSpec:
-    method: str                              # dpo | grpo | remax
+    method: str                              # a name in zhinao/tasks/align/methods.py
     model: str                               # the HF folder trained (the policy)
     data: str                                # the training rows (a Parquet file the stage prepared)
     out: str                                 # the finished model (or LoRA adapter) folder
@@ -46,12 +47,11 @@ class AlignSpec:
     use_vllm: bool = False                   # rollouts on vLLM (colocated) instead of transformers
 
     def __post_init__(self):
-        if self.method not in METHODS:
-            raise ValueError(f"alignment method {self.method!r}: one of {', '.join(METHODS)}")
-        self.loss_type = self.loss_type or ("sigmoid" if self.method == "dpo" else "grpo")
+        how = method(self.method)
+        self.loss_type = self.loss_type or how.loss_type
         if self.steps < 1 or self.batch_size < 1 or self.grad_accum < 1:
             raise ValueError("steps, batch_size and grad_accum are at least 1")
-        if self.method != "dpo":
+        if how.samples:
             if self.num_generations < 2:
                 raise ValueError(f"{self.method} samples at least 2 answers per prompt (num_generations)")
             if self.batch_size % self.num_generations:

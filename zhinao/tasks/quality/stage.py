@@ -38,7 +38,7 @@ def quality_batch(table: pa.Table, params: Any, stats: StageStats) -> tuple[pa.T
     unknown = [f for f in params.filters if f not in FILTERS]
     if unknown:
         raise ValueError(f"unknown quality filter(s) {unknown}; known: {list(FILTERS)}")
-    active = [(name, FILTERS[name][0], FILTERS[name][1](**getattr(params, name))) for name in params.filters]
+    active = [(name, FILTERS[name][0], FILTERS[name][1].model_validate(getattr(params, name))) for name in params.filters]
     texts = table["text"].to_pylist()
     langs = table["lang"].to_pylist() if "lang" in table.column_names else [None] * table.num_rows
     columns: dict[str, list[float | None]] = {name: [] for name in SIGNALS}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from ..eval.run import LOWER_IS_BETTER, TASKS, headline, run_model_suite
@@ -29,12 +28,12 @@ def lower_is_better(metric: str) -> bool:
     return metric == VALID_LOSS or metric in LOWER_IS_BETTER
 
 
-def score_epoch(folder: Path, eval_params: dict[str, Any], docs: list[dict], cache: Path) -> dict[str, Any]:
-    """The epoch model's eval scores {task: headline value} and tables; kept in `cache`, so a retried
+def score_epoch(folder: Path, p: Any, docs: list[dict], cache: Path) -> dict[str, Any]:
+    """The epoch model's eval scores {task: headline value} and tables by the evaluation params `p`
+    (the sft params' `evaluation`); kept in `cache`, so a retried
     run does not evaluate a finished epoch again."""
     if cache.exists():
         return json.loads(cache.read_text())
-    p = SimpleNamespace(**eval_params)
     out = {"scores": {}, "tables": {}}
     if p.tasks:
         done = run_model_suite(p, str(folder), folder.name, cache.parent / f"{folder.name}-plots", docs=docs)
