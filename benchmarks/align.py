@@ -61,13 +61,13 @@ def main() -> None:
     from zhinao.flows.stage import execute_stage
     from zhinao.tasks.align.run import dpo_rows, prompt_rows
     from zhinao.tasks.generate.models import resolve_generator_model
-    from zhinao.tasks.store import Store
+    from zhinao.tasks.home import open_store
 
     model = str(resolve_generator_model(a.model))
     for f in Path(model).rglob("*"):            # page cache: neither side pays the first read
         if f.is_file():
             f.read_bytes()
-    store = Store()
+    store = open_store()
     execute_stage(PREFERENCE_DATA, PreferenceDataParams(math_pairs=16, ifeval_pairs=16, use_ray=False))
     table = store.open_arrow("preference-data").to_pylist()
     common = dict(model=model, steps=a.steps, batch_size=a.batch, lr=1e-6, use_ray=False,

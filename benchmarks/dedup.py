@@ -58,9 +58,9 @@ def write_input(corpus, folder: Path, files: int) -> None:
 def ours(corpus, folder: Path, cpus: int) -> set[str]:
     from zhinao.tasks.dedup.minhash_stage import DEDUP_MINHASH, MinHashParams
     from zhinao.flows.stage import execute_stage
-    from zhinao.tasks.store import Store
+    from zhinao.tasks.home import open_store
 
-    store = Store()
+    store = open_store()
     ref = store.import_tables("bench-docs", [pq.read_table(p) for p in sorted(folder.glob("*.parquet"))]).ref
     r = execute_stage(DEDUP_MINHASH, MinHashParams(num_cpus=cpus, partitions=2 * cpus, audit=True),
                       inputs={"dedup-exact": ref})

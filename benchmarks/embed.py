@@ -28,7 +28,7 @@ def main() -> None:
     from zhinao.tasks.dedup.truthcorpus import generate
     from zhinao.tasks.runtime.ray_exec import init_ray
     from zhinao.tasks.semantic.encoder import encoder, resolve_model
-    from zhinao.tasks.store import Store
+    from zhinao.tasks.home import open_store
 
     half = args.docs // 2
     corpus_en, corpus_zh = generate(half, "en", seed=1), generate(args.docs - half, "zh", seed=2)
@@ -50,7 +50,7 @@ def main() -> None:
         os.environ["ZHINAO_HOME"] = str(work / f"home-{use_ray}")     # a fresh store: no cache hit
         if use_ray:
             init_ray(args.cpus)
-        ref = Store().import_tables("bench-docs", tables).ref
+        ref = open_store().import_tables("bench-docs", tables).ref
         start = time.perf_counter()
         execute_stage(EMBED, EmbedParams(use_ray=use_ray), inputs={"dedup-minhash": ref})
         rows.append((name, args.docs / (time.perf_counter() - start)))

@@ -51,9 +51,9 @@ def zhinao(env: dict, *args: str, timeout: float = 900) -> subprocess.CompletedP
 
 def store_of(env: dict):
     os.environ.update({k: v for k, v in env.items() if k.startswith("ZHINAO_")})   # settings read it per call
-    from zhinao.tasks.store import Store
+    from zhinao.tasks.home import open_store
 
-    return Store()
+    return open_store()
 
 
 def content(store, ref: str) -> str:

@@ -25,10 +25,10 @@ def main() -> None:
     args, work, crawl = start(__doc__, "integrity")
     versions = run_pipeline(work / "home", crawl)
 
-    from zhinao.tasks.store import Store
+    from zhinao.tasks.home import open_store
     from zhinao.tasks.store import integrity
 
-    store = Store()
+    store = open_store()
     print(f"\nshard checksums on {args.pages:,} pages (one process, this machine):")
     print(f"{'stage':<15}{'files':>7}{'MB':>9}{'stage s':>9}{'write s':>9}{'share':>8}{'read s':>9}{'share':>8}"
           f"{'quick ms':>10}")

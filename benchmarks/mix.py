@@ -36,7 +36,7 @@ def main() -> None:
     from zhinao.flows.stage import execute_stage
     from zhinao.tasks.mix.tokens import count_tokens
     from zhinao.tasks.runtime.ray_exec import init_ray
-    from zhinao.tasks.store import Store
+    from zhinao.tasks.home import open_store
 
     rng = random.Random(0)
 
@@ -52,7 +52,7 @@ def main() -> None:
     items = pa.table({"id": [f"i{i}" for i in range(3 * n_small)], "kind": [kinds[i % 3] for i in range(3 * n_small)],
                       "prompt": [text(20) for _ in range(3 * n_small)], "response": [text(120) for _ in range(3 * n_small)],
                       "lang": ["en"] * (3 * n_small)})
-    store = Store()
+    store = open_store()
     chunks = lambda t, k: [t.slice(i, (t.num_rows + k - 1) // k) for i in range(0, t.num_rows, (t.num_rows + k - 1) // k)]
     inputs = {"rebalance": store.import_tables("rebalance", chunks(web, 8)).ref,
               "rewrite": store.import_tables("rewrite", chunks(rew, 2)).ref,

@@ -60,7 +60,7 @@ def run_pipeline(home: Path, crawl: Path) -> dict[str, dict]:
     from zhinao.flows.stage import execute_stage
     from zhinao.tasks.tokens.stage import TOKENS_STAGE1, TokenizeParams
     from zhinao.tasks.tokenizer.stage import TOKENIZER, TokenizerParams
-    from zhinao.tasks.store import Store
+    from zhinao.tasks.home import open_store
 
     out = {}
     for stage, params in ((INGEST, IngestParams(sources=[str(crawl)], use_ray=False)),
@@ -68,13 +68,13 @@ def run_pipeline(home: Path, crawl: Path) -> dict[str, dict]:
                           (QUALITY, QualityParams(use_ray=False)), (DEDUP_EXACT, ExactDedupParams(use_ray=False)),
                           (DEDUP_MINHASH, MinHashParams(use_ray=False))):
         r = execute_stage(stage, params)
-        out[stage.name] = Store().resolve(r.ref)
+        out[stage.name] = open_store().resolve(r.ref)
         print(f"  {r.ref}: {r.rows:,} rows, {out[stage.name].timings['seconds']:.1f} s", flush=True)
     docs = out["dedup-minhash"].ref
     tok = execute_stage(TOKENIZER, TokenizerParams(use_ray=False, vocab_size=2000, compare_with=[]),
                         inputs={"mix-stage1": docs})
     r = execute_stage(TOKENS_STAGE1, TokenizeParams(use_ray=False), inputs={"mix-stage1": docs, "tokenizer": tok.ref})
-    out["tokens-stage1"] = Store().resolve(r.ref)
+    out["tokens-stage1"] = open_store().resolve(r.ref)
     print(f"  {r.ref}: {r.rows:,} tokens, {out['tokens-stage1'].timings['seconds']:.1f} s", flush=True)
     return out
 
@@ -136,10 +136,10 @@ def main() -> None:
           f"({share(index, files)})")
 
     from zhinao.tasks.provenance.trace import drop_record, trace
-    from zhinao.tasks.store import Store
+    from zhinao.tasks.home import open_store
 
     os.environ["ZHINAO_HOME"] = str(work / "home-0")
-    store = Store()
+    store = open_store()
     dup = next(r for r in drop_record(store, on["dedup-minhash"]).to_pylist() if r["drop_reason"] == "near_duplicate")
     for how, doc in (("id", dup["id"]), ("url", dup["url"])):
         t = time.perf_counter()

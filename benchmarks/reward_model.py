@@ -87,9 +87,9 @@ def main() -> None:
     from zhinao.flows.stage import execute_stage
     from zhinao.tasks.reward.pair_data import VALID_SALT
     from zhinao.tasks.runtime.sampling import taken
-    from zhinao.tasks.store import Store
+    from zhinao.tasks.home import open_store
 
-    store = Store()
+    store = open_store()
     folder = Path(args.model) if args.model else fresh_model(home / "base")
     store.import_model("pretrain-stage2", folder, stage="benchmark")
     counts = {k: v for k, v in (("math_pairs", args.math), ("ifeval_pairs", args.ifeval)) if v is not None}

@@ -56,7 +56,7 @@ def main() -> None:
     from zhinao.tasks.topics.model_stage import TOPIC_MODEL, TopicModelParams
     from zhinao.tasks.corpus.labelled import labelled_articles
     from zhinao.tasks.semantic.encoder import resolve_model
-    from zhinao.tasks.store import Store
+    from zhinao.tasks.home import open_store
     from zhinao.tasks.topics.classifier import load_classifier, predict
     from zhinao.tasks.topics.zeroshot import ZeroShotConfig, zero_shot
 
@@ -73,7 +73,7 @@ def main() -> None:
     zs_rate = len(test) / (time.perf_counter() - start)
 
     # distil through the topic-model stage: the committed model is the one the classify stage loads
-    store = Store()
+    store = open_store()
     ann = store.import_tables("annotate", [pa.Table.from_pylist(labelled)]).ref
     start = time.perf_counter()
     model_ref = execute_stage(TOPIC_MODEL, TopicModelParams(use_ray=False), inputs={"annotate": ann}).ref

@@ -11,6 +11,8 @@ from typing import Any, Iterator
 
 from zhinao.tasks.store import Store
 
+from zhinao.tasks.home import open_store
+
 # judged items of each kind (what the judge stage keeps), English and Chinese
 JUDGED = [("math", "en", "A box holds 6 pens. How many pens are in 5 boxes?", "6 * 5 = 30.\n\nFinal answer: 30"),
           ("code", "en", "Write a function that adds two numbers.", "```python\ndef add(a, b):\n    return a + b\n```"),
@@ -38,7 +40,7 @@ def home(path: Path) -> Iterator[Store]:
     old = os.environ.get("ZHINAO_HOME")
     os.environ["ZHINAO_HOME"] = str(path)
     try:
-        yield Store()
+        yield open_store()
     finally:
         if old is None:
             os.environ.pop("ZHINAO_HOME", None)

@@ -6,12 +6,12 @@ from zhinao.flows.stage import execute_stage
 from zhinao.tasks.tokens.stage import TOKENS_STAGE1, TOKENS_STAGE2, TokenizeParams
 from zhinao.tasks.tokenizer.stage import TOKENIZER, TokenizerParams
 from zhinao.tasks.corpus.labelled import labelled_articles
-from zhinao.tasks.store import Store
+from zhinao.tasks.home import open_store
 
 
 def token_versions(per_topic: int = 3) -> dict[str, str]:
     rows = [{"id": r["id"], "text": r["text"], "lang": r["lang"]} for r in labelled_articles(per_topic)]
-    store = Store()
+    store = open_store()
     mix1 = store.import_tables("mix-stage1", [pa.Table.from_pylist(rows)]).ref
     mix2 = store.import_tables("mix-stage2", [pa.Table.from_pylist(rows[::3])]).ref
     tok = execute_stage(TOKENIZER, TokenizerParams(use_ray=False, vocab_size=1500, compare_with=[]),

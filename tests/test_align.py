@@ -215,9 +215,9 @@ def test_alignment_pipeline_merges_the_routes_evaluates_all_and_picks_a_chat_mod
     from zhinao.tasks.eval.stage import EvalParams
     from zhinao.tasks.reward.preference_stage import PREFERENCE_DATA, PreferenceDataParams
     from zhinao.flows.stage import execute_stage
-    from zhinao.tasks.store import Store
+    from zhinao.tasks.home import open_store
 
-    store = Store()
+    store = open_store()
     sft = store.import_model("sft", tiny_pretrained, stage="test").ref
     rm = store.import_model("reward-model", trained_reward_model.folder, stage="test").ref
     pairs = execute_stage(PREFERENCE_DATA, PreferenceDataParams(math_pairs=4, ifeval_pairs=8, use_ray=False)).ref
@@ -261,9 +261,9 @@ def test_dpo_lora_trains_an_adapter_per_set_and_merges_them(tiny_pretrained):
     from zhinao.tasks.reward.preference_stage import PREFERENCE_DATA, PreferenceDataParams
     from zhinao.flows.stage import execute_stage
     from zhinao.tasks.align.rank import _model_kwargs
-    from zhinao.tasks.store import Store
+    from zhinao.tasks.home import open_store
 
-    store = Store()
+    store = open_store()
     sft = store.import_model("sft", tiny_pretrained, stage="test").ref
     execute_stage(PREFERENCE_DATA, PreferenceDataParams(math_pairs=8, ifeval_pairs=8, use_ray=False))
     r = execute_stage(DPO_LORA, DPOLoraParams(steps=3, batch_size=4, lr=5e-3, lora={"r": 8, "alpha": 16},
@@ -292,9 +292,9 @@ def test_iterative_dpo_rounds_sample_from_the_previous_round(tiny_pretrained, tr
     from zhinao.tasks.reward.preference_stage import PREFERENCE_DATA, PreferenceDataParams
     from zhinao.flows.stage import execute_stage
     from zhinao.tasks.reward.scorer import RewardScorer
-    from zhinao.tasks.store import Store
+    from zhinao.tasks.home import open_store
 
-    store = Store()
+    store = open_store()
     sft = store.import_model("sft", tiny_pretrained, stage="test").ref
     rm = store.import_model("reward-model", trained_reward_model.folder, stage="test").ref
     prompts = execute_stage(PREFERENCE_DATA, PreferenceDataParams(math_pairs=4, ifeval_pairs=4, use_ray=False)).ref

@@ -11,7 +11,7 @@ import pytest
 from zhinao.tasks.ingest.stage import INGEST, IngestParams
 from zhinao.flows.stage import execute_stage
 from zhinao.tasks.provenance.trace import drop_record
-from zhinao.tasks.store import Store
+from zhinao.tasks.home import open_store
 from tests.bad_inputs import GOOD_WARC, GOOD_WARC_RECORDS, write_bad_corpus
 
 with tempfile.TemporaryDirectory() as _tmp:
@@ -32,7 +32,7 @@ def ingest(*paths, **kw):
 
 
 def drops_of(ref):
-    store = Store()
+    store = open_store()
     table = drop_record(store, store.resolve(ref))
     return [] if table is None else [r | json.loads(r["signals"]) for r in table.to_pylist()]
 
@@ -67,7 +67,7 @@ def test_a_folder_keeps_every_good_record_beside_the_bad_files(corpus, caplog):
         r = ingest(corpus)
     assert r.rows == sum(e["good"] for e in EXPECT.values())
     assert r.stats["dropped"] == dict(sum((Counter(e["dropped"]) for e in EXPECT.values()), Counter()))
-    urls = Store().open_arrow(r.ref)["url"].to_pylist()
+    urls = open_store().open_arrow(r.ref)["url"].to_pylist()
     assert sum((u or "").startswith("http://warc.example.com/") for u in urls) == GOOD_WARC_RECORDS
     problems = {p["source"] for p in r.stats["tables"]["source_problems"]}
     assert problems == {str(corpus / n) for n in EMPTY}

@@ -4,20 +4,20 @@ import sys
 
 from zhinao.app.cli import main
 from zhinao.flows.stage import execute_stage
-from zhinao.tasks.store import Store
+from zhinao.tasks.home import open_store
 from tests.stages import EVENS, NUMBERS, DerivedParams, NumParams
 
 
 def test_a_second_catalog_on_the_same_store_is_rebuilt_from_its_manifests(s3_server, tmp_path, monkeypatch):
     uri = s3_server.bucket() + "/store"
-    first = Store(root=uri, catalog=str(tmp_path / "machine-a.sqlite"))
+    first = open_store(root=uri, catalog=str(tmp_path / "machine-a.sqlite"))
     n = execute_stage(NUMBERS, NumParams(use_ray=False, count=9), store=first)
     e = execute_stage(EVENS, DerivedParams(use_ray=False), store=first)
     first.writer("numbers", "never-committed")           # an attempt that died: not a version
 
     monkeypatch.setenv("ZHINAO_STORE", uri)
     monkeypatch.setenv("ZHINAO_CATALOG", str(tmp_path / "machine-b.sqlite"))
-    second = Store()
+    second = open_store()
     assert second.catalog.all() == []
     assert main(["catalog", "rebuild"]) == 0
     assert {r["version"] for r in second.catalog.all()} == {n.version, e.version}
@@ -29,7 +29,7 @@ def test_a_second_catalog_on_the_same_store_is_rebuilt_from_its_manifests(s3_ser
 
 
 def test_prune_unregisters_versions_whose_files_are_gone(zhinao_home, capsys):
-    store = Store()
+    store = open_store()
     n = execute_stage(NUMBERS, NumParams(use_ray=False, count=4), store=store)
     store.root.fs.delete_dir(store.root.join("numbers", n.version))
     assert main(["catalog", "rebuild"]) == 0

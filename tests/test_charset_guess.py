@@ -10,7 +10,7 @@ from zhinao.flows.stage import execute_stage
 from zhinao.tasks.corpus.warcfile import gz_member, http_response, warc_record
 from zhinao.tasks.ingest.charset import decode_html
 from zhinao.tasks.ingest.documents import SCHEMA
-from zhinao.tasks.store import Store
+from zhinao.tasks.home import open_store
 
 ZH = ["北京市教育委员会今天发布通知，要求各区中小学校在新学期开始前完成校舍安全检查，并向社会公布检查结果。",
       "通知指出，学校应当建立健全安全管理制度，落实安全责任，定期开展消防和地震应急演练，确保师生安全。",
@@ -130,7 +130,7 @@ def test_ingest_output_has_charset_confidence(tmp_path):
                               for i, (body, ct) in enumerate(pages)))
     r = execute_stage(INGEST, IngestParams(sources=[str(path)], use_ray=False))
     assert r.rows == 2 and r.stats["histograms"]["charset"] == {"gb18030/weighed": 1, "utf-8/header": 1}
-    table = Store().open_arrow(r.ref)
+    table = open_store().open_arrow(r.ref)
     assert table.schema.field("charset_confidence").type == pa.float32() == SCHEMA.field("charset_confidence").type
     docs = {d["url"]: d for d in table.to_pylist()}
     assert docs["http://cs.example.com/1"]["charset_confidence"] == 1.0

@@ -19,7 +19,7 @@ from zhinao.tasks.quality.c4 import C4Config, c4
 from zhinao.tasks.quality.fineweb import FineWebConfig, fineweb
 from zhinao.tasks.quality.gopher import GopherQualityConfig, GopherRepetitionConfig, gopher_quality, gopher_repetition
 from zhinao.tasks.quality.text import Doc
-from zhinao.tasks.store import Store
+from zhinao.tasks.home import open_store
 from tests.conftest import shared_data
 
 
@@ -43,7 +43,7 @@ def cleaned(sample_crawl, tmp_path_factory):
         mp.setenv("ZHINAO_HOME", str(tmp_path_factory.mktemp("clean-home")))
         refs = _chain(sample_crawl, shard_rows=100)
         truth = {t["url"]: t for t in json.loads((sample_crawl / "truth.json").read_text())["records"]}
-        yield refs, truth, Store(), sample_crawl
+        yield refs, truth, open_store(), sample_crawl
 
 
 def _kinds(store, ref, truth):
@@ -69,7 +69,7 @@ def test_extract_passes_text_documents_and_drops_empty_pages(tmp_path):
     (tmp_path / "d.jsonl").write_text(json.dumps({"text": "already text", "url": "u1"}) + "\n")
     execute_stage(INGEST, IngestParams(sources=[str(tmp_path / "d.jsonl")], use_ray=False))
     r = execute_stage(EXTRACT, ExtractParams(use_ray=False))
-    doc = Store().open_arrow(r.ref).to_pylist()[0]
+    doc = open_store().open_arrow(r.ref).to_pylist()[0]
     assert doc["text"] == "already text" and doc["extractor"] == "none"
     from zhinao.tasks.extract.stage import extract_batch
     from types import SimpleNamespace
@@ -205,7 +205,7 @@ def test_exact_dedup_removes_every_planted_copy_deterministically(cleaned):
     # the same corpus sharded differently keeps the same copies
     resharded = _chain(sample_crawl, shard_rows=37)["dedup-exact"]
     assert resharded.version != refs["dedup-exact"].version
-    assert set(Store().open_arrow(resharded.ref, columns=["id"])["id"].to_pylist()) == kept_ids
+    assert set(open_store().open_arrow(resharded.ref, columns=["id"])["id"].to_pylist()) == kept_ids
 
 
 def test_bad_documents_pass_every_stage_without_crashing(tmp_path):
@@ -227,7 +227,7 @@ def test_bad_documents_pass_every_stage_without_crashing(tmp_path):
         refs[stage.name] = execute_stage(stage, params(use_ray=False), inputs={stage.inputs[0]: refs[stage.inputs[0]].ref})
     r = execute_stage(DEDUP_SEMANTIC, SemanticDedupParams(use_ray=False),
                       inputs={"dedup-minhash": refs["dedup-minhash"].ref, "embed": refs["embed"].ref})
-    kept = set(Store().open_arrow(r.ref, columns=["id"])["id"].to_pylist())
+    kept = set(open_store().open_arrow(r.ref, columns=["id"])["id"].to_pylist())
     assert kept == {"good-en", "good-zh"}
     q = refs["quality"].stats["dropped"]
     assert q.get("too_long") == 1 and sum(q.values()) >= 2

@@ -11,7 +11,7 @@ import pyarrow as pa
 from zhinao.app import generate
 from zhinao.flows import pipelines  # noqa: F401  (the project's pipelines, made before a test adds a stage)
 from zhinao.tasks.registry import ENV, stages
-from zhinao.tasks.store import Store
+from zhinao.tasks.home import open_store
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -97,11 +97,11 @@ def test_a_stage_in_one_file_runs(tmp_path, monkeypatch):
     from zhinao.flows.stage import execute_stage
 
     docs = pa.table({"id": ["a", "b"], "text": ["hello", ""], "lang": ["en", "en"]})
-    ref = Store().import_tables("quality", [docs]).ref
+    ref = open_store().import_tables("quality", [docs]).ref
     stage = stages()["shout"]
     r = execute_stage(stage, stage.params(use_ray=False, marks=2), inputs={"quality": ref})
     assert r.rows == 1 and r.stats["dropped"] == {"too_quiet": 1}
-    assert Store().open_arrow(r.ref).to_pylist() == [{"id": "a", "text": "HELLO!!", "lang": "en"}]
+    assert open_store().open_arrow(r.ref).to_pylist() == [{"id": "a", "text": "HELLO!!", "lang": "en"}]
 
 
 def test_generated_files_match_the_declarations():

@@ -8,21 +8,21 @@ from zhinao.flows.stage import execute_stage
 from zhinao.tasks.dedup.minhash import MinHasher, estimated_jaccard
 from zhinao.tasks.dedup.shingles import shingle_hashes
 from zhinao.tasks.dedup.truthcorpus import f1, generate
-from zhinao.tasks.store import Store
+from zhinao.tasks.home import open_store
 
 
 def commit_docs(ids, texts, shard_rows=400, dataset="docs"):
     """A document dataset version straight into the store (input for the stage under test)."""
     tables = [pa.table({"id": ids[k:k + shard_rows], "text": texts[k:k + shard_rows]})
               for k in range(0, len(ids), shard_rows)]
-    return Store().import_tables(dataset, tables).ref
+    return open_store().import_tables(dataset, tables).ref
 
 
 def run_minhash(corpus, **kw):
     ref = commit_docs(corpus.ids, corpus.texts)
     r = execute_stage(DEDUP_MINHASH, MinHashParams(use_ray=False, partitions=4, audit=True, **kw),
                       inputs={"dedup-exact": ref})
-    store = Store()
+    store = open_store()
     kept = store.open_arrow(r.ref, columns=["id", "dup_cluster"]).to_pylist()
     dropped = store.open_arrow(r.audit_ref, columns=["id", "dup_of", "dup_cluster"]).to_pylist()
     return r, kept, dropped
@@ -79,7 +79,7 @@ def test_components_join_chains_across_buckets():
     ref = commit_docs(["a", "b", "c", "z"], [a, b, c, other], shard_rows=2)
     r = execute_stage(DEDUP_MINHASH, MinHashParams(use_ray=False, partitions=3),
                       inputs={"dedup-exact": ref})
-    kept = Store().open_arrow(r.ref, columns=["id", "dup_cluster"]).to_pylist()
+    kept = open_store().open_arrow(r.ref, columns=["id", "dup_cluster"]).to_pylist()
     assert {d["id"]: d["dup_cluster"] for d in kept} == {"a": "a", "z": None}
 
 
@@ -91,7 +91,7 @@ def test_minhash_on_ray_matches_in_process(ray_local, tmp_path, monkeypatch):
         ref = commit_docs(corpus.ids, corpus.texts, shard_rows=150)
         r = execute_stage(DEDUP_MINHASH, MinHashParams(use_ray=use_ray, partitions=4 + use_ray),
                           inputs={"dedup-exact": ref})
-        outputs.append((r, Store().open_arrow(r.ref, columns=["id", "dup_cluster"]).to_pylist()))
+        outputs.append((r, open_store().open_arrow(r.ref, columns=["id", "dup_cluster"]).to_pylist()))
     (ray_result, ray_rows), (local_result, local_rows) = outputs
     assert ray_result.stats["counters"]["workers"] >= 2 and ray_result.stats["counters"]["splits"] == 4
     assert ray_result.version == local_result.version        # partitions do not change what is computed

@@ -8,7 +8,7 @@ from zhinao.flows.stage import execute_stage
 from zhinao.tasks.semantic.embed import column_embeddings
 from zhinao.tasks.semantic.encoder import resolve_model
 from zhinao.tasks.semantic.semdedup import near_duplicates
-from zhinao.tasks.store import Store
+from zhinao.tasks.home import open_store
 from tests.test_dedup_minhash import commit_docs
 
 TOPICS = [
@@ -43,7 +43,7 @@ def test_embed_then_semantic_dedup_removes_planted_copies():
     ids, texts, planted = corpus()
     ref = commit_docs(ids, texts, shard_rows=7)
     e = execute_stage(EMBED, EmbedParams(use_ray=False), inputs={"dedup-minhash": ref})
-    store = Store()
+    store = open_store()
     table = store.open_arrow(e.ref)
     emb = column_embeddings(table["embedding"], 384)
     assert table["id"].to_pylist() == ids and np.allclose(np.linalg.norm(emb, axis=1), 1, atol=1e-4)
@@ -101,7 +101,7 @@ def test_embed_on_ray_actors_matches_in_process(ray_local, tmp_path, monkeypatch
         monkeypatch.setenv("ZHINAO_HOME", str(tmp_path / f"h{use_ray}"))
         ref = commit_docs(ids, texts, shard_rows=5)
         r = execute_stage(EMBED, EmbedParams(use_ray=use_ray), inputs={"dedup-minhash": ref})
-        out.append((r, column_embeddings(Store().open_arrow(r.ref)["embedding"], 384)))
+        out.append((r, column_embeddings(open_store().open_arrow(r.ref)["embedding"], 384)))
     (ray_r, ray_emb), (local_r, local_emb) = out
     assert ray_r.stats["counters"]["splits"] == 4 and ray_r.version == local_r.version
     assert np.allclose(ray_emb, local_emb, atol=1e-5)

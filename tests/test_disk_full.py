@@ -9,7 +9,7 @@ from tests.stages import BLOBS, BlobParams
 from zhinao.flows import stage as stage_module
 from zhinao.flows.retry import retryable
 from zhinao.flows.stage import execute_stage, make_flow
-from zhinao.tasks.store import Store
+from zhinao.tasks.home import open_store
 from zhinao.tasks.store.writer import StoreFull
 
 
@@ -39,7 +39,7 @@ def test_a_full_disk_is_named_not_retried_and_leaves_nothing(small_disk, use_ray
     assert "is full" in str(e.value) and str(small_disk / "store") in str(e.value) and "bytes free" in str(e.value)
     assert not retryable(e.value)
     assert leftovers(small_disk) == []
-    assert Store().catalog.find("blobs") == []
+    assert open_store().catalog.find("blobs") == []
     # what fits still commits on the same disk: nothing of the failed attempt holds space
     assert execute_stage(BLOBS, BlobParams(use_ray=use_ray, splits=2, kib=64)).rows == 2
 

@@ -10,7 +10,7 @@ import pytest
 
 from zhinao.app.api_server import wait_healthy
 from zhinao.model.metrics import read_metrics
-from zhinao.tasks.store import Store
+from zhinao.tasks.home import open_store
 
 from .pretrain_data import token_versions
 
@@ -60,7 +60,7 @@ def test_deployments_triggered_by_name_commit_versions(zhinao_home, tmp_path):
                              cwd=REPO, env=env, capture_output=True, text=True, timeout=450)
         assert run.returncode == 0 and "Completed" in run.stdout, (
             run.stdout[-3000:] + run.stderr[-2000:] + (logs / "worker").read_text()[-4000:])
-        versions = Store().catalog.find("ingest")
+        versions = open_store().catalog.find("ingest")
         assert len(versions) == 1 and versions[0].rows > 400
         assert versions[0].flow_run_id and versions[0].stats["dropped"]["corrupt_gzip"] == 1
 
@@ -74,7 +74,7 @@ def test_deployments_triggered_by_name_commit_versions(zhinao_home, tmp_path):
                                  cwd=REPO, env=env, capture_output=True, text=True, timeout=450)
             assert run.returncode == 0 and "Completed" in run.stdout, (
                 run.stdout[-3000:] + run.stderr[-2000:] + (logs / "worker").read_text()[-4000:])
-        store = Store()
+        store = open_store()
         stage1, stage2 = store.resolve("pretrain-stage1"), store.resolve("pretrain-stage2")
         assert stage1.flow_run_id and stage2.flow_run_id and stage1.ref in stage2.parents
         losses = [r["loss"] for r in read_metrics(store.model_path(stage1) / "metrics.jsonl")]

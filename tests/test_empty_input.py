@@ -20,7 +20,7 @@ from zhinao.tasks.quality.stage import QUALITY, QualityParams
 from zhinao.tasks.topics.rebalance_stage import REBALANCE, RebalanceParams
 from zhinao.flows.stage import execute_stage
 from zhinao.tasks.topics.model_stage import TOPIC_MODEL, TopicModelParams
-from zhinao.tasks.store import Store
+from zhinao.tasks.home import open_store
 
 # stage, params, {input name: the stage (in this chain) whose version it reads}
 CHAIN = [
@@ -49,7 +49,7 @@ def outcomes(tmp_path_factory, topic_folder):
     (home / "empty.jsonl").write_bytes(b"")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("ZHINAO_HOME", str(home / "home"))
-        store = Store()
+        store = open_store()
         refs = {"ingest": execute_stage(INGEST, IngestParams(sources=[str(home / "empty.jsonl")], use_ray=False)).ref,
                 "trained-topic-model": store.import_model("topic-model", topic_folder).ref}
         out = {}

@@ -152,9 +152,9 @@ def test_the_evaluate_stage_scores_on_its_endpoint(in_process, fake, smollm2):
     from zhinao.tasks.eval.stage import EVALUATE, EvalParams
     from zhinao.flows.stage import execute_stage
     from zhinao.tasks.eval.run import run_mc
-    from zhinao.tasks.store import Store
+    from zhinao.tasks.home import open_store
 
-    store = Store()
+    store = open_store()
     p = EvalParams(model=str(smollm2), endpoint=fake.url, tasks=["mc", "perplexity"], limit=1, mc_items=1,
                    perplexity_per_topic=1, perplexity_max_chars=600, use_ray=False)
     fake.seen.clear()

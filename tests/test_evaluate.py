@@ -6,7 +6,7 @@ import pytest
 
 from zhinao.tasks.eval.stage import EVALUATE, EvalParams
 from zhinao.flows.stage import execute_stage
-from zhinao.tasks.store import Store
+from zhinao.tasks.home import open_store
 
 SMALL = dict(use_ray=False, limit=1, mc_items=1, gsm8k_items=1, gsm8k_shots=1, perplexity_per_topic=1,
              niah_lengths=[300], niah_depths=2, niah_langs=["zh"], niah_variants=["value"], max_tokens=32)
@@ -20,7 +20,7 @@ def evaluated(smollm2, tmp_path_factory):
     old = os.environ.get("ZHINAO_HOME")
     os.environ["ZHINAO_HOME"] = str(home)
     try:
-        store = Store()
+        store = open_store()
         model = store.import_model("smollm2", smollm2, stage="import")
         ifeval = home / "zh_input_data.jsonl"
         ifeval.write_text(json.dumps({"key": 1, "prompt": "用中文介绍长城，不要使用任何逗号。",
@@ -111,7 +111,7 @@ def test_compare_lines_up_two_models(evaluated, smollm2, tmp_path, monkeypatch, 
 def test_niah_lengths_over_the_models_context_are_skipped_and_counted(smollm2, tmp_path, caplog):
     """A model of 256 positions (the default generator's weights under a config that says so) is not
     given 384-token prompts: that length is skipped with a warning and recorded, 200 runs."""
-    store = Store()
+    store = open_store()
     short = tmp_path / "smollm2-256"
     short.mkdir()
     for f in smollm2.iterdir():

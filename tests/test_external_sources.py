@@ -7,7 +7,7 @@ from zhinao.flows.registry import targets
 from zhinao.flows.stage import execute_stage
 from zhinao.tasks.declare import stage_modules
 from zhinao.tasks.langid.model import lid176_path
-from zhinao.tasks.store import Store
+from zhinao.tasks.home import open_store
 from zhinao.tasks.store import external
 from zhinao.tasks.store.closure import closure
 from tests.stages import NUMBERS, NumParams
@@ -26,7 +26,7 @@ def test_an_environment_variable_enters_the_id_and_the_lineage(monkeypatch):
     monkeypatch.setenv("ZHINAO_TEST_KNOB", "on")
     knob = execute_stage(NUMBERS, NumParams(use_ray=False))
     assert knob.version != plain.version and not knob.cache_hit
-    assert {"name": "env/ZHINAO_TEST_KNOB", "fingerprint": "on"} in Store().resolve(knob.ref).sources
+    assert {"name": "env/ZHINAO_TEST_KNOB", "fingerprint": "on"} in open_store().resolve(knob.ref).sources
 
 
 def test_the_kernel_choice_and_library_versions_enter_training_ids(monkeypatch):

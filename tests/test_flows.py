@@ -9,7 +9,7 @@ from zhinao.flows.stages import ingest
 from zhinao.app.params import parse_params
 from zhinao.flows.pipelines import DataParams
 from zhinao.flows.stage import make_flow
-from zhinao.tasks.store import Store
+from zhinao.tasks.home import open_store
 from tests.stages import NUMBERS, NumParams
 
 
@@ -56,7 +56,7 @@ def test_ingest_flow_under_prefect_publishes_artifacts(prefect_harness, sample_c
 
     result = ingest(IngestParams(sources=[str(sample_crawl)], use_ray=False))
     assert not result.cache_hit and result.rows > 400
-    m = Store().resolve(result.ref)
+    m = open_store().resolve(result.ref)
     assert m.flow_run_id                                   # the Prefect run that produced it
 
     async def artifacts():
@@ -87,7 +87,7 @@ def test_prefect_retry_restarts_the_stage_clean(prefect_harness, tmp_path, zhina
     assert marker.exists() and not result.cache_hit and result.rows == 20
     folder = zhinao_home / "store" / "flaky"
     assert [p.name for p in folder.iterdir()] == [result.version]    # the failed attempt left nothing
-    assert len(Store().catalog.find("flaky")) == 1
+    assert len(open_store().catalog.find("flaky")) == 1
 
 
 def test_cli_run_datasets_and_lineage(prefect_harness, sample_crawl, capsys):
@@ -97,7 +97,7 @@ def test_cli_run_datasets_and_lineage(prefect_harness, sample_crawl, capsys):
     assert main(["run", "ingest", "-p", f"sources={sample_crawl}", "-p", "use_ray=false"]) == 0
     assert "cache hit" in capsys.readouterr().out
     assert main(["datasets"]) == 0
-    version = Store().resolve("ingest").version
+    version = open_store().resolve("ingest").version
     assert version in capsys.readouterr().out
     assert main(["lineage", f"ingest@{version[:8]}"]) == 0
     out = capsys.readouterr().out
@@ -128,7 +128,7 @@ def test_data_pipeline_chains_every_stage_and_reports_a_funnel(prefect_harness, 
                                           "embed", "dedup-semantic", "annotate", "topic-model", "classify", "rebalance",
                                           "rewrite", "synth", "judge", "mix-stage1", "mix-stage2"]
     by = {r.stage: r for r in results}
-    store = Store()
+    store = open_store()
     semantic = by["dedup-semantic"]
     node = store.lineage(semantic.ref)
     chain = []

@@ -51,9 +51,9 @@ def test_default_model_converts_once_to_a_safetensors_folder(smollm2):
 
 
 def test_a_model_version_in_the_store_can_be_the_generator(smollm2, tmp_path):
-    from zhinao.tasks.store import Store
+    from zhinao.tasks.home import open_store
 
-    store = Store()
+    store = open_store()
     m = store.import_model("generator", smollm2, stage="test")
     path = resolve_generator_model("generator", store)
     assert m.kind == "model" and (path / "config.json").exists()

@@ -19,6 +19,7 @@ from zhinao.tasks.generate import engine
 from zhinao.tasks.generate.api import Completion
 from zhinao.tasks.generate.judge import DIMENSIONS
 from zhinao.tasks.store import Store
+from zhinao.tasks.home import open_store
 
 UTC = dt.timezone.utc
 DOCS = [
@@ -42,7 +43,7 @@ def _docs(store: Store, n: int = 4) -> str:
 
 
 def test_rewrite_writes_real_text_linked_to_its_source(smollm2):
-    store = Store()
+    store = open_store()
     docs = _docs(store)
     r = execute_stage(REWRITE_STAGE, RewriteParams(use_ray=False, max_tokens=160, audit=True), inputs={"rebalance": docs})
     kept, dropped = store.open_arrow(r.ref).to_pylist(), store.open_arrow(r.audit_ref).to_pylist()
@@ -59,7 +60,7 @@ def test_rewrite_writes_real_text_linked_to_its_source(smollm2):
 
 
 def test_a_failed_attempt_keeps_its_finished_batches(smollm2, monkeypatch):
-    store = Store()
+    store = open_store()
     docs = _docs(store, 3)
     params = RewriteParams(use_ray=False, max_tokens=48, min_chars=1, batch_size=1)
     real = engine.get_generator
@@ -88,7 +89,7 @@ def test_a_failed_attempt_keeps_its_finished_batches(smollm2, monkeypatch):
 
 
 def test_synth_two_rounds_then_judge(smollm2):
-    store = Store()
+    store = open_store()
     docs = _docs(store)
     s = execute_stage(SYNTH_STAGE, SynthParams(use_ray=False, max_tokens=256, rounds=2, audit=True, batch_size=12),
                       inputs={"rebalance": docs})
@@ -196,7 +197,7 @@ def test_judge_stage_scores_checks_and_drops_known_judge_answers(smollm2, monkey
     """The judge stage end to end on a stand-in generator whose answers are known: parsed scores land
     in the judge_* columns (the second attempt counts when the first does not parse), math answers
     are checked, code is run, and every drop names its reason."""
-    store = Store()
+    store = open_store()
     rows = [{k: it[k] for k in ("id", "kind", "prompt", "response", "answer")} for it in JUDGED]
     synth = store.import_tables("synth", [pa.Table.from_pylist(rows)]).ref
     stand_in = _StandInJudge()
@@ -255,7 +256,7 @@ def test_a_dead_actor_is_restarted_and_its_batch_retried(smollm2, ray_local, tmp
             return ctx.final(engine.GenerateRows(rewrite.JOB), splits, desc="rewrite",
                              actors=rewrite_flow.GENERATOR_ACTORS)
 
-    store = Store()
+    store = open_store()
     docs = _docs(store, 2)
     r = execute_stage(dataclasses.replace(stage, run=run), RewriteParams(max_tokens=32, min_chars=1),
                       inputs={"rebalance": docs})
@@ -286,7 +287,7 @@ def _tiny_reward_model(path, smollm2) -> None:
 
 
 def test_rm_score_filters_each_category_below_mean_minus_std(smollm2, tmp_path):
-    store = Store()
+    store = open_store()
     _tiny_reward_model(tmp_path / "rm", smollm2)
     rm = store.import_model("reward-model", tmp_path / "rm", stage="test")
     rows = []
@@ -317,7 +318,7 @@ def test_rm_filter_drops_exactly_the_conversations_under_their_category_threshol
     from zhinao.tasks.reward.filter_stage import RM_FILTER_STAGE, RMFilterParams
     from zhinao.tasks.reward.scorer import RewardScorer
 
-    store = Store()
+    store = open_store()
     _tiny_reward_model(tmp_path / "rm", smollm2)
     store.import_model("reward-model", tmp_path / "rm", stage="test")
     rows = []
@@ -348,7 +349,7 @@ def test_rm_filter_drops_exactly_the_conversations_under_their_category_threshol
 def test_rm_filter_names_conversations_without_a_final_assistant_turn(smollm2, tmp_path):
     from zhinao.tasks.reward.filter_stage import RM_FILTER_STAGE, RMFilterParams
 
-    store = Store()
+    store = open_store()
     _tiny_reward_model(tmp_path / "rm", smollm2)
     store.import_model("reward-model", tmp_path / "rm", stage="test")
     rows = [{"id": "a", "domain": "x", "messages": [{"role": "user", "content": "hi"}]}]

@@ -11,7 +11,7 @@ from zhinao.tasks.ingest.stage import INGEST, IngestParams
 from zhinao.flows.stage import execute_stage
 from zhinao.tasks.corpus.generate import generate
 from zhinao.tasks.corpus.warcfile import gz_member, http_response, warc_record
-from zhinao.tasks.store import Store
+from zhinao.tasks.home import open_store
 from tests.conftest import shared_data
 
 
@@ -51,7 +51,7 @@ def test_ingest_sample_counts_languages_and_drop_reasons(sample_crawl):
     assert r.stats["dropped"] == dict(Counter(t["drop_reason"] for t in truth if t["drop_reason"]))
     assert r.stats["histograms"]["lang"] == dict(Counter(t["lang"] for t in good))
 
-    store = Store()
+    store = open_store()
     docs = store.open_arrow(r.ref).to_pylist()
     by_url = {d["url"]: d for d in docs}
     assert len(by_url) == len(docs) == len({d["id"] for d in docs})
@@ -92,7 +92,7 @@ def _records(n, tmp_path, damage=None):
 
 
 def _urls(ref):
-    return sorted(Store().open_arrow(ref)["url"].to_pylist(), key=lambda u: int(u.rsplit("/", 1)[1]))
+    return sorted(open_store().open_arrow(ref)["url"].to_pylist(), key=lambda u: int(u.rsplit("/", 1)[1]))
 
 
 def test_corrupt_member_in_the_middle_loses_only_that_record(tmp_path):
@@ -140,7 +140,7 @@ def test_real_warc_files_match_warcio(tmp_path):
                            and "html" in (rec.http_headers.get_header("Content-Type") or ""))
         r = ingest(path)
         assert r.rows == expected, name
-        urls = Store().open_arrow(r.ref)["url"].to_pylist()
+        urls = open_store().open_arrow(r.ref)["url"].to_pylist()
         assert all(u.startswith("http") and not u.startswith("<") for u in urls)  # dolma wraps URIs in <>
 
 
@@ -158,7 +158,7 @@ def test_malformed_warcio_samples(tmp_path):
     for name, (rows, dropped) in expect.items():
         r = ingest(shared_data("warc", name))
         assert (r.rows, r.stats["dropped"]) == (rows, dropped), name
-        for doc in Store().open_arrow(r.ref).to_pylist():
+        for doc in open_store().open_arrow(r.ref).to_pylist():
             assert doc["html"].rstrip().endswith("</html>"), name
 
 
@@ -186,7 +186,7 @@ def test_jsonl_and_parquet_sources(tmp_path):
     fields = {"text": "content", "url": "link", "id": "id", "timestamp": "ts", "lang": "lang"}
     r = ingest(tmp_path / "docs.jsonl.gz")
     assert r.rows == 2 and r.stats["dropped"] == {"bad_json": 2, "empty_body": 1}
-    docs = {d["url"]: d for d in Store().open_arrow(r.ref).to_pylist()}
+    docs = {d["url"]: d for d in open_store().open_arrow(r.ref).to_pylist()}
     assert docs["http://a/1"]["lang"] == "zh" and docs["http://a/5"]["id"] == "doc-5"
     r = ingest(tmp_path / "docs.parquet", fields=fields)
     assert r.rows == 1 and r.stats["dropped"] == {"empty_body": 1}
@@ -210,13 +210,13 @@ def test_ray_splits_the_work_across_tasks(sample_crawl, ray_local):
     assert r.stats["counters"]["splits"] == 4
     assert r.stats["counters"]["workers"] >= 2          # 4 files ran as tasks on 2 worker processes
     assert r.rows == sum(t["drop_reason"] is None for t in truth_of(sample_crawl))
-    assert Store().open_ray(r.ref).count() == r.rows
+    assert open_store().open_ray(r.ref).count() == r.rows
 
 
 def test_a_source_with_no_documents_gives_an_empty_version_with_its_schema():
     r = ingest(shared_data("warc", "warcio-example-space-in-target-uri.warc.gz"))
     assert r.rows == 0 and r.stats["counters"]["non_web_resources"] == 1
-    table = Store().open_arrow(r.ref)
+    table = open_store().open_arrow(r.ref)
     assert table.num_rows == 0 and table.schema.field("timestamp").type == pa.timestamp("us", tz="UTC")
 
 
@@ -248,6 +248,6 @@ def test_wet_conversion_records_fill_text(tmp_path):
     path.write_bytes(b"".join(members))
     r = ingest(path)
     assert r.rows == 2 and r.stats["dropped"] == {"empty_body": 1}
-    docs = {d["url"]: d for d in Store().open_arrow(r.ref).to_pylist()}
+    docs = {d["url"]: d for d in open_store().open_arrow(r.ref).to_pylist()}
     assert docs["http://wet.example.com/1"]["text"] == texts[1]
     assert docs["http://wet.example.com/0"]["timestamp"].year == 2026 and docs["http://wet.example.com/0"]["html"] is None

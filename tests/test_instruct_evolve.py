@@ -16,7 +16,7 @@ from zhinao.tasks.evolve.rounds import _new_tasks
 from zhinao.tasks.evolve.seeds import load_seeds, pick
 from zhinao.tasks.generate import engine
 from zhinao.tasks.generate.api import Completion
-from zhinao.tasks.store import Store
+from zhinao.tasks.home import open_store
 from tests.evolve_standin import StandIn
 
 
@@ -148,7 +148,7 @@ def stand_in(smollm2, monkeypatch):
 
 
 def test_the_stage_on_known_answers(stand_in):
-    store = Store()
+    store = open_store()
     params = InstructEvolveParams(use_ray=False, audit=True, seed_tasks=4, self_instruct=2, evol_depth=3,
                                   evol_breadth=1, constraint_evol=4,
                                   constraint_ids=["punctuation:no_comma", "startend:quotation"])
@@ -210,7 +210,7 @@ def test_a_failed_attempt_resumes_from_its_finished_phases(smollm2, monkeypatch)
 def test_a_judge_dataset_seeds_the_evolution(stand_in):
     import pyarrow as pa
 
-    store = Store()
+    store = open_store()
     items = [{"id": "synth-1", "kind": "instruction", "prompt": "Plan a three-day trip to Kyoto for a family.",
               "response": "Day 1: temples ...", "lang": "en"}]
     ref = store.import_tables("judge", [pa.Table.from_pylist(items)]).ref
@@ -233,7 +233,7 @@ def test_unknown_constraints_and_languages_are_refused():
 
 
 def test_a_tiny_run_on_the_default_generator(smollm2):
-    store = Store()
+    store = open_store()
     params = InstructEvolveParams(use_ray=False, audit=True, seed_tasks=2, langs=["en"], self_instruct=1,
                                   new_per_request=2, evol_depth=1, evol_breadth=0, constraint_evol=1, constraint_attempts=1,
                                   max_tokens=40)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from zhinao.tasks.store import Store
+from zhinao.tasks.home import open_store
 from zhinao.tasks.store.lease import Lease, LeaseHeld, LeaseLost
 
 REPO = Path(__file__).resolve().parents[1]
@@ -18,8 +18,8 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(params=["local", "s3"])
 def root(request, tmp_path):
     if request.param == "local":
-        return Store(root=str(tmp_path / "store")).root
-    return Store(root=request.getfixturevalue("s3_server").bucket() + "/store").root
+        return open_store(root=str(tmp_path / "store")).root
+    return open_store(root=request.getfixturevalue("s3_server").bucket() + "/store").root
 
 
 def test_a_live_holder_keeps_the_lease_and_a_waiter_is_told_who(root):

@@ -3,7 +3,8 @@ once, sources are summarised unless listed, a depth cut says what lies beyond, a
 graph is the same tree the other way."""
 from zhinao.app.cli import main
 from zhinao.flows.lineage_view import lines, source_lines, summary, to_markdown
-from zhinao.tasks.store import LineageNode, Manifest, Store
+from zhinao.tasks.store import LineageNode, Manifest
+from zhinao.tasks.home import open_store
 
 
 def _m(name: str, parents: list[str] = (), sources: list[dict] = ()) -> Manifest:
@@ -51,7 +52,7 @@ def test_a_depth_cut_counts_what_lies_beyond(tmp_path):
 
 def test_downstream_graph_and_the_cli_options(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("ZHINAO_HOME", str(tmp_path / "home"))
-    store = Store()
+    store = open_store()
     folders = {}
     for name in ("base", "a", "b", "merged"):
         folders[name] = tmp_path / name

@@ -100,10 +100,10 @@ def test_bad_merges_fail_with_what_is_wrong(three, tmp_path):
 def test_stage_makes_a_model_version_with_the_merged_models_as_parents(three):
     from zhinao.tasks.align.merge_stage import MERGE, MergeParams
     from zhinao.flows.stage import execute_stage
-    from zhinao.tasks.store import Store
+    from zhinao.tasks.home import open_store
 
     a, b, base = three
-    store = Store()
+    store = open_store()
     refs = [store.import_model(name, f, stage="import").ref for name, f in (("dpo", a), ("grpo", b), ("sft", base))]
     params = MergeParams(method="task_arithmetic", models=refs[:2], weights=[0.5, 0.5], base=refs[2])
     first = execute_stage(MERGE, params, store=store)

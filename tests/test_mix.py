@@ -10,7 +10,7 @@ from zhinao.tasks.mix.resolve import resolve
 from zhinao.tasks.mix.spec import STAGE1, STAGE2, MixSource, MixSpec
 from zhinao.tasks.mix.tokens import approx_tokens, count_tokens
 from zhinao.tasks.semantic.encoder import resolve_model
-from zhinao.tasks.store import Store
+from zhinao.tasks.home import open_store
 
 WORDS = "the river data model city market school energy garden music station bridge".split()
 
@@ -34,7 +34,7 @@ def _items(n: int) -> pa.Table:
 
 @pytest.fixture
 def sources():
-    store = Store()
+    store = open_store()
     return {"rebalance": store.import_tables("rebalance", [_web(600)[:300], _web(600)[300:]]).ref,
             "rewrite": store.import_tables("rewrite", [_web(200).set_column(0, "id", pa.array(
                 [f"r{i}" for i in range(200)]))]).ref,
@@ -73,7 +73,7 @@ def test_bad_specs_are_refused():
 
 
 def test_stage1_mix_matches_its_spec_in_shuffled_shards(sources, zhinao_home):
-    store = Store()
+    store = open_store()
     params = MixParams(shard_tokens=3000, partitions=4)
     r = execute_stage(MIX_STAGE1, params, inputs=sources)
     table = {row["source"]: row for row in r.stats["tables"]["mixture"]}
@@ -102,14 +102,14 @@ def test_stage1_mix_matches_its_spec_in_shuffled_shards(sources, zhinao_home):
 
 def test_stage2_mix_filters_web_to_high_quality_topics(sources):
     r = execute_stage(MIX_STAGE2, MixStage2Params(shard_tokens=3000, partitions=2), inputs=sources)
-    rows = Store().open_arrow(r.ref).to_pylist()
+    rows = open_store().open_arrow(r.ref).to_pylist()
     assert {x["topic"] for x in rows if x["mix_source"] == "web_high_quality"} == {"science_research"}
     table = {row["source"]: row for row in r.stats["tables"]["mixture"]}
     assert all(abs(table[s.name]["achieved_share"] - s.share) <= 0.01 for s in STAGE2.sources)
 
 
 def test_a_missing_source_is_renormalised_or_an_error(sources):
-    store = Store()
+    store = open_store()
     only_web = dict(sources, judge=store.import_tables("judge", [_items(60).filter(
         pa.compute.equal(_items(60)["kind"], "math"))]).ref)
     r = execute_stage(MIX_STAGE1, MixParams(partitions=2), inputs=only_web)

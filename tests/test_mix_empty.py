@@ -10,7 +10,7 @@ from zhinao.tasks.mix.stage import MIX_STAGE2, MixStage2Params
 from zhinao.tasks.mix.stage import only_made
 from zhinao.flows.stage import execute_stage
 from zhinao.tasks.mix.phases import SCHEMA
-from zhinao.tasks.store import Store
+from zhinao.tasks.home import open_store
 
 
 def _web(n: int) -> pa.Table:
@@ -21,7 +21,7 @@ def _web(n: int) -> pa.Table:
 @pytest.fixture
 def web_only():
     """The data pipeline without its LLM stages: stage 2 reads only rebalance, through its where."""
-    ref = Store().import_tables("rebalance", [_web(10), _web(16)[10:]]).ref
+    ref = open_store().import_tables("rebalance", [_web(10), _web(16)[10:]]).ref
     return ref, only_made(MixStage2Params(partitions=2), {"rebalance": ref})
 
 
@@ -29,7 +29,7 @@ def test_an_empty_mixture_is_committed_with_what_emptied_it(web_only, caplog):
     ref, params = web_only
     with caplog.at_level(logging.WARNING, logger="zhinao.mix"):
         r = execute_stage(MIX_STAGE2, params, inputs={"rebalance": ref})
-    store = Store()
+    store = open_store()
     m = store.resolve(r.ref)
     assert r.rows == 0 and store.open_arrow(r.ref).schema.names == SCHEMA.names
     why = {row["source"]: row["why"] for row in r.stats["tables"]["empty_sources"]}
@@ -51,7 +51,7 @@ def test_an_empty_mixture_can_be_an_error(web_only):
 
 
 def test_every_way_a_source_empties_is_named():
-    store = Store()
+    store = open_store()
     inputs = {"rebalance": store.import_tables("rebalance", [_web(6)]).ref,
               "rewrite": store.import_tables("rewrite", [_web(1).slice(0, 0)]).ref,
               "judge": store.import_tables("judge", [pa.table({"id": ["j0"], "kind": ["math"], "prompt": [""],
@@ -74,7 +74,7 @@ def test_downstream_an_empty_mixture_is_named_or_skipped(web_only, monkeypatch, 
 
     ref, params = web_only
     mix = execute_stage(MIX_STAGE2, params, inputs={"rebalance": ref}).ref
-    stage1 = Store().import_tables("mix-stage1", [pa.Table.from_pylist(
+    stage1 = open_store().import_tables("mix-stage1", [pa.Table.from_pylist(
         [{"id": r["id"], "text": r["text"], "lang": r["lang"]} for r in labelled_articles(1)])]).ref
     tok = execute_stage(TOKENIZER, TokenizerParams(use_ray=False, vocab_size=600, compare_with=[]),
                         inputs={"mix-stage1": stage1}).ref

@@ -5,6 +5,7 @@ import pytest
 
 from zhinao.flows.stage import execute_stage
 from zhinao.tasks.store import Manifest, Store, schema_fields, write_shard
+from zhinao.tasks.home import open_store
 from zhinao.tasks.store.conditional import Conditional
 from tests.stages import NUMBERS, SCHEMA, NumParams
 
@@ -12,8 +13,8 @@ from tests.stages import NUMBERS, SCHEMA, NumParams
 @pytest.fixture(params=["local", "s3"])
 def root(request, tmp_path):
     if request.param == "local":
-        return Store(root=str(tmp_path / "store")).root
-    return Store(root=request.getfixturevalue("s3_server").bucket() + "/store").root
+        return open_store(root=str(tmp_path / "store")).root
+    return open_store(root=request.getfixturevalue("s3_server").bucket() + "/store").root
 
 
 def test_conditional_writes_create_once_and_swap_only_unchanged(root):
@@ -39,7 +40,7 @@ def _numbers(store: Store, rows: range, version: str = "v1") -> tuple:
 
 
 def test_two_writers_of_one_version_the_first_manifest_wins_and_nothing_mixes(s3_server):
-    store = Store(root=s3_server.bucket() + "/store")
+    store = open_store(root=s3_server.bucket() + "/store")
     a, ma = _numbers(store, range(0, 5))
     b, mb = _numbers(store, range(100, 103))          # a different attempt at the same version
     assert a.staging != b.staging                      # each attempt writes under its own folder
@@ -54,7 +55,7 @@ def test_two_writers_of_one_version_the_first_manifest_wins_and_nothing_mixes(s3
 
 def test_a_failure_after_the_manifest_keeps_the_committed_version(s3_server, monkeypatch):
     """A catalog timeout after the manifest was written used to delete the version's prefix."""
-    store = Store(root=s3_server.bucket() + "/store")
+    store = open_store(root=s3_server.bucket() + "/store")
 
     def timeout(*a, **k):
         raise TimeoutError("catalog did not answer")
@@ -63,7 +64,7 @@ def test_a_failure_after_the_manifest_keeps_the_committed_version(s3_server, mon
     with pytest.raises(TimeoutError):
         execute_stage(NUMBERS, NumParams(use_ray=False, count=7), store=store)
     monkeypatch.undo()
-    again = Store(root=store.root.uri)
+    again = open_store(root=store.root.uri)
     found = [m for m in (again._read_manifest("numbers", v.base_name)
                          for v in again.root.listdir(again.root.join("numbers"))) if m]
     assert len(found) == 1 and sorted(again.open_arrow(found[0])["n"].to_pylist()) == list(range(7))
@@ -72,7 +73,7 @@ def test_a_failure_after_the_manifest_keeps_the_committed_version(s3_server, mon
 
 
 def test_a_dead_writers_attempt_is_invisible_and_removed_by_the_next_lease_holder(s3_server):
-    store = Store(root=s3_server.bucket() + "/store")
+    store = open_store(root=s3_server.bucket() + "/store")
     first = execute_stage(NUMBERS, NumParams(use_ray=False, count=7), store=store)
     vid = first.version
     # a writer of another version that died after writing a shard, before its manifest
@@ -89,7 +90,7 @@ def test_a_dead_writers_attempt_is_invisible_and_removed_by_the_next_lease_holde
 
 
 def test_abort_after_commit_deletes_nothing(root):
-    store = Store(root=root.uri)
+    store = open_store(root=root.uri)
     writer, m = _numbers(store, range(4))
     store.commit(writer, m)
     writer.abort()

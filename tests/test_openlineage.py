@@ -12,7 +12,7 @@ from jsonschema import Draft202012Validator
 
 import zhinao.flows.lineage_events as events
 from zhinao.flows.stage import execute_stage
-from zhinao.tasks.store import Store
+from zhinao.tasks.home import open_store
 from tests.stages import EVENS, NUMBERS, DerivedParams, NumParams
 
 SCHEMAS = Path(events.__file__).parent / "lineage_schemas"
@@ -43,7 +43,7 @@ def lineage_home(tmp_path, monkeypatch):
 
 
 def test_stage_runs_write_valid_events_to_the_default_file(lineage_home):
-    store = Store()
+    store = open_store()
     n = execute_stage(NUMBERS, NumParams(use_ray=False, count=6, per_split=3), store=store)
     e = execute_stage(EVENS, DerivedParams(use_ray=False), store=store)
     assert execute_stage(EVENS, DerivedParams(use_ray=False), store=store).cache_hit
@@ -86,7 +86,7 @@ def test_events_reach_an_http_receiver_and_a_failed_run_sends_fail(lineage_home,
     _Receiver.got = []
     try:
         monkeypatch.setenv("OPENLINEAGE_URL", f"http://127.0.0.1:{server.server_address[1]}")
-        store = Store()
+        store = open_store()
         execute_stage(NUMBERS, NumParams(use_ray=False, count=4), store=store)
         with pytest.raises(IsADirectoryError):      # its calls file is a folder: the stage raises
             execute_stage(NUMBERS, NumParams(use_ray=False, count=5, calls_file=str(tmp_path)), store=store)
@@ -110,8 +110,8 @@ def test_a_transport_that_fails_does_not_fail_the_stage(lineage_home, monkeypatc
     monkeypatch.setenv("OPENLINEAGE__TRANSPORT__URL", f"http://127.0.0.1:{free_port()}")
     monkeypatch.setenv("OPENLINEAGE__TRANSPORT__RETRY", json.dumps({"total": 0}))
     with caplog.at_level("WARNING", logger="zhinao.openlineage"):
-        r = execute_stage(NUMBERS, NumParams(use_ray=False, count=3), store=Store())
-    assert not r.cache_hit and Store().resolve(r.ref).rows == 3
+        r = execute_stage(NUMBERS, NumParams(use_ray=False, count=3), store=open_store())
+    assert not r.cache_hit and open_store().resolve(r.ref).rows == 3
     assert "OpenLineage COMPLETE event of numbers not sent: ConnectionError" in caplog.text
 
 
@@ -128,7 +128,7 @@ def test_a_stage_flow_materializes_prefect_assets_with_its_parents(prefect_harne
 
     n = make_flow(NUMBERS)(NumParams(use_ray=False, count=4))
     e = make_flow(EVENS)(DerivedParams(use_ray=False))
-    store = Store()
+    store = open_store()
     key = f"{Path(store.root.uri).resolve().as_uri()}/evens"
 
     async def materialized():

@@ -12,6 +12,7 @@ from zhinao.tasks.sft.stage import SFTParams
 from zhinao.tasks.sftdata.stage import SftDataParams
 from zhinao.tasks.generate import engine
 from zhinao.tasks.store import Store
+from zhinao.tasks.home import open_store
 from tests.evolve_standin import StandIn
 from tests.post_train import judge_items
 
@@ -29,7 +30,7 @@ def _ancestors(store: Store, ref: str) -> set[str]:
 
 def test_the_pipeline_fine_tunes_on_reward_filtered_data_with_lineage_to_the_pairs(
         prefect_harness, tiny_pretrained, topic_folder, smollm2, monkeypatch):
-    store = Store()
+    store = open_store()
     base = store.import_model("pretrain-stage2", tiny_pretrained, stage="test").ref
     judge, topics = judge_items(store), store.import_model("topic-model", topic_folder).ref
     monkeypatch.setattr(engine, "get_generator", lambda spec: StandIn())

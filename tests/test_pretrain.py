@@ -25,6 +25,7 @@ from zhinao.model.config import preset
 from zhinao.model.transformer import Transformer
 from zhinao.tasks.pretrain.progress import MetricsFollower
 from zhinao.tasks.store import Store
+from zhinao.tasks.home import open_store
 
 from .pretrain_data import token_versions
 
@@ -37,7 +38,7 @@ def _metrics(store: Store, ref: str) -> list[dict]:
 
 def test_stage1_then_stage2_pretrain_with_falling_loss_and_export_to_transformers(prefect_harness):
     refs = token_versions()
-    store = Store()
+    store = open_store()
     first = pretrain_stage1(PretrainParams(steps=40, checkpoint_every=20, eval_every=20, **SMALL),
                             inputs={"tokens-stage1": refs["tokens-stage1"]})
     m1 = store.resolve(first.ref)
@@ -86,16 +87,16 @@ def test_killed_two_rank_run_resumes_with_the_losses_of_an_uninterrupted_one(pre
     monkeypatch.setenv(KILL_AT_STEP, "6")            # rank 0 gets SIGKILL after step 6; Prefect retries the flow
     killed = pretrain_stage1(params.model_copy(update={"launcher": launcher}),
                              inputs={"tokens-stage1": refs["tokens-stage1"]})
-    state = json.loads((Store().model_path(killed.ref) / "trainer_state.json").read_text())
+    state = json.loads((open_store().model_path(killed.ref) / "trainer_state.json").read_text())
     assert state["resumed_from_step"] == 4 and state["world_size"] == 2
-    resumed = _metrics(Store(), killed.ref)
+    resumed = _metrics(open_store(), killed.ref)
 
     monkeypatch.delenv(KILL_AT_STEP)
     monkeypatch.setenv("ZHINAO_HOME", str(tmp_path / "other"))   # the same run again, uninterrupted
     refs = token_versions()
     clean = pretrain_stage1(params, inputs={"tokens-stage1": refs["tokens-stage1"]})   # processes, not killed
     assert clean.ref.split("@")[1] == killed.ref.split("@")[1]
-    reference = _metrics(Store(), clean.ref)
+    reference = _metrics(open_store(), clean.ref)
     assert [r["step"] for r in resumed] == list(range(1, 13))
     assert [r["loss"] for r in resumed] == pytest.approx([r["loss"] for r in reference], rel=1e-6)
     assert [r["grad_norm"] for r in resumed] == pytest.approx([r["grad_norm"] for r in reference], rel=1e-5)
@@ -113,7 +114,7 @@ def test_zero_stages_offload_checkpointing_and_precision(setup, monkeypatch):
     refs = token_versions()
     r = execute_stage(PRETRAIN_STAGE1, PretrainParams(steps=6, checkpoint_every=3, **SMALL, **setup),
                       inputs={"tokens-stage1": refs["tokens-stage1"]})
-    folder = Store().model_path(r.ref)
+    folder = open_store().model_path(r.ref)
     state = json.loads((folder / "trainer_state.json").read_text())
     assert state["zero_stage"] == setup["zero_stage"] and state["precision"] == setup["precision"]
     rows = read_metrics(folder / "metrics.jsonl")
@@ -129,13 +130,13 @@ def test_stage2_continues_stage1s_optimizer_or_starts_fresh_and_refuses_another_
     refs = token_versions()
     first = execute_stage(PRETRAIN_STAGE1, PretrainParams(steps=6, **SMALL),
                           inputs={"tokens-stage1": refs["tokens-stage1"]})
-    assert (Store().model_path(first.ref) / "deepspeed" / checkpoint.tag(6) / checkpoint.MARKER).exists()
+    assert (open_store().model_path(first.ref) / "deepspeed" / checkpoint.tag(6) / checkpoint.MARKER).exists()
     inputs = {"tokens-stage2": refs["tokens-stage2"], "pretrain-stage1": first.ref}
     runs = {}
     for how in ("carry", "fresh"):
         r = execute_stage(PRETRAIN_STAGE2, AnnealParams(steps=3, seq_len=64, micro_batch=8, optimizer_state=how,
                                                         start_lr=2e-3), inputs=inputs)
-        runs[how] = _metrics(Store(), r.ref)
+        runs[how] = _metrics(open_store(), r.ref)
         assert [row["lr"] for row in runs[how]] == pytest.approx([2e-3, 2e-3 * 2 / 3, 2e-3 / 3])   # stage 2's own
     assert runs["carry"][0]["loss"] == pytest.approx(runs["fresh"][0]["loss"], rel=1e-6)
     assert runs["carry"][0]["grad_norm"] == pytest.approx(runs["fresh"][0]["grad_norm"], rel=1e-5)
@@ -160,12 +161,12 @@ def test_zero3_builds_the_model_sharded_with_the_same_init_and_loads_stage1_weig
     for zero in (2, 3):
         stage1[zero] = execute_stage(PRETRAIN_STAGE1, PretrainParams(steps=4, warmup_steps=1, zero_stage=zero, max_lr=3e-3, **run),
                                      inputs={"tokens-stage1": refs["tokens-stage1"]}).ref
-        losses[zero] = [row["loss"] for row in _metrics(Store(), stage1[zero])]
+        losses[zero] = [row["loss"] for row in _metrics(open_store(), stage1[zero])]
     assert losses[3] == pytest.approx(losses[2], rel=1e-4) and losses[3][-1] < losses[3][0]
-    exported = {zero: import_hf(Store().model_path(stage1[zero])).state_dict() for zero in (2, 3)}
+    exported = {zero: import_hf(open_store().model_path(stage1[zero])).state_dict() for zero in (2, 3)}
     assert set(exported[3]) == set(exported[2]) and len(exported[3]) == 9 * 4 + 3
     torch.manual_seed(PretrainParams().seed)     # the init both runs started from (build_model's)
-    init = Transformer(config_from_hf(Store().model_path(stage1[2]))).state_dict()
+    init = Transformer(config_from_hf(open_store().model_path(stage1[2]))).state_dict()
     for name, weight in exported[2].items():
         # elementwise equality is too strict: AdamW turns reduction-order noise in near-zero gradients
         # into visible steps; measured against what training changed, the two agree to ~1e-4 or better
@@ -176,7 +177,7 @@ def test_zero3_builds_the_model_sharded_with_the_same_init_and_loads_stage1_weig
     for zero in (1, 3):
         r = execute_stage(PRETRAIN_STAGE2, AnnealParams(steps=2, zero_stage=zero, optimizer_state="fresh", **run),
                           inputs={"tokens-stage2": refs["tokens-stage2"], "pretrain-stage1": stage1[3]})
-        anneal[zero] = _metrics(Store(), r.ref)[0]["loss"]
+        anneal[zero] = _metrics(open_store(), r.ref)[0]["loss"]
     assert anneal[3] == pytest.approx(anneal[1], rel=1e-4)
 
 
@@ -254,7 +255,7 @@ def test_bad_configurations_fail_before_training():
     with pytest.raises(ValueError, match="not a pretrain-stage1 model version"):
         execute_stage(PRETRAIN_STAGE2, AnnealParams(), inputs={"tokens-stage2": refs["tokens-stage2"],
                                                                "pretrain-stage1": refs["tokenizer"]})
-    assert not Store().catalog.find("pretrain-stage1")
+    assert not open_store().catalog.find("pretrain-stage1")
 
 
 def test_checkpoint_markers_metrics_truncation_and_activation_checkpointing(tmp_path):
@@ -317,7 +318,7 @@ def test_ablation_separates_a_deduplicated_from_a_raw_corpus(prefect_harness):
     docs = [{**{k: r[k] for k in ("id", "text", "lang", "url", "source")}, "timestamp": None}
             for r in labelled_articles(4, seed=7)]
     repeated = [dict(d, id=f"{d['id']}-copy{c}") for d in docs[:8] for c in range(20)]
-    store = Store()
+    store = open_store()
     raw = store.import_tables("quality", [pa.Table.from_pylist(docs + repeated)]).ref
     dedup = execute_stage(DEDUP_EXACT, ExactDedupParams(use_ray=False), inputs={"quality": raw}).ref
     assert store.resolve(dedup).rows == len(docs)
@@ -330,9 +331,9 @@ def test_ablation_separates_a_deduplicated_from_a_raw_corpus(prefect_harness):
     gap = rows[raw]["final_valid_loss"] - rows[dedup]["final_valid_loss"]
     spread = max(rows[raw]["std_over_seeds"], rows[dedup]["std_over_seeds"])
     assert gap > 0.1 and gap > 3 * spread, rows
-    report = Store().model_path(result.ref, kind="report")
+    report = open_store().model_path(result.ref, kind="report")
     assert (report / "ablation.png").exists() and len(json.loads((report / "ablation.json").read_text())["runs"]) == 4
-    assert set(Store().resolve(result.ref).parents) == {raw, dedup, refs["tokenizer"]}
+    assert set(open_store().resolve(result.ref).parents) == {raw, dedup, refs["tokenizer"]}
     with pytest.raises(ValueError, match="at least two datasets"):
         AblateParams(datasets=["raw"])
     with pytest.raises(ValueError, match="not a document version"):

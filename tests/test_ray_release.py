@@ -10,7 +10,7 @@ import pytest
 from tests.stages import NUMBERS, NumParams
 from zhinao.flows.stage import make_flow
 from zhinao.tasks.runtime.ray_exec import Actors, Unplaceable, run_splits
-from zhinao.tasks.store import Store
+from zhinao.tasks.home import open_store
 
 
 def _alive(cls: str) -> int:
@@ -43,7 +43,7 @@ def test_an_attempt_that_raises_in_an_actor_releases_the_pool_for_the_retry(
     result = make_flow(stage)(NumParams(use_ray=True))
     assert marker.exists() and result.rows == 20 and not result.cache_hit
     assert time.time() - start < 60, "the retry waited for the failed attempt's actors"
-    assert len(Store().catalog.find("flaky-actors")) == 1
+    assert len(open_store().catalog.find("flaky-actors")) == 1
     assert _wait_gone("SplitRunner") == 0, "a finished stage keeps no actors"
 
 
@@ -51,7 +51,7 @@ def test_actors_the_cluster_could_never_hold_fail_at_once(ray_local, tmp_path):
     start = time.time()
     with pytest.raises(Unplaceable, match=r"3 actor\(s\) need 3 CPU at once; the cluster has 2 CPU in all"):
         run_splits(NUMBERS.process, [{"start": i, "stop": i + 1} for i in range(3)], NumParams(),
-                   Store().root, "staging/x", desc="greedy", actors=Actors(count=3))
+                   open_store().root, "staging/x", desc="greedy", actors=Actors(count=3))
     assert time.time() - start < 10
     assert _alive("SplitRunner") == 0
 
@@ -72,7 +72,7 @@ def test_a_wait_for_held_resources_ends_naming_the_holder(ray_local, monkeypatch
         start = time.time()
         with pytest.raises(Unplaceable) as err:
             run_splits(NUMBERS.process, [{"start": i, "stop": i + 1} for i in range(2)], NumParams(),
-                       Store().root, "staging/x", desc="embed", actors=Actors())
+                       open_store().root, "staging/x", desc="embed", actors=Actors())
         assert time.time() - start < 15
         message = str(err.value)
         assert "embed: 2 of 2 actor(s) (1 CPU each) were not placed in 3 s" in message

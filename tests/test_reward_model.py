@@ -28,7 +28,7 @@ from zhinao.tasks.reward.pair_data import collate
 from zhinao.tasks.reward.pairs_ifeval import ifeval_items, ifeval_pairs, verdict
 from zhinao.tasks.reward.pairs_math import CORRUPTIONS, math_pairs
 from zhinao.tasks.reward.scorer import RewardScorer
-from zhinao.tasks.store import Store
+from zhinao.tasks.home import open_store
 
 _EQUATION = re.compile(r"(\d+) ([-+*/]) (\d+) = (-?\d+)")
 
@@ -123,7 +123,7 @@ def test_user_files_in_the_common_layouts_and_bad_rows_counted(tmp_path):
          "score_rejected": 9.0}]), ultra)
     r = execute_stage(PREFERENCE_DATA, PreferenceDataParams(sources=[], files=[jsonl, str(ultra)], use_ray=False,
                                                             audit=True))
-    store = Store()
+    store = open_store()
     rows = {x["chosen"]: x for x in store.open_arrow(r.ref).to_pylist()}
     assert len(rows) == 6
     assert rows["4"]["prompt"] == "What is 2 + 2?" and rows["4"]["category"] == "arith" and rows["4"]["lang"] == "en"
@@ -146,7 +146,7 @@ def test_user_files_in_the_common_layouts_and_bad_rows_counted(tmp_path):
 
 
 def test_judge_ranked_pairs_take_the_best_over_the_worst_item_of_a_source():
-    store = Store()
+    store = open_store()
     item = lambda i, kind, src, mean: {"id": i, "kind": kind, "prompt": f"prompt {i}", "response": f"answer {i}",  # noqa: E731
                                        "synth_from": src, "judge_mean": mean, "lang": "en"}
     judged = store.import_tables("judge", [pa.Table.from_pylist([
@@ -222,7 +222,7 @@ def test_bt_loss_accuracy_and_the_score_head_on_controlled_cases():
 def test_reward_model_stage_on_the_default_preference_set(trained_reward_model, monkeypatch):
     rm = trained_reward_model
     monkeypatch.setenv("ZHINAO_HOME", str(rm.home))
-    store = Store()
+    store = open_store()
     table = {row["category"]: row for row in rm.stats["tables"]["validation"]}
     overall = table["(all)"]
     assert overall["accuracy"] >= 0.6, rm.stats["tables"]["validation"]      # chance: 0.5 (+-0.05 at 100 pairs)
@@ -252,7 +252,7 @@ def test_reward_model_stage_on_the_default_preference_set(trained_reward_model, 
 
 
 def test_bad_inputs_fail_with_what_is_wrong(tiny_pretrained):
-    store = Store()
+    store = open_store()
     store.import_model("pretrain-stage2", tiny_pretrained, stage="test")
     docs = store.import_tables("docs", [pa.table({"id": ["a"], "text": ["x"]})]).ref
     with pytest.raises(ValueError, match=r"not a preference dataset: it lacks \['prompt', 'chosen', 'rejected'\]"):
@@ -268,7 +268,7 @@ def test_bad_inputs_fail_with_what_is_wrong(tiny_pretrained):
 
 
 def test_zero3_two_ranks_killed_mid_run_resume_from_the_checkpoint(tiny_pretrained, monkeypatch):
-    store = Store()
+    store = open_store()
     store.import_model("pretrain-stage2", tiny_pretrained, stage="test")
     execute_stage(PREFERENCE_DATA, PreferenceDataParams(math_pairs=8, ifeval_pairs=24, use_ray=False))
     params = RewardModelParams(zero_stage=3, world_size=2, steps=4, micro_batch=4, checkpoint_every=2, warmup_steps=1,

@@ -23,7 +23,7 @@ from zhinao.model.transformer import Transformer
 from zhinao.tasks.corpus.chats import sample_chats
 from zhinao.tasks.sft.pack import IGNORE, Sample, dynamic_padding_share, pack
 from zhinao.tasks.sft.render import ChatRenderer, TemplateError, problem
-from zhinao.tasks.store import Store
+from zhinao.tasks.home import open_store
 
 CHAT = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is 2+2? 你好"},
         {"role": "assistant", "content": "It is 4. 四 "}, {"role": "user", "content": "And 3+3?"},
@@ -189,7 +189,7 @@ RUN = dict(use_ray=False, max_len=128, batch_size=4, micro_batch=4, epochs=2, lr
 
 
 def _chat_data() -> str:
-    return Store().import_tables("sft-data", [pa.Table.from_pylist(sample_chats(1))]).ref
+    return open_store().import_tables("sft-data", [pa.Table.from_pylist(sample_chats(1))]).ref
 
 
 def test_sft_stage_resumes_a_killed_run_and_commits_the_best_epoch(chat_model, monkeypatch, tmp_path):
@@ -200,7 +200,7 @@ def test_sft_stage_resumes_a_killed_run_and_commits_the_best_epoch(chat_model, m
         execute_stage(SFT, params)
     resumed = execute_stage(SFT, params)                # the retry: same version, same work folder
     monkeypatch.delenv(KILL_AT_STEP)
-    store = Store()
+    store = open_store()
     folder = store.model_path(resumed.ref)
     state = json.loads((folder / "trainer_state.json").read_text())
     assert state["resumed_from_step"] == 4
@@ -209,7 +209,7 @@ def test_sft_stage_resumes_a_killed_run_and_commits_the_best_epoch(chat_model, m
     _chat_data()
     quick = params.model_copy(update={"evaluation": EvalParams(tasks=[])})      # (its evals: skipped)
     clean = execute_stage(SFT, quick)
-    rows, reference = read_metrics(folder / "metrics.jsonl"), read_metrics(Store().model_path(clean.ref) / "metrics.jsonl")
+    rows, reference = read_metrics(folder / "metrics.jsonl"), read_metrics(open_store().model_path(clean.ref) / "metrics.jsonl")
     steps = state["steps"]
     assert [r["step"] for r in rows] == list(range(1, steps + 1))
     assert [r["loss"] for r in rows] == pytest.approx([r["loss"] for r in reference], rel=1e-6)
@@ -243,7 +243,7 @@ def test_sft_stage_resumes_a_killed_run_and_commits_the_best_epoch(chat_model, m
 
 
 def test_bad_inputs_fail_before_training(chat_model, tmp_path):
-    store = Store()
+    store = open_store()
     chats = _chat_data()
     base = dict(model=str(chat_model), use_ray=False)
     docs = store.import_tables("docs", [pa.table({"id": ["a"], "text": ["hello"]})]).ref

@@ -20,6 +20,7 @@ from zhinao.tasks.sftdata.labels import DIFFICULTIES, INTENTS, LENGTH_BUCKETS, h
     length_bucket
 from zhinao.tasks.sftdata.stratify import allocate, sample_shards, select, stratum_cap
 from zhinao.tasks.store import Store
+from zhinao.tasks.home import open_store
 from tests.post_train import JUDGED, judge_items
 
 
@@ -202,7 +203,7 @@ def _files(folder: Path) -> list[str]:
 
 
 def test_the_stage_labels_samples_and_reports(topic_folder, tmp_path, zhinao_home):
-    store = Store()
+    store = open_store()
     inputs = _inputs(store, topic_folder)
     params = SftDataParams(use_ray=False, audit=True, files=_files(tmp_path), target_size=8, max_per_stratum=1)
     r = execute_stage(SFT_DATA_STAGE, params, inputs=inputs)
@@ -261,7 +262,7 @@ def test_the_generator_labeler_falls_back_per_label(topic_folder, tmp_path, smol
             return out
 
     monkeypatch.setattr(engine, "get_generator", lambda spec: Labeler())
-    store = Store()
+    store = open_store()
     inputs = _inputs(store, topic_folder)
     r = execute_stage(SFT_DATA_STAGE, SftDataParams(use_ray=False, labeler="generator", datasets=["judge"]),
                       inputs={k: inputs[k] for k in ("judge", "topic-model")})
@@ -277,7 +278,7 @@ def test_the_generator_labeler_falls_back_per_label(topic_folder, tmp_path, smol
 
 
 def test_bad_inputs_are_refused_with_the_reason(topic_folder, tmp_path):
-    store = Store()
+    store = open_store()
     inputs = _inputs(store, topic_folder)
     docs = store.import_tables("rebalance", [pa.Table.from_pylist([{"id": "d", "text": "x"}])]).ref
     with pytest.raises(ValueError, match="neither a chat dataset"):

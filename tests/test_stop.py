@@ -162,14 +162,14 @@ def trained_uninterrupted(tmp_path_factory):
     from zhinao.tasks.pretrain.stage import PRETRAIN_STAGE1, PretrainParams
     from zhinao.flows.stage import execute_stage
     from zhinao.model.metrics import read_metrics
-    from zhinao.tasks.store import Store
+    from zhinao.tasks.home import open_store
 
     saved = os.environ.get("ZHINAO_HOME")
     os.environ["ZHINAO_HOME"] = str(tmp_path_factory.mktemp("calm-training"))
     try:
         refs = token_versions()
         done = execute_stage(PRETRAIN_STAGE1, PretrainParams(**TRAIN), inputs={"tokens-stage1": refs["tokens-stage1"]})
-        return done.ref, read_metrics(Store().model_path(done.ref) / "metrics.jsonl")
+        return done.ref, read_metrics(open_store().model_path(done.ref) / "metrics.jsonl")
     finally:
         if saved is None:
             os.environ.pop("ZHINAO_HOME", None)
@@ -182,7 +182,7 @@ def test_a_signal_mid_training_stops_the_ranks_and_the_rerun_has_the_uninterrupt
         sig, trained_uninterrupted, zhinao_home, tmp_path):
     from tests.pretrain_data import token_versions
     from zhinao.model.metrics import read_metrics
-    from zhinao.tasks.store import Store
+    from zhinao.tasks.home import open_store
 
     tokens = token_versions()["tokens-stage1"]
     argv = ["run", "pretrain-stage1", "-i", f"tokens-stage1={tokens}"]
@@ -209,8 +209,8 @@ def test_a_signal_mid_training_stops_the_ranks_and_the_rerun_has_the_uninterrupt
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900)
     assert again.returncode == 0, again.stdout[-3000:]
     ref, reference = trained_uninterrupted
-    version = Store().resolve("pretrain-stage1")
+    version = open_store().resolve("pretrain-stage1")
     assert version.version == ref.split("@")[1]
-    rows = read_metrics(Store().model_path(version.ref) / "metrics.jsonl")
+    rows = read_metrics(open_store().model_path(version.ref) / "metrics.jsonl")
     assert [r["step"] for r in rows] == list(range(1, 13)), "one loss record per step, none twice"
     assert [r["loss"] for r in rows] == pytest.approx([r["loss"] for r in reference], rel=1e-6)

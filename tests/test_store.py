@@ -10,7 +10,8 @@ import pyarrow as pa
 import pytest
 
 from zhinao.flows.stage import execute_stage
-from zhinao.tasks.store import Manifest, Store, VersionNotFound, code_fingerprint, version_id, write_shard
+from zhinao.tasks.store import Manifest, VersionNotFound, code_fingerprint, version_id, write_shard
+from zhinao.tasks.home import open_store
 from tests.stages import EVENS, NUMBERS, QUADS, DerivedParams, NumParams
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,7 +23,7 @@ def numbers(**kw):
 
 def test_commit_then_read_back_as_arrow(zhinao_home):
     r = execute_stage(NUMBERS, numbers(count=12, per_split=5))
-    store = Store()
+    store = open_store()
     m = store.resolve("numbers")
     assert m.version == r.version and m.rows == 12 and len(m.shards) == 3
     table = store.open_arrow(f"numbers@{r.version[:6]}")
@@ -41,7 +42,7 @@ def test_identical_rerun_is_a_cache_hit_and_does_no_work(tmp_path):
     assert not first.cache_hit and second.cache_hit
     assert second.ref == first.ref
     assert len(calls.read_text().split()) == 4          # only the first run processed its 4 splits
-    assert len(Store().catalog.find("numbers")) == 1
+    assert len(open_store().catalog.find("numbers")) == 1
 
 
 def test_new_version_when_params_input_or_code_change(tmp_path, monkeypatch):
@@ -72,7 +73,7 @@ def test_lineage_walks_a_three_stage_chain():
     n = execute_stage(NUMBERS, numbers())
     e = execute_stage(EVENS, DerivedParams(use_ray=False))
     q = execute_stage(QUADS, DerivedParams(use_ray=False))
-    store = Store()
+    store = open_store()
     assert sorted(store.open_arrow(q.ref)["n"].to_pylist()) == [4 * i for i in range(0, 20, 2)]
     assert e.stats["dropped"] == {"odd": 10}
     node = store.lineage("quads")
@@ -100,7 +101,7 @@ def test_killed_writer_leaves_no_visible_version_and_rerun_commits_once(zhinao_h
     proc.send_signal(signal.SIGKILL)
     proc.wait()
 
-    store = Store()
+    store = open_store()
     dataset_dir = zhinao_home / "store" / "numbers"
     staged = [p for p in dataset_dir.iterdir()]
     assert len(staged) == 1 and staged[0].name.startswith(".tmp-")          # hidden partial write
@@ -123,7 +124,7 @@ def test_failed_stage_leaves_nothing_and_retries_clean(zhinao_home):
     with pytest.raises(ZeroDivisionError):
         execute_stage(boom, numbers())
     assert list((zhinao_home / "store" / "boom").iterdir()) == []   # shards of the good splits removed
-    assert Store().catalog.find("boom") == []
+    assert open_store().catalog.find("boom") == []
 
 
 def _explode(split, params, sink, stats):
@@ -133,16 +134,16 @@ def _explode(split, params, sink, stats):
 
 
 def test_store_on_an_fsspec_uri_root():
-    store = Store(root="memory://zhinao-test-store")
+    store = open_store(root="memory://zhinao-test-store")
     r = execute_stage(NUMBERS, numbers(count=7), store=store)
-    again = Store(root="memory://zhinao-test-store")
+    again = open_store(root="memory://zhinao-test-store")
     assert again.lookup("numbers", r.version).rows == 7
     assert sorted(again.open_arrow(r.ref)["n"].to_pylist()) == list(range(7))
 
 
 def test_manifest_is_source_of_truth_for_an_unregistered_version(zhinao_home):
     """A writer that died between rename and catalog registration: the version is found on disk."""
-    store = Store()
+    store = open_store()
     w = store.writer("raw", "v1")
     shard = write_shard(store.root, w.staging_rel, "part-0.parquet", pa.table({"id": ["a"]}))
     w.commit(Manifest(dataset="raw", version="v1", stage="raw", params={}, code="c", parents=[], shards=[shard],
@@ -154,9 +155,9 @@ def test_manifest_is_source_of_truth_for_an_unregistered_version(zhinao_home):
 
 def test_bad_reference_names_the_problem():
     with pytest.raises(VersionNotFound, match="no version of dataset 'nothing'"):
-        Store().resolve("nothing@abc")
+        open_store().resolve("nothing@abc")
     with pytest.raises(ValueError, match="DATASET@VERSION"):
-        Store().resolve("@abc")
+        open_store().resolve("@abc")
 
 
 def test_asking_for_the_audit_later_keeps_the_version_and_everything_downstream():
@@ -167,7 +168,7 @@ def test_asking_for_the_audit_later_keeps_the_version_and_everything_downstream(
     quads = execute_stage(QUADS, DerivedParams(use_ray=False))
     audited = execute_stage(EVENS, DerivedParams(use_ray=False, audit=True))
     assert audited.cache_hit and audited.ref == plain.ref and audited.audit_ref
-    store = Store()
+    store = open_store()
     assert store.resolve(audited.audit_ref).parents == [plain.ref] and len(store.catalog.find("evens")) == 1
     again = execute_stage(EVENS, DerivedParams(use_ray=False, audit=True))
     assert again.cache_hit and again.audit_ref == audited.audit_ref          # computed once
@@ -209,7 +210,7 @@ def test_latest_is_what_the_last_run_resolved_to_not_the_newest_created():
     """A rerun that hits an older version makes it current again: downstream reads that one."""
     first = execute_stage(NUMBERS, numbers(count=20))
     newer = execute_stage(NUMBERS, numbers(count=30))
-    store = Store()
+    store = open_store()
     assert store.resolve("numbers").ref == newer.ref
     again = execute_stage(NUMBERS, numbers(count=20))
     assert again.cache_hit and again.ref == first.ref

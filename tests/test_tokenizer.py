@@ -6,20 +6,20 @@ import pytest
 from zhinao.flows.stage import execute_stage
 from zhinao.tasks.tokenizer.stage import TOKENIZER, TokenizerParams
 from zhinao.tasks.corpus.labelled import labelled_articles
-from zhinao.tasks.store import Store
+from zhinao.tasks.home import open_store
 
 
 @pytest.fixture
 def mix():
     rows = [{"id": r["id"], "text": r["text"], "lang": r["lang"]} for r in labelled_articles(12)]
-    return Store().import_tables("mix-stage1", [pa.Table.from_pylist(rows)]).ref
+    return open_store().import_tables("mix-stage1", [pa.Table.from_pylist(rows)]).ref
 
 
 def test_tokenizer_version_encodes_losslessly_and_reports_compression(mix, smollm2, zhinao_home):
     from transformers import AutoTokenizer
 
     r = execute_stage(TOKENIZER, TokenizerParams(use_ray=False, vocab_size=3000), inputs={"mix-stage1": mix})
-    store = Store()
+    store = open_store()
     m = store.resolve(r.ref)
     assert m.kind == "model" and m.parents == [mix]
     folder = store.model_path(m)

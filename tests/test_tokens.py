@@ -10,7 +10,7 @@ from zhinao.tasks.tokens.stage import TOKENS_STAGE1, TokenizeParams
 from zhinao.tasks.tokenizer.stage import TOKENIZER, TokenizerParams
 from zhinao.model.data import TokenWindows
 from zhinao.tasks.corpus.labelled import labelled_articles
-from zhinao.tasks.store import Store
+from zhinao.tasks.home import open_store
 from zhinao.tasks.tokens.pack import copies, load_tokenizer, read_tokens
 
 
@@ -18,7 +18,7 @@ from zhinao.tasks.tokens.pack import copies, load_tokenizer, read_tokens
 def mix_and_tokenizer():
     rows = [{"id": r["id"], "text": r["text"], "lang": r["lang"], "mix_source": "web" if i % 2 else "rewritten_web"}
             for i, r in enumerate(labelled_articles(3))]
-    store = Store()
+    store = open_store()
     mix = store.import_tables("mix-stage1", [pa.Table.from_pylist(rows[:40]), pa.Table.from_pylist(rows[40:])]).ref
     tok = execute_stage(TOKENIZER, TokenizerParams(use_ray=False, vocab_size=2000, compare_with=[]),
                         inputs={"mix-stage1": mix}).ref
@@ -27,7 +27,7 @@ def mix_and_tokenizer():
 
 def test_documents_pack_into_token_shards_with_offsets(mix_and_tokenizer):
     mix, tok, rows = mix_and_tokenizer
-    store = Store()
+    store = open_store()
     r = execute_stage(TOKENS_STAGE1, TokenizeParams(use_ray=False), inputs={"mix-stage1": mix, "tokenizer": tok})
     m = store.resolve(r.ref)
     assert m.kind == "tokens" and m.parents == [mix, tok]

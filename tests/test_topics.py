@@ -13,7 +13,7 @@ from zhinao.flows.stage import execute_stage
 from zhinao.tasks.topics.model_stage import TOPIC_MODEL, TopicModelParams
 from zhinao.tasks.corpus.labelled import TAXONOMY_IDS, labelled_articles
 from zhinao.tasks.runtime.sampling import threshold
-from zhinao.tasks.store import Store
+from zhinao.tasks.home import open_store
 from zhinao.tasks.topics.llm_label import parse_label
 from zhinao.tasks.topics.rebalance import targets
 from zhinao.tasks.topics.taxonomy import load_taxonomy, parse_taxonomy
@@ -22,7 +22,7 @@ from zhinao.tasks.topics.taxonomy import load_taxonomy, parse_taxonomy
 @pytest.fixture
 def docs():
     rows = labelled_articles(8)
-    return Store().import_tables("dedup-semantic", [pa.Table.from_pylist(rows[i::2]) for i in range(2)]).ref, rows
+    return open_store().import_tables("dedup-semantic", [pa.Table.from_pylist(rows[i::2]) for i in range(2)]).ref, rows
 
 
 def test_the_taxonomy_has_42_bilingual_categories():
@@ -58,14 +58,14 @@ def test_llm_answers_are_parsed_to_a_category_id():
 def test_zero_shot_annotation_matches_the_true_topics(docs):
     ref, rows = docs
     r = execute_stage(ANNOTATE, AnnotateParams(use_ray=False, annotator="embedding"), inputs={"dedup-semantic": ref})
-    got = Store().open_arrow(r.ref).to_pylist()
+    got = open_store().open_arrow(r.ref).to_pylist()
     assert len(got) == len(rows) == r.rows
     truth = {x["id"]: x["truth"] for x in rows}
     for lang, floor in (("en", 0.85), ("zh", 0.7)):     # MiniLM reads English; Chinese leans on keywords
         mine = [g for g in got if g["lang"] == lang]
         assert sum(g["topic"] == truth[g["id"]] for g in mine) / len(mine) >= floor, lang
     assert all(0 < g["annotation_score"] <= 1 and g["annotator"].startswith("zero-shot") for g in got)
-    m = Store().resolve(r.ref)
+    m = open_store().resolve(r.ref)
     assert {"annotator/embedding", "taxonomy"} <= {s["name"] for s in m.sources}
     # a confidence floor drops the unsure annotations, counted by reason
     strict = execute_stage(ANNOTATE, AnnotateParams(use_ray=False, annotator="embedding", min_confidence=0.9, docs=40),
@@ -77,17 +77,17 @@ def test_llm_annotation_runs_through_the_generator(docs, smollm2):
     ref, _ = docs
     r = execute_stage(ANNOTATE, AnnotateParams(use_ray=False, annotator="llm", docs=3, audit=True),
                       inputs={"dedup-semantic": ref})
-    kept, dropped = Store().open_arrow(r.ref).to_pylist(), Store().open_arrow(r.audit_ref).to_pylist()
+    kept, dropped = open_store().open_arrow(r.ref).to_pylist(), open_store().open_arrow(r.audit_ref).to_pylist()
     assert len(kept) + len(dropped) == 3
     ids = set(load_taxonomy().ids)
     assert all(k["topic"] in ids and k["annotator"] == "llm:smollm2-135m-instruct" for k in kept)
     assert all(d["drop_reason"] in ("unparseable", "low_confidence") for d in dropped)
-    assert any(s["name"] == "template/topic-label" for s in Store().resolve(r.ref).sources)
+    assert any(s["name"] == "template/topic-label" for s in open_store().resolve(r.ref).sources)
 
 
 def test_the_classifier_is_a_model_version_with_quality_figures(docs, zhinao_home):
     ref, rows = docs
-    store = Store()
+    store = open_store()
     labels = execute_stage(ANNOTATE, AnnotateParams(use_ray=False, annotator="embedding"), inputs={"dedup-semantic": ref})
     model = execute_stage(TOPIC_MODEL, TopicModelParams(use_ray=False), inputs={"annotate": labels.ref})
     m = store.resolve(model.ref)
@@ -151,7 +151,7 @@ def test_hash_thresholds_hit_the_target_weight():
 
 def test_rebalance_stage_downsamples_deterministically_and_charts_it(zhinao_home):
     rows = [r | {"topic": r["truth"]} for r in labelled_articles(2, skew={"news": 10, "sports": 4})]
-    ref = Store().import_tables("classify", [pa.Table.from_pylist(rows)]).ref
+    ref = open_store().import_tables("classify", [pa.Table.from_pylist(rows)]).ref
     r = execute_stage(REBALANCE, RebalanceParams(use_ray=False, audit=True), inputs={"classify": ref})
     table = r.stats["tables"]["distribution"]
     news = next(t for t in table if t["lang"] == "en" and t["topic"] == "news_politics")
@@ -159,14 +159,14 @@ def test_rebalance_stage_downsamples_deterministically_and_charts_it(zhinao_home
     assert all(t["after"] == t["target"] for t in table)
     assert r.rows == sum(t["after"] for t in table) and r.stats["dropped"] == {"rebalance_downsampled": len(rows) - r.rows}
     assert list((zhinao_home / "reports").glob("rebalance-*.png"))
-    kept = set(Store().open_arrow(r.ref, columns=["id"])["id"].to_pylist())
+    kept = set(open_store().open_arrow(r.ref, columns=["id"])["id"].to_pylist())
     again = execute_stage(REBALANCE, RebalanceParams(use_ray=False, audit=True, seed=0, cap_factor=2.0, min_docs=1),
                           inputs={"classify": ref})
-    assert again.cache_hit and set(Store().open_arrow(again.ref, columns=["id"])["id"].to_pylist()) == kept
+    assert again.cache_hit and set(open_store().open_arrow(again.ref, columns=["id"])["id"].to_pylist()) == kept
     other = execute_stage(REBALANCE, RebalanceParams(use_ray=False, seed=1), inputs={"classify": ref})
-    assert set(Store().open_arrow(other.ref, columns=["id"])["id"].to_pylist()) != kept
+    assert set(open_store().open_arrow(other.ref, columns=["id"])["id"].to_pylist()) != kept
     with pytest.raises(ValueError, match="sum to at most 1"):
         RebalanceParams(target_shares={"en": {"sports": 0.8, "games": 0.4}})
     with pytest.raises(ValueError, match="run classify first"):
         execute_stage(REBALANCE, RebalanceParams(use_ray=False), inputs={
-            "classify": Store().import_tables("classify", [pa.table({"id": ["x"], "lang": ["en"]})]).ref})
+            "classify": open_store().import_tables("classify", [pa.table({"id": ["x"], "lang": ["en"]})]).ref})

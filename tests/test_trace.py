@@ -10,7 +10,7 @@ from zhinao.app.cli import main
 from zhinao.flows.stage import execute_stage
 from zhinao.tasks.provenance.trace import drop_record, trace
 from zhinao.tasks.runtime.drops import compact
-from zhinao.tasks.store import Store
+from zhinao.tasks.home import open_store
 from tests.stages import EVENS, NUMBERS, QUADS, DerivedParams, NumParams
 
 
@@ -22,7 +22,7 @@ def _chain():
 
 def test_a_dropped_document_says_where_and_why_and_a_kept_one_what_changed():
     _chain()
-    store = Store()
+    store = open_store()
     evens = store.resolve("evens")
     assert len(evens.drops) == 1 and drop_record(store, evens).num_rows == 10      # one file for four splits
     t = trace(store, "n3")
@@ -65,7 +65,7 @@ def test_a_mixture_document_has_token_ranges_and_the_models_trained_on_them(tmp_
     from tests.pretrain_data import token_versions
 
     refs = token_versions()
-    store = Store()
+    store = open_store()
     mix = store.resolve("mix-stage1")
     doc = store.open_arrow(mix).slice(4, 1).to_pylist()[0]
     folders = {}

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from zhinao.flows.stage import execute_stage
 from zhinao.app.ui.app import create_app
 from zhinao.app.ui.layout import positions
-from zhinao.tasks.store import Store
+from zhinao.tasks.home import open_store
 from tests.stages import EVENS, NUMBERS, DerivedParams, NumParams
 
 
@@ -32,7 +32,7 @@ def small_store(tmp_path):
     folder.mkdir()
     (folder / "config.json").write_text("{}")
     (folder / "loss.png").write_bytes(png())
-    store = Store()
+    store = open_store()
     model = store.import_model("tiny-model", folder, parents=[evens.ref], stage="train",
                                stats={"tables": {"plots": [{"plot": "loss curve", "path": "/elsewhere/train-x-loss.png"}]}})
     return store, old, new, evens, model

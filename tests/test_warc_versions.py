@@ -8,7 +8,7 @@ from zhinao.tasks.ingest.stage import INGEST, IngestParams
 from zhinao.flows.stage import execute_stage
 from zhinao.tasks.corpus.warcfile import gz_member
 from zhinao.tasks.ingest.warc import Malformed, WarcRecord, iter_records
-from zhinao.tasks.store import Store
+from zhinao.tasks.home import open_store
 
 WRONG = "sha1:" + "A" * 32       # a well-formed digest that matches nothing (legacy crawlers wrote such)
 
@@ -49,7 +49,7 @@ def record(version: str, rtype: str, block: bytes, i: int = 0, digest: str | Non
 
 
 def urls(ref) -> list[str]:
-    return sorted(Store().open_arrow(ref)["url"].to_pylist())
+    return sorted(open_store().open_arrow(ref)["url"].to_pylist())
 
 
 def test_gzip_warc_018_keeps_documents_with_legacy_digests_and_drops_the_cut_record(tmp_path):
@@ -68,7 +68,7 @@ def test_gzip_warc_018_keeps_documents_with_legacy_digests_and_drops_the_cut_rec
     assert r.stats["counters"]["quirk.legacy_digest_mismatch"] == 4
     assert r.stats["histograms"]["warc_version"] == {"0.18": 5}      # the cut record is no record
     assert urls(r.ref) == [f"http://old.example.com/{i}" for i in (1, 2, 3, 5)]
-    for doc in Store().open_arrow(r.ref).to_pylist():
+    for doc in open_store().open_arrow(r.ref).to_pylist():
         assert doc["html"].startswith("<html>") and doc["html"].endswith("</html>")   # head split right
         assert doc["http_status"] == 200 and doc["charset"] == "utf-8"
 

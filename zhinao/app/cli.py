@@ -82,7 +82,7 @@ def cmd_run(args: argparse.Namespace):
 
 def parse_inputs(pairs: list[str], target, params) -> dict[str, str]:
     """--input INPUT=DATASET[@VERSION] pairs, checked against what the stage reads and the store holds."""
-    from zhinao.tasks.store import Store
+    from zhinao.tasks.home import open_store
 
     from ..flows.stage import input_names
 
@@ -99,18 +99,18 @@ def parse_inputs(pairs: list[str], target, params) -> dict[str, str]:
         out[name] = ref
     if stage is not None:
         input_names(stage, params, out)
-    store = Store()
+    store = open_store()
     for ref in out.values():
         store.resolve(ref)          # an unknown dataset or version fails here, before any flow run
     return out
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
-    from zhinao.tasks.store import Store
+    from zhinao.tasks.home import open_store
 
     from .verify import health, versions
 
-    store = Store()
+    store = open_store()
     rows = store.catalog.all()
     damaged = health(store, versions(store, []))
     for r in rows:
@@ -138,11 +138,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
     damaged one again."""
     import time
 
-    from zhinao.tasks.store import Store
+    from zhinao.tasks.home import open_store
 
     from .verify import check, versions
 
-    store = Store()
+    store = open_store()
     started = time.time()
     checked = check(store, versions(store, args.refs), content=not args.quick)
     bad = [c for c in checked if c.problems]
@@ -165,11 +165,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 @with_api
 def _recompute(args: argparse.Namespace):
-    from zhinao.tasks.store import Store
+    from zhinao.tasks.home import open_store
 
     from .verify import recompute, recompute_args
 
-    store = Store()
+    store = open_store()
     # upstream first: a version is always created after the versions it was made from
     damaged = sorted(args.damaged, key=lambda m: m.created_at)
     for m in damaged:
@@ -189,11 +189,11 @@ def _recompute(args: argparse.Namespace):
 
 
 def cmd_lineage(args: argparse.Namespace) -> int:
-    from zhinao.tasks.store import Store
+    from zhinao.tasks.home import open_store
 
     from ..flows.lineage_view import summary, to_rich_tree
 
-    store = Store()
+    store = open_store()
     ref = args.ref
     if ref is None:  # the newest version in the catalog: what the last run produced
         newest = store.catalog.all()
@@ -229,11 +229,11 @@ def _damaged_in(store, node) -> dict[str, str]:
 
 def cmd_trace(args: argparse.Namespace) -> int:
     from zhinao.tasks.provenance.trace import dropped_for, trace
-    from zhinao.tasks.store import Store
+    from zhinao.tasks.home import open_store
 
     from .trace_view import lines
 
-    store = Store()
+    store = open_store()
     if (args.doc is None) == (args.reason is None):
         raise ValueError("give a document (id, URL or text) or --reason REASON, not both")
     doc = args.doc if args.reason is None else dropped_for(store, args.reason)
@@ -252,9 +252,9 @@ def cmd_trace(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from zhinao.tasks.eval.compare import plot, table
     from zhinao.tasks.settings import get_settings
-    from zhinao.tasks.store import Store
+    from zhinao.tasks.home import open_store
 
-    store = Store()
+    store = open_store()
     labels, rows = table(store, args.refs)
     if args.json:
         print(json.dumps({"models": labels, "rows": rows}, indent=2, default=str))
@@ -274,10 +274,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_catalog_rebuild(args: argparse.Namespace) -> int:
-    from zhinao.tasks.store import Store
+    from zhinao.tasks.home import open_store
     from zhinao.tasks.store.rebuild import rebuild_catalog
 
-    store = Store()
+    store = open_store()
     done = rebuild_catalog(store, prune=args.prune)
     console.print(f"catalog {store.catalog.path} from {store.root.uri}: {len(done.added)} version(s) added, "
                   f"{done.known} already known" + (f", {len(done.removed)} removed (files gone)" if args.prune else ""),
@@ -419,6 +419,7 @@ class TargetsHelp(argparse.Action):
         from zhinao.tasks.registry import upstream
 
         from ..flows.registry import targets
+        from .reference import first_sentence
 
         parser.print_help()
         found = targets()
@@ -431,12 +432,6 @@ class TargetsHelp(argparse.Action):
                           + (f" <- {', '.join(reads)}" if reads else ""))
         print("\nevery parameter of every stage and pipeline: docs/stages.md")
         parser.exit()
-
-
-def first_sentence(text: str, width: int) -> str:
-    """The description's first sentence, cut to `width` characters."""
-    head = " ".join(text.split()).split(". ")[0].rstrip(".")
-    return head if len(head) <= width else head[:width - 1].rstrip() + "…"
 
 
 def cmd_worker(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ from zhinao.tasks.params import StageParams, in_key
 from zhinao.tasks.registry import stages, upstream
 
 from ..flows.registry import targets
+from .params import _model_of
 
 _BOUNDS = {"gt": ">", "ge": "≥", "lt": "<", "le": "≤"}
 _OUTPUT = {"dataset": "dataset (Parquet rows)", "model": "model (a checkpoint folder)",
@@ -27,7 +28,7 @@ def render() -> str:
            "marked *run* changes how a stage runs, not what it makes: it stays out of the version id.", ""]
     for kind in ("stage", "pipeline"):
         out += [f"## {kind.capitalize()}s", ""]
-        out += [f"- [{t.name}](#{t.name}): {_sentence(t.description)}" for t in found.values() if t.kind == kind]
+        out += [f"- [{t.name}](#{t.name}): {first_sentence(t.description)}" for t in found.values() if t.kind == kind]
         out.append("")
     for t in found.values():
         out += _target(t)
@@ -78,13 +79,6 @@ def _overrides(default: Any) -> str:
     return f"(the pipeline sets {_value(changed)})" if changed else ""
 
 
-def _model_of(annotation: Any) -> type[BaseModel] | None:
-    for a in (annotation, *getattr(annotation, "__args__", ())):
-        if isinstance(a, type) and issubclass(a, BaseModel):
-            return a
-    return None
-
-
 def _type(annotation: Any) -> str:
     text = getattr(annotation, "__name__", None) if isinstance(annotation, type) else None
     text = text or str(annotation).replace("typing.", "")
@@ -111,5 +105,7 @@ def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
-def _sentence(text: str) -> str:
-    return " ".join(text.split()).split(". ")[0].rstrip(".")
+def first_sentence(text: str, width: int = 0) -> str:
+    """A description's first sentence (cut to `width` characters when given)."""
+    head = " ".join(text.split()).split(". ")[0].rstrip(".")
+    return head if not width or len(head) <= width else head[:width - 1].rstrip() + "…"

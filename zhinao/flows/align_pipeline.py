@@ -21,7 +21,7 @@ from zhinao.tasks.eval.compare import plot
 from zhinao.tasks.eval.stage import EvalParams
 from zhinao.tasks.pretrain.run import logger
 from zhinao.tasks.settings import get_settings
-from zhinao.tasks.store import Store
+from zhinao.tasks.home import open_store
 
 from .dpo_iterative import DPOIterativeParams, dpo_iterative, pinned
 from .stage import StageResult
@@ -78,7 +78,7 @@ class AlignPipelineParams(BaseModel):
                                 "extrapolate (0.2) -> evaluate every model -> comparison -> the chat model.",
       persist_result=False)
 def align(params: AlignPipelineParams = AlignPipelineParams()) -> list[StageResult]:
-    store = Store()
+    store = open_store()
     sft, rm = pinned(params.sft, store), pinned(params.reward_model, store)
     results: list[StageResult] = []
     rl = getattr(params, params.rl)             # the RL route's params, named by its method

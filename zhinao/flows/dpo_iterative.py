@@ -12,6 +12,7 @@ from zhinao.tasks.align.pairs_stage import DPOPairsParams
 from zhinao.tasks.align.stage import DPOParams
 from zhinao.tasks.generate.models import resolve_model
 from zhinao.tasks.store import Store
+from zhinao.tasks.home import open_store
 
 from .stage import StageResult
 from .stages import dpo, dpo_pairs
@@ -28,7 +29,7 @@ class DPOIterativeParams(BaseModel):
 
 def pinned(name: str, store: Store | None = None) -> str:
     """A model name as the version it means now (DATASET -> DATASET@VERSION); folders stay as they are."""
-    _, parents = resolve_model(name, store or Store())
+    _, parents = resolve_model(name, store or open_store())
     return parents[0].ref if parents else name
 
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from zhinao.tasks.registry import stages, upstream
 from zhinao.tasks.stats import dropped_text
-from zhinao.tasks.store import Store
+from zhinao.tasks.home import open_store
 
 from .hooks import run_logger
 from .stage import StageResult
@@ -93,7 +93,7 @@ def run_pipeline(p: Pipeline, params: BaseModel) -> list[StageResult]:
             continue
         inputs = {r: made[r].ref if stages()[r].empty_ok else nonempty(made[r], name) for r in reads if r in made}
         if stage.skip_when is not None:
-            why = stage.skip_when([inputs.get(r, r) for r in reads], Store())
+            why = stage.skip_when([inputs.get(r, r) for r in reads], open_store())
             if why:
                 log.warning("%s; skipping %s", why, name)
                 skipped.add(name)

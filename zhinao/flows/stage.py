@@ -19,6 +19,7 @@ from zhinao.tasks.runtime.drops import merge as merge_drops
 from zhinao.tasks.runtime.ray_exec import init_ray, run_splits
 from zhinao.tasks.stats import StageStats, dropped_text
 from zhinao.tasks.store import Manifest, Store, schema_fields, version_id, write_shard
+from zhinao.tasks.home import open_store
 from zhinao.tasks.store.closure import closure, files_fingerprint
 from zhinao.tasks.store.external import external_sources
 from zhinao.tasks.store.integrity import DamagedVersion, summary
@@ -69,7 +70,7 @@ def input_names(stage: Stage, params: StageParams, inputs: dict[str, str]) -> tu
 def execute_stage(stage: Stage, params: StageParams, inputs: dict[str, str] | None = None,
                   store: Store | None = None) -> StageResult:
     log = _logger()
-    store = store or Store()
+    store = store or open_store()
     inputs = inputs or {}
     names = input_names(stage, params, inputs)
     parents = [store.resolve(inputs.get(name, name)) for name in names]

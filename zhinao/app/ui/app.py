@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from zhinao.tasks.provenance.trace import trace
 from zhinao.tasks.settings import get_settings
 from zhinao.tasks.store import Store, VersionNotFound
+from zhinao.tasks.home import open_store
 
 from . import pages, views
 
@@ -18,7 +19,7 @@ IMAGE_TYPES = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg
 
 
 def create_app(store: Store | None = None) -> FastAPI:
-    store = store or Store()
+    store = store or open_store()
     app = FastAPI(title="zhinao lineage", docs_url="/api/docs", openapi_url="/api/openapi.json")
 
     def missing(e: Exception, api: bool) -> Response:

@@ -10,7 +10,6 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..settings import get_settings
 from .catalog import Catalog
 from .fs import Root, open_root
 from .integrity import (DamagedVersion, Problem, content_problems, file_problems, mark_damaged, set_aside,
@@ -57,10 +56,15 @@ def parse_ref(ref: str) -> tuple[str, str]:
 
 
 class Store:
-    def __init__(self, root: str | None = None, catalog: str | None = None):
-        s = get_settings()
-        self.root: Root = open_root(root or s.store_root)
-        self.catalog = Catalog(catalog or s.catalog_path)
+    """Versions under `root` (a folder or an object-store URI), registered in the SQLite `catalog`;
+    model files of a remote store are copied once into `cache`. The caller says where all three are
+    (zhinao.tasks.home.open_store: from ZHINAO_HOME and its overrides); the store reads no
+    environment."""
+
+    def __init__(self, root: str, catalog: str | Path, cache: str | Path | None = None):
+        self.root: Root = open_root(root)
+        self.catalog = Catalog(catalog)
+        self.cache = Path(cache) if cache is not None else Path(catalog).parent / "model-cache"
 
     # ---- reading -----------------------------------------------------------------------------
     def _read_manifest(self, dataset: str, version: str) -> Manifest | None:
@@ -220,7 +224,7 @@ class Store:
         m = ref if isinstance(ref, Manifest) else self.resolve(ref)
         if m.kind != kind:
             raise ValueError(f"{m.ref} is a {m.kind} version, not a {kind}")
-        return materialize(self.root, m, get_settings().home / "model-cache")
+        return materialize(self.root, m, self.cache)
 
     # ---- lineage -----------------------------------------------------------------------------
     def lineage(self, ref: str | Manifest) -> LineageNode:
