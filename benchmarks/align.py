@@ -59,7 +59,7 @@ def main() -> None:
     from zhinao.tasks.align.stage import DPO, GRPO, REMAX, DPOParams, GRPOParams, ReMaxParams
     from zhinao.tasks.reward.preference_stage import PREFERENCE_DATA, PreferenceDataParams
     from zhinao.flows.stage import execute_stage
-    from zhinao.tasks.align.run import dpo_rows, prompt_rows
+    from zhinao.tasks.align.methods import pair_rows, prompt_rows
     from zhinao.tasks.generate.models import resolve_generator_model
     from zhinao.tasks.home import open_store
 
@@ -114,7 +114,7 @@ def main() -> None:
                          f"end to end {cw / w:.2f}x")
         return l
 
-    dpo, prompts = dpo_rows(table)[0], prompt_rows(table)[0]
+    dpo, prompts = pair_rows(table)[0], prompt_rows(table)[0]
     pair("DPO", DPO, DPOParams(**common, max_length=512), "dpo", dpo)
     g_loop = pair("GRPO", GRPO, GRPOParams(**common, **rl), "grpo", prompts)
     m_loop = min(ours(REMAX, fresh(ReMaxParams(**common, **rl), i))[1] for i in range(a.repeat))

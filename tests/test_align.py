@@ -16,7 +16,7 @@ import torch
 
 from zhinao.model.train import KILL_AT_STEP
 from zhinao.tasks.align.rewards import ifeval_reward_fn, math_reward, reward_functions
-from zhinao.tasks.align.run import assistant, dpo_rows, prompt_rows, user
+from zhinao.tasks.align.methods import assistant, pair_rows, prompt_rows, user
 from zhinao.tasks.align.spec import RANK_MODULE, AlignSpec
 from tests.test_merge import weights
 
@@ -45,7 +45,7 @@ def test_verifiable_rewards_score_what_applies_and_skip_the_rest():
 def test_rows_in_trl_form_drop_what_cannot_train():
     rows = [{"prompt": "p", "chosen": "a", "rejected": "b"}, {"prompt": "p", "chosen": "a", "rejected": "a"},
             {"prompt": " ", "chosen": "a", "rejected": "b"}]
-    made, dropped = dpo_rows(rows)
+    made, dropped = pair_rows(rows)
     assert made == [{"prompt": user("p"), "chosen": assistant("a"), "rejected": assistant("b")}]
     assert dropped == {"chosen_equals_rejected": 1, "empty_side": 1}
     made, dropped = prompt_rows([r | {"verify": "v"} for r in rows])
@@ -235,19 +235,23 @@ def test_alignment_pipeline_merges_the_routes_evaluates_all_and_picks_a_chat_mod
     by = {}
     for r in results:
         by.setdefault(r.stage, []).append(r)
-    assert [len(by[s]) for s in ("grpo", "dpo-pairs", "dpo", "dpo-lora", "merge", "evaluate", "align")] == \
+    assert [len(by[s]) for s in ("grpo", "dpo-pairs", "dpo", "dpo-lora", "merge", "evaluate", "chat-model")] == \
         [1, 1, 1, 1, 2, 6, 1]
     v1, chat = (store.resolve(r.ref) for r in by["merge"])
     routes = {by[s][0].ref for s in ("grpo", "dpo", "dpo-lora")}
     assert set(v1.parents) == routes and chat.parents == [v1.ref, sft] and chat.params["alpha"] == 0.2
-    picked = store.resolve(by["align"][0].ref)
-    assert picked.dataset == "chat-model" and picked.parents[0] in {v1.ref, chat.ref}
-    assert by["align"][0].stats["chosen"] in ("v1", "chat")
+    picked = store.resolve(by["chat-model"][0].ref)        # a stage's version: cached, fingerprinted
+    (choice,) = picked.stats["tables"]["choice"]
+    assert picked.dataset == "chat-model" and picked.code and picked.parents[0] in {v1.ref, chat.ref}
+    assert choice["chosen"] in ("v1", "chat") and choice["model"] == picked.parents[0]
+    assert set(picked.parents[1:]) == {r.ref for r in by["evaluate"]}      # every candidate's evaluation
+    assert sorted((s.path, s.bytes) for s in picked.shards) == \
+        sorted((s.path, s.bytes) for s in store.resolve(choice["model"]).shards)
     rows = picked.stats["tables"]["comparison"]
     bpb = next(r for r in rows if r["task"] == "perplexity" and r["metric"] == "bits_per_byte")
     scores = {k.split(" (", 1)[0]: v for k, v in bpb.items() if " (" in k}
     assert set(scores) == {"sft", "grpo", "dpo-iterative", "dpo-lora", "v1", "chat"}
-    assert by["align"][0].stats["score"] == min(scores["v1"], scores["chat"])
+    assert choice["score"] == min(scores["v1"], scores["chat"])
     seen, todo = set(), [picked.ref]
     while todo:
         ref = todo.pop()

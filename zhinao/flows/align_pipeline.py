@@ -2,8 +2,9 @@
 reward model, three routes (RL with the reward model: grpo or remax; iterative on-policy DPO; LoRA
 DPO on the preference sets), their models interpolated into v1, then extrapolated from sft-base
 through v1 (theta = v1 + alpha (v1 - sft), alpha 0.2), every model evaluated, one comparison table
-and plot, and the chat model chosen by a stated metric: committed as a `chat-model` version whose
-parent is the chosen model, so its lineage runs back through the routes to the crawl."""
+and plot, and the chat model chosen by a stated metric: the chat-model stage
+(zhinao/tasks/align/choose_stage.py), whose parents are the chosen model and every candidate's
+evaluation, so its lineage runs back through the routes to the crawl."""
 from __future__ import annotations
 
 from typing import Literal
@@ -13,17 +14,16 @@ from prefect.artifacts import create_table_artifact
 from prefect.context import FlowRunContext
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from zhinao.tasks.align.choose import choose, compare, route_weights, text_table
+from zhinao.tasks.align.choose import route_weights, text_table
+from zhinao.tasks.align.choose_stage import ChatModelParams
 from zhinao.tasks.align.merge_stage import MergeParams
 from zhinao.tasks.align.pairs_stage import DPOPairsParams
 from zhinao.tasks.align.stage import DPOLoraParams, GRPOParams, LoraParams, ReMaxParams
-from zhinao.tasks.eval.compare import plot
 from zhinao.tasks.eval.stage import EvalParams
-from zhinao.tasks.pretrain.run import logger
-from zhinao.tasks.settings import get_settings
 from zhinao.tasks.home import open_store
 
 from .dpo_iterative import DPOIterativeParams, dpo_iterative, pinned
+from .hooks import run_logger
 from .stage import StageResult
 from .stages import dpo_lora, evaluate, flows, merge
 
@@ -103,21 +103,18 @@ def align(params: AlignPipelineParams = AlignPipelineParams()) -> list[StageResu
         ev = evaluate(params.evaluation.model_copy(update={"model": ref}))
         results.append(ev)
         evals[name] = ev.ref
-    labels, rows = compare(store, evals)
-    best, score = choose(labels, rows, params.select_metric, params.select_from)
-    chosen = best.split(" (", 1)[0]
-    png = plot(labels, rows, get_settings().reports / f"align-{chat.version}.png")
-    logger().info("alignment: every model side by side\n%s\nchosen chat model: %s (%s %.4f); plot: %s",
-                  text_table(labels, rows), chosen, params.select_metric, score, png)
+    picked = flows()["chat-model"](ChatModelParams(evaluations=evals, models=models, select_metric=params.select_metric,
+                                                   select_from=params.select_from))
+    results.append(picked)
+    tables = picked.stats["tables"]
+    rows, (choice,) = tables["comparison"], tables["choice"]
+    run_logger("zhinao.align").info(
+        "alignment: every model side by side\n%s\nchosen chat model: %s (%s %.4f); plot: %s",
+        text_table([k for k in rows[0] if " (" in k], rows), choice["chosen"], choice["metric"], choice["score"],
+        tables["plots"][0]["path"])
     if FlowRunContext.get() is not None:
         create_table_artifact(key="align-comparison", table=[{k.split(" (", 1)[0]: v for k, v in r.items()}
                                                              for r in rows],
-                              description=f"Every aligned model side by side; chosen: {chosen} "
-                                          f"({params.select_metric} {score:.4f})")
-    known = {m.version for m in store.catalog.find("chat-model")}      # the same choice again: a cache hit
-    picked = store.import_model("chat-model", store.model_path(models[chosen]), parents=[models[chosen]],
-                                params={"select_metric": params.select_metric, "score": score, "chosen": chosen},
-                                stage="align", stats={"tables": {"comparison": rows}})
-    results.append(StageResult(stage="align", ref=picked.ref, version=picked.version, cache_hit=picked.version in known, rows=0,
-                               kind="model", stats={"chosen": chosen, "score": score, "plot": str(png)}))
+                              description=f"Every aligned model side by side; chosen: {choice['chosen']} "
+                                          f"({choice['metric']} {choice['score']:.4f})")
     return results

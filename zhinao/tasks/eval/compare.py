@@ -38,9 +38,10 @@ def eval_of(store, ref: str):
 
 
 def _copied_from(store, m) -> str | None:
-    """The model version an imported model `m` is a copy of (its one model parent, same files)."""
+    """The model version `m` is a copy of (its one model parent, same files): an imported model, or
+    the chat-model stage's choice."""
     models = _model_parents(store, m)
-    if m.kind != "model" or len(models) != 1 or m.code:
+    if m.kind != "model" or len(models) != 1:
         return None
     source = store.resolve(models[0])
     same = sorted((s.path, s.bytes) for s in source.shards) == sorted((s.path, s.bytes) for s in m.shards)
