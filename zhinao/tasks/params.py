@@ -29,3 +29,34 @@ class StageParams(BaseModel):
         """The parameters that define the output, canonicalised for the version id."""
         skip = {name for name, f in type(self).model_fields.items() if not in_key(f)}
         return self.model_dump(mode="json", exclude=skip)
+
+
+# A training stage hands its ranks a run spec (a dataclass: TrainSpec, AlignSpec, RewardSpec). Each
+# params field fills the spec field of its name, or the one it names, or none: the plan or the work
+# reads it (PLAN_READS). One way for every stage, and nothing is dropped silently.
+SPEC = "spec"
+PLAN_READS = {SPEC: None}
+
+
+def fills(name: str) -> dict[str, str]:
+    """A params field that fills the run-spec field `name` (sft's `lr` is the spec's `max_lr`)."""
+    return {SPEC: name}
+
+
+def spec_values(params: BaseModel, spec: type) -> dict[str, Any]:
+    """The run spec's values from the params, as the fields declare; raises on a field that shapes
+    the output but fills no spec field and does not say the plan reads it."""
+    names = set(spec.__dataclass_fields__)
+    values, lost = {}, []
+    dumped = params.model_dump()
+    for name, f in type(params).model_fields.items():
+        extra = f.json_schema_extra if isinstance(f.json_schema_extra, dict) else {}
+        target = extra.get(SPEC, name)
+        if target in names:
+            values[target] = dumped[name]
+        elif target is not None and in_key(f) and name not in StageParams.model_fields:
+            lost.append(name)
+    if lost:
+        raise ValueError(f"{type(params).__name__}: {lost} shape the output, but {spec.__name__} has no such field "
+                         "and the field does not say the plan reads it (json_schema_extra=PLAN_READS)")
+    return values

@@ -8,22 +8,24 @@ from pydantic import Field, field_validator
 
 from zhinao.tasks.ablate.run import run_ablation
 from zhinao.tasks.declare import Plan, Stage
+from zhinao.tasks.params import PLAN_READS
 from zhinao.tasks.pretrain.stage import PretrainParams
 from zhinao.tasks.pretrain.training import check_spec, run_fields, vocab_size, work_folder
 
 
 class AblateParams(PretrainParams):
     datasets: list[str] = Field(default_factory=list, description="Document versions to compare "
-                                "(DATASET or DATASET@VERSION), at least two; the first is the reference.")
+                                "(DATASET or DATASET@VERSION), at least two; the first is the reference.", json_schema_extra=PLAN_READS)
     validation: str | None = Field(None, description="Document version to validate on; default: a held-out "
-                                                     "share of the first dataset.")
+                                                     "share of the first dataset.", json_schema_extra=PLAN_READS)
     held_out: float = Field(0.1, gt=0, lt=1, description="Share of the first dataset's documents (by text hash) "
-                                                         "held out for validation.")
+                                                         "held out for validation.", json_schema_extra=PLAN_READS)
     overlap_threshold: float = Field(0.7, gt=0, le=1, description="Training documents this similar (MinHash "
-                                     "Jaccard) to a validation document, or equal to one, are removed.")
+                                     "Jaccard) to a validation document, or equal to one, are removed.", json_schema_extra=PLAN_READS)
     seeds: list[int] = Field(default_factory=lambda: [0], description="One run per seed and dataset; the "
-                                                                      "table reports the spread.")
-    eos_token: str = "<|endoftext|>"
+                                                                      "table reports the spread.", json_schema_extra=PLAN_READS)
+    eos_token: str = Field("<|endoftext|>", json_schema_extra=PLAN_READS)
+    seed: int = Field(0, json_schema_extra=PLAN_READS, description="(each run's seed is one of `seeds`)")
     # a small, quick model by default: the same for every dataset, so only the data differs
     # (a new default drops the base's Field: bounds are restated; eval_every and checkpoint_every stay in the id)
     seq_len: int = Field(64, gt=0)
@@ -57,7 +59,7 @@ def plan(p: AblateParams, parents, store) -> Plan:
         if m.kind != "dataset" or "text" not in {f["name"] for f in m.schema}:
             raise ValueError(f"{m.ref} is not a document version (no text column)")
     folder = store.model_path(tokenizer)
-    spec = check_spec({k: v for k, v in run_fields(p).items() if k != "seed"} | {
+    spec = check_spec(run_fields(p) | {
         "model": {"vocab_size": vocab_size(folder)} | p.model, "data": "-", "schedule": "cosine_floor",
         "keep_optimizer_state": False})      # the runs are compared, never continued
     del spec["data"]

@@ -15,7 +15,7 @@ from zhinao.tasks.align.run import run_align, run_dpo_lora
 from zhinao.tasks.align.spec import AlignSpec
 from zhinao.tasks.declare import Plan, Stage
 from zhinao.tasks.generate.models import model_sources, resolve_model
-from zhinao.tasks.params import NOT_IN_KEY, StageParams
+from zhinao.tasks.params import NOT_IN_KEY, PLAN_READS, StageParams, spec_values
 from zhinao.tasks.pretrain.training import training_splits
 
 
@@ -31,10 +31,10 @@ class LoraParams(BaseModel):
 
 class AlignParams(StageParams):
     # in the version id as what they name (the input's version, the model version or its files)
-    data: str = Field("preference-data", json_schema_extra=NOT_IN_KEY, description=(
+    data: str = Field("preference-data", json_schema_extra={**NOT_IN_KEY, **PLAN_READS}, description=(
         "The training data (DATASET[@VERSION]): preference pairs (prompt, chosen, rejected); RL reads its "
         "prompts and their `verify` facts."))
-    model: str = Field("sft", json_schema_extra=NOT_IN_KEY, description=(
+    model: str = Field("sft", json_schema_extra={**NOT_IN_KEY, **PLAN_READS}, description=(
         "The model trained: a model version (default the latest sft, the report's sft-base), a local HF folder, "
         "or 'smollm2-135m-instruct'."))
     steps: int = Field(8, gt=0, description="Optimizer steps.")
@@ -47,27 +47,22 @@ class AlignParams(StageParams):
     seed: int = 0
     checkpoint_every: int = Field(4, gt=0, json_schema_extra=NOT_IN_KEY, description="Steps between checkpoints.")
 
-    def spec_fields(self) -> dict[str, Any]:
-        names = set(AlignSpec.__dataclass_fields__) - {"model", "data", "out", "checkpoints", "reward_model",
-                                                         "ref_model", "lora", "quantize", "rewards"}
-        return {k: v for k, v in self.model_dump().items() if k in names}
-
 
 class DPOParams(AlignParams):
     beta: float = Field(0.1, gt=0, description="DPO's beta (the KL strength).")
     loss_type: str = Field("sigmoid", description="TRL's DPO loss: sigmoid (DPO), ipo, hinge, robust, ...")
     max_length: int = Field(512, gt=0, description="Prompt + answer tokens (360Zhinao2's LoRA DPO: 2048).")
-    lora: LoraParams | None = Field(None, description="Train a LoRA adapter instead of every parameter.")
+    lora: LoraParams | None = Field(None, description="Train a LoRA adapter instead of every parameter.", json_schema_extra=PLAN_READS)
 
 
 class DPOLoraParams(DPOParams):
     lora: LoraParams = Field(default_factory=LoraParams, description="The adapters' LoRA (360Zhinao2: r 256, "
-                                                                     "alpha 512, dropout 0.05; QLoRA on GPU).")
+                                                                     "alpha 512, dropout 0.05; QLoRA on GPU).", json_schema_extra=PLAN_READS)
     max_length: int = Field(2048, gt=0, description="Prompt + answer tokens (360Zhinao2: 2048).")
     split_by: str = Field("lang", description="One adapter per value of this column of the pairs (the report: "
-                                              "a Chinese and an English preference set).")
+                                              "a Chinese and an English preference set).", json_schema_extra=PLAN_READS)
     weights: dict[str, float] | None = Field(None, description="Each adapter's weight in the merge, by set "
-                                             "(default 1 each: base + the sum of the adapters' deltas).")
+                                             "(default 1 each: base + the sum of the adapters' deltas).", json_schema_extra=PLAN_READS)
 
 
 class RLParams(AlignParams):
@@ -82,11 +77,11 @@ class RLParams(AlignParams):
         "GRPO: advantages divided by the group's (or batch's) reward std, or not scaled. ReMax never scales."))
     rewards: dict[str, float] = Field(default_factory=lambda: {"reward_model": 1.0, "math": 1.0, "ifeval": 1.0},
                                       description=f"Reward sources and weights ({', '.join(SOURCES)}); the reward "
-                                                  "is their weighted sum over the sources that apply to a prompt.")
-    reward_model: str | None = Field("reward-model", json_schema_extra=NOT_IN_KEY, description=(
+                                                  "is their weighted sum over the sources that apply to a prompt.", json_schema_extra=PLAN_READS)
+    reward_model: str | None = Field("reward-model", json_schema_extra={**NOT_IN_KEY, **PLAN_READS}, description=(
         "The reward model (a reward-model version or folder), when rewards.reward_model is non-zero."))
     backend: Literal["auto", "transformers", "vllm"] = Field("auto", description=(
-        "Rollouts: vLLM colocated with training (CUDA), or transformers' generate; auto: vLLM when it runs."))
+        "Rollouts: vLLM colocated with training (CUDA), or transformers' generate; auto: vLLM when it runs."), json_schema_extra=PLAN_READS)
 
     @model_validator(mode="after")
     def _check(self) -> "RLParams":
@@ -116,7 +111,7 @@ def plan(p: AlignParams, parents, store) -> Plan:
                          "alignment trains on a dataset of prompts or pairs")
     folder, model_parents = resolve_model(p.model, store)
     sources = [s | {"name": f"policy/{s['name']}"} for s in model_sources(folder)]
-    spec: dict[str, Any] = p.spec_fields() | {"model": str(folder), "method": _method(p)}
+    spec: dict[str, Any] = spec_values(p, AlignSpec) | {"model": str(folder), "method": _method(p)}
     if isinstance(p, DPOParams) and p.lora:
         spec |= {"lora": p.lora.model_dump(exclude={"quantize"}), "quantize": p.lora.quantize}
     if isinstance(p, RLParams):

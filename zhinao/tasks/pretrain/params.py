@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from zhinao.tasks.params import NOT_IN_KEY, StageParams
+from zhinao.tasks.params import NOT_IN_KEY, PLAN_READS, StageParams
 
 
 class DeepSpeedParams(StageParams):
@@ -25,7 +25,7 @@ class DeepSpeedParams(StageParams):
                                   json_schema_extra=NOT_IN_KEY)
     keep_checkpoints: int = Field(2, gt=0, json_schema_extra=NOT_IN_KEY)
     seed: int = 0
-    world_size: int = Field(1, gt=0, description="Ranks (CPU: gloo; one per GPU: NCCL).")
+    world_size: int = Field(1, gt=0, description="Ranks (CPU: gloo; one per GPU: NCCL).", json_schema_extra=PLAN_READS)
     launcher: Literal["processes", "deepspeed", "ray"] = Field(
         "processes", json_schema_extra=NOT_IN_KEY, description="processes: ranks on this machine; deepspeed: the "
         "deepspeed launcher (hostfile); ray: one Ray actor per rank across the Ray cluster (RAY_ADDRESS).")

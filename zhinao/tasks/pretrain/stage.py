@@ -15,7 +15,7 @@ from pydantic import Field
 
 from zhinao.model.train_spec import TrainSpec
 from zhinao.tasks.declare import Plan, Stage
-from zhinao.tasks.params import NOT_IN_KEY
+from zhinao.tasks.params import NOT_IN_KEY, PLAN_READS
 from zhinao.tasks.pretrain.params import StepParams, peak_flops_field
 from zhinao.tasks.pretrain.run import precision_source, run_training
 from zhinao.tasks.pretrain.training import check_spec, run_fields, tokenizer_of, training_splits, vocab_size
@@ -45,10 +45,10 @@ class PretrainParams(RunParams):
 class AnnealParams(RunParams):
     steps: int = Field(50, gt=0, description="Optimizer steps of the anneal.")
     anneal_shape: Literal["linear", "cosine"] = "linear"
-    start_lr: float | None = Field(None, gt=0, description="LR the anneal starts from (default: stage 1's final LR).")
+    start_lr: float | None = Field(None, gt=0, description="LR the anneal starts from (default: stage 1's final LR).", json_schema_extra=PLAN_READS)
     optimizer_state: Literal["carry", "fresh"] = Field("carry", description=(
         "carry: continue stage 1's optimizer (needs stage 1's world_size, zero_stage, offload and precision); "
-        "fresh: new AdamW moments on stage 1's weights."))
+        "fresh: new AdamW moments on stage 1's weights."), json_schema_extra=PLAN_READS)
 
 
 def plan_stage1(p: PretrainParams, parents, store) -> Plan:

@@ -1,11 +1,13 @@
 """What every DeepSpeed training stage's plan and driver share: the tokenizer and vocabulary of a token
-version, the run spec's fields from the params, and the folders a run checkpoints and writes into."""
+version, the run spec's values from the params (as their fields declare), and the folders a run
+checkpoints and writes into."""
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
 from zhinao.model.train_spec import TrainSpec
+from zhinao.tasks.params import spec_values
 from zhinao.tasks.settings import get_settings
 
 
@@ -24,9 +26,9 @@ def vocab_size(tokenizer_folder: Path) -> int:
     return -(-size // 64) * 64          # a multiple of 64: friendlier matmul shapes
 
 
-def run_fields(p: RunParams) -> dict[str, Any]:
-    names = set(TrainSpec.__dataclass_fields__) & set(type(p).model_fields)
-    return {k: v for k, v in p.model_dump().items() if k in names}
+def run_fields(p) -> dict[str, Any]:
+    """The params' part of a training run's TrainSpec (zhinao.tasks.params.spec_values)."""
+    return spec_values(p, TrainSpec)
 
 
 def check_spec(spec: dict[str, Any]) -> dict[str, Any]:

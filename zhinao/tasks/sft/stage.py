@@ -15,10 +15,10 @@ from zhinao.model.hf import config_from_hf
 from zhinao.tasks.declare import Plan, Stage
 from zhinao.tasks.eval.stage import EvalParams, eval_file_sources
 from zhinao.tasks.generate.models import DEFAULT_GENERATOR, model_sources, resolve_model
-from zhinao.tasks.params import NOT_IN_KEY
+from zhinao.tasks.params import NOT_IN_KEY, PLAN_READS, fills
 from zhinao.tasks.pretrain.params import DeepSpeedParams, peak_flops_field
 from zhinao.tasks.pretrain.run import precision_source
-from zhinao.tasks.pretrain.training import check_spec, training_splits
+from zhinao.tasks.pretrain.training import check_spec, run_fields, training_splits
 from zhinao.tasks.sft.data import check_chat_schema
 from zhinao.tasks.sft.epochs import VALID_LOSS, check_metric
 from zhinao.tasks.sft.recipe import RECIPES, resolve
@@ -35,40 +35,40 @@ def _recipe(name: str) -> str:
 
 class SFTParams(DeepSpeedParams):
     # data and model enter the version id as what they name (the input's version id, the model's files)
-    data: str = Field("rm-filter", json_schema_extra=NOT_IN_KEY, description="The chat dataset trained on (DATASET[@VERSION] with `id` and "
+    data: str = Field("rm-filter", json_schema_extra={**NOT_IN_KEY, **PLAN_READS}, description="The chat dataset trained on (DATASET[@VERSION] with `id` and "
                       "`messages`): by default the latest rm-filter version; sft-data@... or instruct-evolve@... too.")
-    model: str = Field("pretrain-stage2", json_schema_extra=NOT_IN_KEY, description="The model fine-tuned: a model version (DATASET[@VERSION]), "
+    model: str = Field("pretrain-stage2", json_schema_extra={**NOT_IN_KEY, **PLAN_READS}, description="The model fine-tuned: a model version (DATASET[@VERSION]), "
                        f"a local Hugging Face Llama folder, or '{DEFAULT_GENERATOR}'. Its tokenizer's chat template "
                        "renders the conversations and goes with the version.")
     recipe: Literal["sample", "seed"] = Field("sample", json_schema_extra=NOT_IN_KEY, description=(
         "Where the unset hyper-parameters come from: seed = the 360Zhinao values at scale (max_len 8192, lr 1e-5, "
         "batch 128, weight decay 0.1, 6 epochs); sample = small values for the tiny model on the sample crawl."))
-    max_len: int | None = Field(None, gt=0, description=f"Tokens per packed row ({_recipe('max_len')}).")
-    lr: float | None = Field(None, gt=0, description=f"Peak learning rate ({_recipe('lr')}); warmup, then cosine.")
+    max_len: int | None = Field(None, gt=0, description=f"Tokens per packed row ({_recipe('max_len')}).", json_schema_extra=fills("seq_len"))
+    lr: float | None = Field(None, gt=0, description=f"Peak learning rate ({_recipe('lr')}); warmup, then cosine.", json_schema_extra=fills("max_lr"))
     batch_size: int | None = Field(None, gt=0, description=f"Packed rows per optimizer step over all ranks "
-                                   f"({_recipe('batch_size')}); a multiple of micro_batch x world_size.")
+                                   f"({_recipe('batch_size')}); a multiple of micro_batch x world_size.", json_schema_extra=PLAN_READS)
     micro_batch: int | None = Field(None, gt=0, description=f"Rows per rank per micro-step ({_recipe('micro_batch')}).")
     weight_decay: float | None = Field(None, ge=0, description=f"AdamW weight decay ({_recipe('weight_decay')}).")
     epochs: int | None = Field(None, gt=0, description=f"Passes over the data ({_recipe('epochs')}); every epoch "
-                               "is evaluated, the best is the version.")
+                               "is evaluated, the best is the version.", json_schema_extra=fills("steps"))
     packing: Literal["naive", "document", "none"] = Field("naive", description=(
         "naive: samples concatenated and cut into max_len rows, attention across samples (the report's choice, "
         "which found per-document masks worse); document: whole samples per row, positions restarting and "
-        "attention masked per sample; none: one sample per row, padded."))
+        "attention masked per sample; none: one sample per row, padded."), json_schema_extra=PLAN_READS)
     overlong: Literal["truncate", "drop"] = Field("truncate", description="A sample longer than max_len is cut to "
-                                                  "max_len tokens or dropped (counted either way).")
+                                                  "max_len tokens or dropped (counted either way).", json_schema_extra=PLAN_READS)
     peak_flops: float = peak_flops_field()
-    warmup_ratio: float = Field(0.03, ge=0, lt=1, description="Share of the steps spent warming the LR up.")
+    warmup_ratio: float = Field(0.03, ge=0, lt=1, description="Share of the steps spent warming the LR up.", json_schema_extra=PLAN_READS)
     floor_ratio: float = Field(0.0, ge=0, le=1, description="The cosine ends at floor_ratio x lr.")
     valid_fraction: float = Field(0.05, ge=0, lt=1, description="Samples held out (by id hash) for the held-out "
-                                  "assistant-token loss and the perplexity task; at least one.")
+                                  "assistant-token loss and the perplexity task; at least one.", json_schema_extra=PLAN_READS)
     select_metric: str = Field(VALID_LOSS, description="What picks the best epoch: valid_loss (held-out "
                                "assistant-token loss, lower is better) or an evaluated task (its headline metric: "
-                               "perplexity bits per byte, lower; mc, gsm8k, ifeval, niah accuracy, higher).")
+                               "perplexity bits per byte, lower; mc, gsm8k, ifeval, niah accuracy, higher).", json_schema_extra=PLAN_READS)
     evaluation: EvalParams = Field(default_factory=lambda: EvalParams(
         tasks=["perplexity", "ifeval"], max_tokens=64, limit=12), description=(
         "The evaluate stage's parameters for each epoch's model (its `model` and `perplexity_data` are not used: "
-        "perplexity runs on the held-out conversations)."))
+        "perplexity runs on the held-out conversations)."), json_schema_extra=PLAN_READS)
 
     @model_validator(mode="after")
     def _fill_from_recipe(self) -> "SFTParams":
@@ -102,15 +102,10 @@ def plan(p: SFTParams, parents, store) -> Plan:
     path, model_parents, model_ref = _model_parents(p, store)
     config_from_hf(path)                      # a Llama checkpoint, or a clear error
     ChatRenderer.from_folder(path)            # a chat template, or a clear error
-    spec = check_spec({
-        "data": "-", "init_from": str(path), "tokenizer": str(path), "source": "packed",
-        "seq_len": p.max_len, "micro_batch": p.micro_batch, "grad_accum": p.batch_size // (p.micro_batch * p.world_size),
-        "steps": p.epochs, "epoch_steps": 1, "schedule": "cosine_floor", "max_lr": p.lr, "floor_ratio": p.floor_ratio,
-        "weight_decay": p.weight_decay, "grad_clip": p.grad_clip, "zero_stage": p.zero_stage,
-        "offload_optimizer": p.offload_optimizer, "offload_params": p.offload_params,
-        "activation_checkpointing": p.activation_checkpointing, "precision": p.precision,
-        "checkpoint_every": p.checkpoint_every, "keep_checkpoints": p.keep_checkpoints, "seed": p.seed,
-        "peak_flops": p.peak_flops, "log_every": p.log_every})
+    # epochs are counted in steps of one epoch each until the packed rows are known (run.run_spec)
+    spec = check_spec(run_fields(p) | {
+        "data": "-", "init_from": str(path), "tokenizer": str(path), "source": "packed", "epoch_steps": 1,
+        "grad_accum": p.batch_size // (p.micro_batch * p.world_size), "schedule": "cosine_floor"})
     split = {"spec": spec, "root": store.root, "paths": store.shard_paths(data), "data_ref": data.ref,
              "model_path": str(path), "model_ref": model_ref}
     sources = model_sources(path) + eval_file_sources(p.evaluation) + [precision_source(spec)]
