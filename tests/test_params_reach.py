@@ -86,3 +86,32 @@ def test_an_unread_parameter_is_found():
     read = set().union(*(_names_read(p, skip) for p in closure(stage_modules(fake)).values()))
     assert "nowhere_read_knob" not in read
     assert all(dotted.rsplit(".", 1)[-1] in read for dotted, f in _fields(stage.params) if in_key(f))
+
+
+def test_a_run_spec_takes_each_field_as_declared_and_refuses_one_that_goes_nowhere():
+    """spec_values: a field fills the spec field of its name, or the one it names, or none (the plan
+    reads it); a field that shapes the output and fills nothing is an error naming it."""
+    from dataclasses import dataclass
+
+    from pydantic import Field
+
+    from zhinao.tasks.params import NOT_IN_KEY, PLAN_READS, fills, spec_values
+
+    @dataclass
+    class Spec:
+        max_lr: float = 0.0
+        steps: int = 0
+
+    class Params(StageParams):
+        lr: float = Field(0.1, json_schema_extra=fills("max_lr"))
+        steps: int = 3
+        packing: str = Field("naive", json_schema_extra=PLAN_READS)
+        log_every: int = Field(1, json_schema_extra=NOT_IN_KEY)     # how it runs: no spec field needed
+
+    assert spec_values(Params(), Spec) == {"max_lr": 0.1, "steps": 3}
+
+    class Lost(Params):
+        beta: float = 0.5
+
+    with pytest.raises(ValueError, match=r"Lost: \['beta'\] shape the output, but Spec has no such field"):
+        spec_values(Lost(), Spec)
