@@ -66,8 +66,12 @@ def _bounds(model: type[BaseModel], loc: tuple) -> str:
             return ""
         field = cls.model_fields[part]
         cls = _model_of(field.annotation)
-    metadata = field.metadata if field is not None else []
-    return " and ".join(f"{words} {getattr(m, k)}" for m in metadata for k, words in _BOUNDS.items() if hasattr(m, k))
+    return " and ".join(f"{_BOUNDS[k]} {v}" for k, v in field_bounds(field)) if field is not None else ""
+
+
+def field_bounds(field) -> list[tuple[str, Any]]:
+    """A field's bounds as (gt|ge|lt|le, value), in that order per constraint."""
+    return [(k, getattr(m, k)) for m in field.metadata for k in _BOUNDS if hasattr(m, k)]
 
 
 def _model_of(annotation: Any) -> type[BaseModel] | None:

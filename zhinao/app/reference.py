@@ -12,9 +12,10 @@ from zhinao.tasks.params import StageParams, in_key
 from zhinao.tasks.registry import stages, upstream
 
 from ..flows.registry import targets
-from .params import _model_of
+from ..flows.stages import attribute
+from .params import _model_of, field_bounds
 
-_BOUNDS = {"gt": ">", "ge": "≥", "lt": "<", "le": "≤"}
+_SIGNS = {"gt": ">", "ge": "≥", "lt": "<", "le": "≤"}
 _OUTPUT = {"dataset": "dataset (Parquet rows)", "model": "model (a checkpoint folder)",
            "tokens": "token shards", "eval": "evaluation (Parquet rows)"}
 
@@ -58,7 +59,7 @@ def _rows(model: type[BaseModel], prefix: str = ""):
             or f.default_factory is not None else PydanticUndefined
         if sub is not None and issubclass(sub, StageParams):      # a pipeline's stage: its own section
             owners = [n for n, s in stages().items() if s.params is sub]     # the field's own stage first
-            owner = next((n for n in owners if n.replace("-", "_") == name), owners[0] if owners else None)
+            owner = next((n for n in owners if attribute(n) == name), owners[0] if owners else None)
             kind = f"[{sub.__name__}](#{owner})" if owner else sub.__name__
             yield f"| `{prefix}{name}` | {kind} | | | {_cell(f.description or '')} {_overrides(default)} |"
             continue
@@ -88,7 +89,7 @@ def _type(annotation: Any) -> str:
 
 
 def _bounds(f) -> str:
-    found = [f"{sign} {getattr(m, k)}" for m in f.metadata for k, sign in _BOUNDS.items() if hasattr(m, k)]
+    found = [f"{_SIGNS[k]} {v}" for k, v in field_bounds(f)]
     return f" ({', '.join(found)})" if found else ""
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from prefect import flow
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from zhinao.tasks.registry import stages, upstream
+from zhinao.tasks.registry import stages
 from zhinao.tasks.stats import dropped_text
 from zhinao.tasks.home import open_store
 
@@ -28,7 +28,7 @@ class Pipeline:
     optional: dict[str, str] = field(default_factory=dict)
     # boolean fields (on by default) that turn groups of stages off: name -> (stages, description)
     switches: dict[str, tuple[tuple[str, ...], str]] = field(default_factory=dict)
-    # once the last of these has run, their drop funnel is published (an artifact)
+    # once the last of these has run, the drop funnel of those that ran is published (an artifact)
     funnel: tuple[str, ...] = ()
     schedule: str | None = None        # cron (UTC) of its deployment, off until turned on
 
@@ -86,7 +86,7 @@ def run_pipeline(p: Pipeline, params: BaseModel) -> list[StageResult]:
             continue
         if stage.fit_to_run is not None:
             stage_params = stage.fit_to_run(stage_params, {n: r.ref for n, r in made.items()})
-        reads = stage.inputs(stage_params) if callable(stage.inputs) else stage.inputs
+        reads = stage.reads(stage_params)
         if any(r in skipped for r in reads):
             log.warning("skipping %s: it reads %s, which this run skipped", name, [r for r in reads if r in skipped])
             skipped.add(name)
@@ -99,7 +99,7 @@ def run_pipeline(p: Pipeline, params: BaseModel) -> list[StageResult]:
                 skipped.add(name)
                 continue
         made[name] = flows()[name](stage_params, inputs=inputs or None)
-        if p.funnel and name == [n for n in p.funnel if n in made or n not in skipped][-1]:
+        if p.funnel and name == p.funnel[-1]:
             from .report import publish_funnel
 
             publish_funnel([made[n] for n in p.funnel if n in made])

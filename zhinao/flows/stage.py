@@ -60,7 +60,7 @@ def _flow_run_id() -> str | None:
 
 def input_names(stage: Stage, params: StageParams, inputs: dict[str, str]) -> tuple[str, ...]:
     """The inputs the stage reads with these params; pins (`inputs`) must name some of them."""
-    names = stage.inputs(params) if callable(stage.inputs) else stage.inputs
+    names = stage.reads(params)
     unknown = set(inputs) - set(names)
     if unknown:
         raise ValueError(f"stage {stage.name!r} has no input(s) {sorted(unknown)}; it reads {list(names)}")

@@ -60,6 +60,10 @@ class Stage:
     retry_delay_s: float = 5.0
     timeout_s: float | None = None
 
+    def reads(self, params: Any) -> tuple[str, ...]:
+        """The upstream datasets it reads with these params."""
+        return tuple(self.inputs(params) if callable(self.inputs) else self.inputs)
+
 
 @dataclass
 class RunContext:

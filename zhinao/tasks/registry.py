@@ -50,7 +50,7 @@ def _collect(modules: list[str]) -> dict[str, Stage]:
 
 def upstream(stage: Stage) -> tuple[str, ...]:
     """The datasets a stage reads with its default parameters (the edges of the stage graph)."""
-    return tuple(stage.inputs(stage.params()) if callable(stage.inputs) else stage.inputs)
+    return stage.reads(stage.params())
 
 
 def group(stage: Stage) -> str:

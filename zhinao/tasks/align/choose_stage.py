@@ -12,6 +12,7 @@ from zhinao.tasks.eval.compare import plot
 from zhinao.tasks.eval.run import HEADLINE
 from zhinao.tasks.params import NOT_IN_KEY, StageParams
 from zhinao.tasks.plots import to_reports
+from zhinao.tasks.pretrain.training import work_folder
 
 
 class ChatModelParams(StageParams):
@@ -30,10 +31,12 @@ class ChatModelParams(StageParams):
     def _known(self) -> "ChatModelParams":
         if self.select_metric not in HEADLINE:
             raise ValueError(f"select_metric {self.select_metric!r}: one of the evaluated tasks {sorted(HEADLINE)}")
-        unknown = [n for n in self.select_from if n not in self.models and self.models]
-        if unknown or set(self.models) - set(self.evaluations):
-            raise ValueError(f"select_from {unknown} or models {sorted(set(self.models) - set(self.evaluations))} "
-                             f"name no evaluated candidate ({sorted(self.evaluations)})")
+        unevaluated = sorted(set(self.models) - set(self.evaluations))
+        if unevaluated:
+            raise ValueError(f"models {unevaluated} have no evaluation (evaluated: {sorted(self.evaluations)})")
+        unknown = [n for n in self.select_from if self.models and n not in self.models]
+        if unknown:
+            raise ValueError(f"select_from {unknown} names no candidate model ({sorted(self.models)})")
         return self
 
 
@@ -63,7 +66,7 @@ def copy_chosen(split: dict, params: ChatModelParams, sink, stats) -> None:
 
 
 def run(ctx):
-    work = Path(ctx.store.root.join(ctx.resume)) if ctx.store.root.is_local else Path(ctx.scratch)
+    work = work_folder(ctx)       # a local folder for the plot, also when the store is remote
     return ctx.final(copy_chosen, [s | {"work": str(work), "version": ctx.version} for s in ctx.plan.splits],
                      desc="copy the chosen model")
 
