@@ -1,6 +1,6 @@
 """One stage, one declaration: a stage declared in one file (here, a module of one's own package named
 in ZHINAO_STAGE_MODULES) is found by the CLI's help, a Prefect deployment, the data pipeline and the
-generated reference, and runs; the generated files in the repository match the declarations."""
+generated reference and stage graph, and runs; the generated files in the repository match the declarations."""
 import os
 import subprocess
 import sys
@@ -72,6 +72,10 @@ def test_a_stage_in_one_file_is_in_the_help_deployments_pipeline_and_docs(tmp_pa
     doc = reference.render()
     assert "### shout" in doc and "- [shout](#shout): Every document's text in capitals" in doc
     assert "| `marks` | int (≥ 0, ≤ 5) | 1 |  | Exclamation marks after each text. |" in doc
+    from zhinao.app import graph
+
+    drawn = [line.split("-->") for line in graph.render().splitlines() if "-->" in line]
+    assert ["quality"] == [source.strip() for source, targets in drawn if "shout" in targets.strip().split(" & ")]
 
     from zhinao.flows import pipeline, pipelines
 

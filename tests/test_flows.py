@@ -24,7 +24,7 @@ def test_parse_params_reads_json_lists_and_nested_keys():
     e = parse_params(EvalParams, ["niah_lengths=384", "tasks=[niah, ifeval]"])
     assert e.niah_lengths == [384] and e.tasks == ["niah", "ifeval"]
     from zhinao.tasks.align.stage import DPOParams, GRPOParams
-    from zhinao.flows.post_train import PostTrainParams
+    from zhinao.flows.pipelines import PostTrainParams
 
     # a nested model that defaults to None, and one key of a mapping (the others keep their defaults)
     assert parse_params(DPOParams, ["lora.r=8"]).lora.alpha == 512

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from zhinao.tasks.eval.stage import EvalParams
 from zhinao.tasks.evolve.stage import InstructEvolveParams
-from zhinao.flows.post_train import PostTrainParams, post_train
+from zhinao.flows.pipelines import PostTrainParams, post_train
 from zhinao.tasks.reward.preference_stage import PreferenceDataParams
 from zhinao.tasks.reward.model_stage import RewardModelParams
 from zhinao.tasks.reward.filter_stage import RMFilterParams

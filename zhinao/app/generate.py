@@ -1,4 +1,5 @@
-"""Writes the files that follow from the declarations: prefect.yaml and docs/stages.md.
+"""Writes the files that follow from the declarations: prefect.yaml, docs/stages.md and the README's
+stage graph.
 `python -m zhinao.app.generate` (--check: exit 1 naming each stale file, write nothing)."""
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 def generated() -> dict[Path, str]:
     from ..flows import deployments
-    from . import reference
+    from . import graph, reference
 
-    return {REPO / "prefect.yaml": deployments.render(), REPO / "docs" / "stages.md": reference.render()}
+    readme = REPO / "README.md"
+    return {REPO / "prefect.yaml": deployments.render(), REPO / "docs" / "stages.md": reference.render(),
+            readme: graph.into(readme.read_text(encoding="utf-8"))}
 
 
 def stale() -> list[Path]:

@@ -44,6 +44,8 @@ def _target(t) -> list[str]:
         reads = upstream(stage)
         facts += [f"reads: {', '.join(f'`{r}`' for r in reads) if reads else 'no dataset (its sources are parameters)'}"
                   + (" (chosen by its parameters; shown for the defaults)" if callable(stage.inputs) else ""),
+                  *([f"names: {', '.join(f'`{u}`' for u in uses)} (by default; a parameter names each)"]
+                    if (uses := stage.uses(stage.params())) else []),
                   f"makes: {_OUTPUT.get(stage.kind, stage.kind)} `{stage.name}`",
                   f"retries: {stage.retries}",
                   f"declared in: `{stage.plan.__module__}`"]

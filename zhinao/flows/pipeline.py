@@ -1,13 +1,16 @@
 """A pipeline declared as data: its stages are those that name it (`Stage(pipeline=...)`), run in the
 order their inputs give; each reads what this run made (else the latest version), so the edges are
-the declared inputs. The pipeline's parameters are made from its stages' (one field per stage),
-with the pipeline's own defaults, its optional stages and its switches."""
+the declared inputs, and a parameter that names a version another stage of the run made (sft's
+`data`, rm-filter's `reward_model`) is pinned to that version. The pipeline's parameters are made
+from its stages' (one field per stage), with the pipeline's own defaults, its optional stages and
+its switches."""
 from dataclasses import dataclass, field
 from typing import Any
 
 from prefect import flow
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from zhinao.tasks.params import named_versions
 from zhinao.tasks.registry import stages
 from zhinao.tasks.stats import dropped_text
 from zhinao.tasks.home import open_store
@@ -22,10 +25,17 @@ class Pipeline:
     name: str
     description: str
     tags: tuple[str, ...] = ()
+    # its stages in order, when they are not those that name it (`Stage(pipeline=...)`)
+    stages: tuple[str, ...] = ()
     # stage -> parameters of this pipeline that differ from the stage's own defaults
     defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
     # stages that run only when their parameters are given: stage -> what the field says
     optional: dict[str, str] = field(default_factory=dict)
+    # stages that run unless their parameters are null: stage -> (what the field says, the stages
+    # left out with it)
+    leave_out: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    # a left-out stage -> the stage whose version its readers get instead (a filter left out: its input)
+    stands_in: dict[str, str] = field(default_factory=dict)
     # boolean fields (on by default) that turn groups of stages off: name -> (stages, description)
     switches: dict[str, tuple[tuple[str, ...], str]] = field(default_factory=dict)
     # once the last of these has run, the drop funnel of those that ran is published (an artifact)
@@ -38,8 +48,24 @@ class EmptyOutput(ValueError):
 
 
 def members(p: Pipeline) -> list[str]:
-    """The pipeline's stages, upstream first (the registry's order)."""
-    return [name for name, s in stages().items() if s.pipeline == p.name]
+    """The pipeline's stages, upstream first (as listed, else the registry's order)."""
+    return list(p.stages) or [name for name, s in stages().items() if s.pipeline == p.name]
+
+
+def check_order(p: Pipeline) -> None:
+    """Every stage comes after the stages of the pipeline it reads or whose versions it names."""
+    names = members(p)
+    for i, name in enumerate(names):
+        stage = stages()[name]
+        later = [d for d in (*stage.reads(stage.params()), *stage.uses(stage.params())) if d in names[i + 1:]]
+        if later:
+            raise ValueError(f"pipeline {p.name!r}: {name} comes before {later}, which it reads or names")
+
+
+def pinned(params: BaseModel, made: dict[str, StageResult]) -> BaseModel:
+    """Parameters naming a dataset this run made (`data: rm-filter`) name the version it made."""
+    pins = {f: made[d].ref for f, d in named_versions(params).items() if getattr(params, f) == d and d in made}
+    return params.model_copy(update=pins) if pins else params
 
 
 def params_model(p: Pipeline) -> type[BaseModel]:
@@ -53,6 +79,9 @@ def params_model(p: Pipeline) -> type[BaseModel]:
         model = stages()[name].params
         if name in p.optional:
             fields[attribute(name)] = (model | None, Field(None, description=p.optional[name]))
+        elif name in p.leave_out:
+            fields[attribute(name)] = (model | None, Field(default_factory=_made(model, p.defaults.get(name, {})),
+                                                           description=p.leave_out[name][0]))
         elif name in p.defaults:
             fields[attribute(name)] = (model, Field(default_factory=_made(model, p.defaults[name])))
         else:
@@ -76,14 +105,20 @@ def nonempty(result: StageResult, following: str) -> str:
 
 def run_pipeline(p: Pipeline, params: BaseModel) -> list[StageResult]:
     log = run_logger("zhinao.pipeline")
-    made: dict[str, StageResult] = {}
+    made: dict[str, StageResult] = {}      # by stage: its version, or the one standing in for it
+    results: list[StageResult] = []
     skipped: set[str] = set()
     off = {s for name, (group, _) in p.switches.items() if not getattr(params, name) for s in group}
+    off |= {s for name, (_, group) in p.leave_out.items() if getattr(params, attribute(name)) is None for s in group}
     for name in members(p):
         stage, stage_params = stages()[name], getattr(params, attribute(name))
         if name in off or stage_params is None:
-            skipped.add(name)
+            if p.stands_in.get(name) in made:
+                made[name] = made[p.stands_in[name]]
+            else:
+                skipped.add(name)
             continue
+        stage_params = pinned(stage_params, made)
         if stage.fit_to_run is not None:
             stage_params = stage.fit_to_run(stage_params, {n: r.ref for n, r in made.items()})
         reads = stage.reads(stage_params)
@@ -98,16 +133,19 @@ def run_pipeline(p: Pipeline, params: BaseModel) -> list[StageResult]:
                 log.warning("%s; skipping %s", why, name)
                 skipped.add(name)
                 continue
-        made[name] = flows()[name](stage_params, inputs=inputs or None)
+        result = flows()[name](stage_params, inputs=inputs or None)
+        made[name] = result
+        results.append(result)
         if p.funnel and name == p.funnel[-1]:
             from .report import publish_funnel
 
             publish_funnel([made[n] for n in p.funnel if n in made])
-    return list(made.values())
+    return results
 
 
 def pipeline_flow(p: Pipeline):
     """The Prefect flow of a pipeline; its parameters model becomes the deployment's schema."""
+    check_order(p)
     model = params_model(p)
 
     def run(params: model = model()) -> list[StageResult]:  # type: ignore[valid-type]

@@ -29,8 +29,27 @@ MODEL = Pipeline(
                                   "checkpoint_every": 20, "eval_every": 20},
               "pretrain-stage2": {"seq_len": 64, "steps": 20, "checkpoint_every": 10, "eval_every": 10}})
 
-PIPELINES = (DATA, MODEL)
+POST_TRAIN = Pipeline(
+    name="post-train", tags=("post-training",),
+    description="Post-training on the latest model and data: instruct-evolve -> sft-data (stratified); "
+                "preference-data -> reward-model; rm-filter of the SFT data (mean - std per category) -> sft "
+                "(packing, best epoch by evaluation).",
+    # the edges: sft-data reads instruct-evolve, reward-model the preference pairs, rm-filter the SFT data
+    # and scores with the reward model this run trained, sft trains on what rm-filter kept
+    stages=("instruct-evolve", "sft-data", "preference-data", "reward-model", "rm-filter", "sft"),
+    # sample-sized: the sample's judge items and evolutions are some dozens of conversations at most
+    defaults={"sft-data": {"target_size": 400}},
+    leave_out={"reward-model": ("The reward model trained on preference_data's pairs, which rm_filter scores with; "
+                                "null: train none (preference_data is skipped, and rm_filter uses its own "
+                                "`reward_model`).", ("preference-data",)),
+               "rm-filter": ("The reward-model filter of the SFT data before SFT; null: SFT on the unfiltered "
+                             "sft-data.", ())},
+    stands_in={"rm-filter": "sft-data"})
+
+PIPELINES = (DATA, MODEL, POST_TRAIN)
 data = pipeline_flow(DATA)
 model = pipeline_flow(MODEL)
+post_train = pipeline_flow(POST_TRAIN)
 DataParams = data.params_model
 ModelParams = model.params_model
+PostTrainParams = post_train.params_model

@@ -24,7 +24,6 @@ def targets() -> dict[str, Target]:
     from .align_pipeline import AlignPipelineParams, align
     from .dpo_iterative import DPOIterativeParams, dpo_iterative
     from . import pipelines
-    from .post_train import PostTrainParams, post_train
     from .stages import attribute, flows
 
     out = {name: Target(name, made, made.stage.params, "stage", made.stage.tags, made.stage.description,
@@ -34,8 +33,7 @@ def targets() -> dict[str, Target]:
         out[p.name] = Target(p.name, made, made.params_model, "pipeline", p.tags, p.description,
                              f"zhinao/flows/pipelines.py:{attribute(p.name)}", p.schedule)
     # pipelines that are procedures (rounds, a choice among models), not lists of stages
-    for name, made, params, tags in (("post-train", post_train, PostTrainParams, ("post-training",)),
-                                     ("align", align, AlignPipelineParams, ("post-training", "alignment")),
+    for name, made, params, tags in (("align", align, AlignPipelineParams, ("post-training", "alignment")),
                                      ("dpo-iterative", dpo_iterative, DPOIterativeParams, ("post-training", "alignment"))):
         out[name] = Target(name, made, params, "pipeline", tags, made.description or "",
                            f"{made.fn.__module__.replace('.', '/')}.py:{made.fn.__name__}")

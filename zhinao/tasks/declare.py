@@ -11,7 +11,7 @@ from zhinao.tasks.runtime.ray_exec import Actors, Process, SplitResult, run_spli
 from zhinao.tasks.store import Manifest, Store
 from zhinao.tasks.store.closure import module_of
 
-from .params import StageParams
+from .params import StageParams, named_versions
 
 
 @dataclass
@@ -63,6 +63,11 @@ class Stage:
     def reads(self, params: Any) -> tuple[str, ...]:
         """The upstream datasets it reads with these params."""
         return tuple(self.inputs(params) if callable(self.inputs) else self.inputs)
+
+    def uses(self, params: Any) -> tuple[str, ...]:
+        """The other versions its params name (a model to train or score with), by dataset."""
+        reads = {r.split("@", 1)[0] for r in self.reads(params)}
+        return tuple(dict.fromkeys(d for d in named_versions(params).values() if d not in reads))
 
 
 @dataclass

@@ -8,6 +8,11 @@ from pydantic import BaseModel, ConfigDict, Field
 NOT_IN_KEY = {"cache_key": False}
 
 
+# A parameter that names a version by its dataset (a model, a chat dataset: DATASET[@VERSION], or a
+# folder): the stage graph draws it as an edge, and a pipeline pins it to the version its run made.
+NAMES_VERSION = {"names_version": True}
+
+
 def in_key(field) -> bool:
     """Whether a parameter shapes the output (enters the version id)."""
     extra = field.json_schema_extra
@@ -60,3 +65,15 @@ def spec_values(params: BaseModel, spec: type) -> dict[str, Any]:
         raise ValueError(f"{type(params).__name__}: {lost} shape the output, but {spec.__name__} has no such field "
                          "and the field does not say the plan reads it (json_schema_extra=PLAN_READS)")
     return values
+
+
+def named_versions(params: BaseModel) -> dict[str, str]:
+    """The fields that name a version (NAMES_VERSION), with the dataset each names now; fields holding
+    a folder or an offline model name are left out."""
+    out = {}
+    for name, f in type(params).model_fields.items():
+        extra = f.json_schema_extra if isinstance(f.json_schema_extra, dict) else {}
+        value = getattr(params, name)
+        if extra.get("names_version") and isinstance(value, str) and value and "/" not in value:
+            out[name] = value.split("@", 1)[0]
+    return out

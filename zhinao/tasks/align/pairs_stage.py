@@ -10,15 +10,15 @@ from zhinao.tasks.align.onpolicy import OnPolicyPairs, SCHEMA
 from zhinao.tasks.declare import Plan, Stage
 from zhinao.tasks.generate.generation import GENERATION_CODE, GENERATOR_ACTORS, GenerationParams, generator, model_plan
 from zhinao.tasks.generate.models import model_sources, resolve_model
-from zhinao.tasks.params import NOT_IN_KEY
+from zhinao.tasks.params import NAMES_VERSION, NOT_IN_KEY
 
 
 class DPOPairsParams(GenerationParams):
-    model: str = Field("sft", description="The policy that samples: a model version (default the latest sft), a "
+    model: str = Field("sft", json_schema_extra=NAMES_VERSION, description="The policy that samples: a model version (default the latest sft), a "
                                           "local HF folder or 'smollm2-135m-instruct'.")
-    prompts_from: str = Field("preference-data", json_schema_extra=NOT_IN_KEY, description=(
+    prompts_from: str = Field("preference-data", json_schema_extra={**NOT_IN_KEY, **NAMES_VERSION}, description=(
         "The dataset (DATASET[@VERSION]) whose distinct `prompt`s are answered."))
-    reward_model: str = Field("reward-model", json_schema_extra=NOT_IN_KEY, description=(
+    reward_model: str = Field("reward-model", json_schema_extra={**NOT_IN_KEY, **NAMES_VERSION}, description=(
         "The reward model that scores the answers (a reward-model version or folder)."))
     n: int = Field(4, ge=2, description="Answers sampled per prompt.")
     prompts: int = Field(0, ge=0, description="Prompts answered (a fixed sample by prompt hash); 0: all.")

@@ -15,7 +15,7 @@ from zhinao.tasks.align.run import run_align, run_dpo_lora
 from zhinao.tasks.align.spec import AlignSpec
 from zhinao.tasks.declare import Plan, Stage
 from zhinao.tasks.generate.models import model_sources, resolve_model
-from zhinao.tasks.params import NOT_IN_KEY, PLAN_READS, StageParams, spec_values
+from zhinao.tasks.params import NAMES_VERSION, NOT_IN_KEY, PLAN_READS, StageParams, spec_values
 from zhinao.tasks.pretrain.training import training_splits
 
 
@@ -31,10 +31,10 @@ class LoraParams(BaseModel):
 
 class AlignParams(StageParams):
     # in the version id as what they name (the input's version, the model version or its files)
-    data: str = Field("preference-data", json_schema_extra={**NOT_IN_KEY, **PLAN_READS}, description=(
+    data: str = Field("preference-data", json_schema_extra={**NOT_IN_KEY, **PLAN_READS, **NAMES_VERSION}, description=(
         "The training data (DATASET[@VERSION]): preference pairs (prompt, chosen, rejected); RL reads its "
         "prompts and their `verify` facts."))
-    model: str = Field("sft", json_schema_extra={**NOT_IN_KEY, **PLAN_READS}, description=(
+    model: str = Field("sft", json_schema_extra={**NOT_IN_KEY, **PLAN_READS, **NAMES_VERSION}, description=(
         "The model trained: a model version (default the latest sft, the report's sft-base), a local HF folder, "
         "or 'smollm2-135m-instruct'."))
     steps: int = Field(8, gt=0, description="Optimizer steps.")
@@ -78,7 +78,7 @@ class RLParams(AlignParams):
     rewards: dict[str, float] = Field(default_factory=lambda: {"reward_model": 1.0, "math": 1.0, "ifeval": 1.0},
                                       description=f"Reward sources and weights ({', '.join(SOURCES)}); the reward "
                                                   "is their weighted sum over the sources that apply to a prompt.", json_schema_extra=PLAN_READS)
-    reward_model: str | None = Field("reward-model", json_schema_extra={**NOT_IN_KEY, **PLAN_READS}, description=(
+    reward_model: str | None = Field("reward-model", json_schema_extra={**NOT_IN_KEY, **PLAN_READS, **NAMES_VERSION}, description=(
         "The reward model (a reward-model version or folder), when rewards.reward_model is non-zero."))
     backend: Literal["auto", "transformers", "vllm"] = Field("auto", description=(
         "Rollouts: vLLM colocated with training (CUDA), or transformers' generate; auto: vLLM when it runs."), json_schema_extra=PLAN_READS)

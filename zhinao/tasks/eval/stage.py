@@ -12,13 +12,13 @@ from zhinao.tasks.eval.backend import loglik_backend
 from zhinao.tasks.eval.run import SCHEMA, TASKS, headline, run_model_suite
 from zhinao.tasks.generate.generation import GENERATION_CODE, GenerationParams, model_plan
 from zhinao.tasks.generate.service import choose_backend
-from zhinao.tasks.params import NOT_IN_KEY
+from zhinao.tasks.params import NAMES_VERSION, NOT_IN_KEY
 from zhinao.tasks.settings import get_settings
 from zhinao.tasks.store import file_fingerprint
 
 
 class EvalParams(GenerationParams):
-    model: str = Field("pretrain-stage2", description="A model version (DATASET[@VERSION]), a local Hugging Face "
+    model: str = Field("pretrain-stage2", json_schema_extra=NAMES_VERSION, description="A model version (DATASET[@VERSION]), a local Hugging Face "
                        "folder, or 'smollm2-135m-instruct' (the offline default generator).")
     tasks: list[str] = Field(list(TASKS), description=f"Any of {', '.join(TASKS)}.")
     limit: int | None = Field(None, gt=0, description="At most this many items per task (per subject for mc).")

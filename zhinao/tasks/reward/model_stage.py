@@ -13,7 +13,7 @@ from pydantic import Field
 
 from zhinao.tasks.declare import Plan, Stage
 from zhinao.tasks.generate.models import model_sources, resolve_model
-from zhinao.tasks.params import NOT_IN_KEY, PLAN_READS, spec_values
+from zhinao.tasks.params import NAMES_VERSION, NOT_IN_KEY, PLAN_READS, spec_values
 from zhinao.tasks.pretrain.params import StepParams
 from zhinao.tasks.pretrain.run import precision_source
 from zhinao.tasks.pretrain.training import work_folder
@@ -24,7 +24,7 @@ from zhinao.tasks.reward.train import run_reward_model
 
 class RewardModelParams(StepParams):
     # in the version id as what it names (the version, a parent, or the folder's files), not as this text
-    model: str = Field("pretrain-stage2", json_schema_extra={**NOT_IN_KEY, **PLAN_READS}, description=(
+    model: str = Field("pretrain-stage2", json_schema_extra={**NOT_IN_KEY, **PLAN_READS, **NAMES_VERSION}, description=(
         "Base model: a model version in the store (DATASET or DATASET@VERSION; default the latest "
         "pretrain-stage2), a local HF causal-LM folder, or 'smollm2-135m-instruct'."))
     max_length: int = Field(1024, gt=0, description=(

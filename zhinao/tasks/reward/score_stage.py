@@ -9,7 +9,7 @@ from pydantic import Field
 
 from zhinao.tasks.declare import Plan, Stage
 from zhinao.tasks.generate.models import model_sources, resolve_model
-from zhinao.tasks.params import NOT_IN_KEY, StageParams
+from zhinao.tasks.params import NAMES_VERSION, NOT_IN_KEY, StageParams
 from zhinao.tasks.reward.filter import category_thresholds, plot_histograms
 from zhinao.tasks.reward.scoring import filter_shard, score_shard
 from zhinao.tasks.runtime.docstage import input_shards
@@ -23,7 +23,7 @@ class RMScoreParams(StageParams):
                               "folder (one output) or a model version in the store (DATASET or DATASET@VERSION); "
                               "default: the latest `reward-model` version (post-training's reward model). Its "
                               "version (a parent) or its files are in the version id, not this name.",
-                              json_schema_extra=NOT_IN_KEY)
+                              json_schema_extra={**NOT_IN_KEY, **NAMES_VERSION})
     category_column: str = Field("kind", description="Column whose values are the categories of the rule.")
     prompt_column: str = "prompt"
     response_column: str = "response"

@@ -15,7 +15,7 @@ from zhinao.model.hf import config_from_hf
 from zhinao.tasks.declare import Plan, Stage
 from zhinao.tasks.eval.stage import EvalParams, eval_file_sources
 from zhinao.tasks.generate.models import DEFAULT_GENERATOR, model_sources, resolve_model
-from zhinao.tasks.params import NOT_IN_KEY, PLAN_READS, fills
+from zhinao.tasks.params import NAMES_VERSION, NOT_IN_KEY, PLAN_READS, fills
 from zhinao.tasks.pretrain.params import DeepSpeedParams, peak_flops_field
 from zhinao.tasks.pretrain.run import precision_source
 from zhinao.tasks.pretrain.training import check_spec, run_fields, training_splits
@@ -35,9 +35,9 @@ def _recipe(name: str) -> str:
 
 class SFTParams(DeepSpeedParams):
     # data and model enter the version id as what they name (the input's version id, the model's files)
-    data: str = Field("rm-filter", json_schema_extra={**NOT_IN_KEY, **PLAN_READS}, description="The chat dataset trained on (DATASET[@VERSION] with `id` and "
+    data: str = Field("rm-filter", json_schema_extra={**NOT_IN_KEY, **PLAN_READS, **NAMES_VERSION}, description="The chat dataset trained on (DATASET[@VERSION] with `id` and "
                       "`messages`): by default the latest rm-filter version; sft-data@... or instruct-evolve@... too.")
-    model: str = Field("pretrain-stage2", json_schema_extra={**NOT_IN_KEY, **PLAN_READS}, description="The model fine-tuned: a model version (DATASET[@VERSION]), "
+    model: str = Field("pretrain-stage2", json_schema_extra={**NOT_IN_KEY, **PLAN_READS, **NAMES_VERSION}, description="The model fine-tuned: a model version (DATASET[@VERSION]), "
                        f"a local Hugging Face Llama folder, or '{DEFAULT_GENERATOR}'. Its tokenizer's chat template "
                        "renders the conversations and goes with the version.")
     recipe: Literal["sample", "seed"] = Field("sample", json_schema_extra=NOT_IN_KEY, description=(
