@@ -3,7 +3,8 @@
 - no import loops among the project's own modules, imports inside functions included (a lazy
   import hides a loop from import time, not from the design);
 - tasks/, model/ and kernels/ never import Prefect: task code reaches the orchestrator through
-  zhinao/tasks/runtime/hooks.py, which the flow layer fills (zhinao/flows/hooks.py).
+  zhinao/tasks/runtime/hooks.py, which the flow layer fills (zhinao/flows/hooks.py);
+- layers import only downwards; the store reads no settings and no environment.
 """
 from __future__ import annotations
 
@@ -165,3 +166,22 @@ def test_layers_import_only_downwards():
                     if target.startswith(tuple(a + "." for a in above)) or target in above:
                         bad.append(f"  {path.relative_to(PACKAGE.parent)}:{line} imports {target}")
     assert not bad, "an import against the layers (app -> flows -> tasks -> model, kernels):\n" + "\n".join(bad)
+
+
+# external.py's job is to fingerprint the environment variables that shape an output
+READS_ITS_ENVIRONMENT = {"zhinao.tasks.store.external"}
+
+
+def test_the_store_is_handed_what_it_needs():
+    """zhinao/tasks/store reads no settings and no environment: its opener hands it the root, the
+    catalog, the model cache, the fingerprint memo and the lease times (zhinao.tasks.home, the flows)."""
+    bad = []
+    for name, path in MODULES.items():
+        if not name.startswith("zhinao.tasks.store.") or name in READS_ITS_ENVIRONMENT:
+            continue
+        bad += [f"  {path.relative_to(PACKAGE.parent)}:{line} imports {target}" for target, line in _imports(name, path)
+                if target == "zhinao.tasks.settings"]
+        tree = ast.parse(path.read_bytes(), str(path))
+        bad += [f"  {path.relative_to(PACKAGE.parent)}:{node.lineno} reads os.{node.attr}" for node in ast.walk(tree)
+                if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv")]
+    assert not bad, "the store reads its environment:\n" + "\n".join(bad)

@@ -189,10 +189,14 @@ def test_file_fingerprints_see_an_edit_anywhere_and_hash_a_file_once(tmp_path, m
 
     big = tmp_path / "crawl.warc.gz"
     big.write_bytes(os.urandom(3 << 20))
-    first = fingerprint.file_fingerprint(str(big))
     reads = []
     real = fingerprint._hash_stream
     monkeypatch.setattr(fingerprint, "_hash_stream", lambda fh: reads.append(1) or real(fh))
+    monkeypatch.setattr(fingerprint, "_memo", None)             # no memo handed: hashed each time
+    assert fingerprint.file_fingerprint(str(big)) == fingerprint.file_fingerprint(str(big)) and len(reads) == 2
+    fingerprint.remember_in(tmp_path / "memo" / "digests.sqlite")   # what the opener of the store hands
+    first = fingerprint.file_fingerprint(str(big))
+    reads.clear()
     assert fingerprint.file_fingerprint(str(big)) == first and not reads      # remembered: not read again
     data = bytearray(big.read_bytes())
     data[len(data) // 2] ^= 0xFF                                               # the middle, not the ends

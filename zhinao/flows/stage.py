@@ -20,6 +20,7 @@ from zhinao.tasks.runtime.ray_exec import init_ray, run_splits
 from zhinao.tasks.stats import StageStats, dropped_text
 from zhinao.tasks.store import Manifest, Store, schema_fields, version_id, write_shard
 from zhinao.tasks.home import open_store
+from zhinao.tasks.settings import get_settings
 from zhinao.tasks.store.closure import closure, files_fingerprint
 from zhinao.tasks.store.external import external_sources
 from zhinao.tasks.store.integrity import DamagedVersion, summary
@@ -96,7 +97,9 @@ def execute_stage(stage: Stage, params: StageParams, inputs: dict[str, str] | No
     sweep_dead(store.root, stage.name, keep=vid)
     sweep_staging(store.root, stage.name)
     # one writer per version: a second run of it waits here, then finds the first one's commit
-    with Lease(store.root, f"{stage.name}/{vid}", owner=f"flow run {_flow_run_id() or '-'}") as lease:
+    settings = get_settings()
+    with Lease(store.root, f"{stage.name}/{vid}", owner=f"flow run {_flow_run_id() or '-'}",
+               ttl=settings.lease_ttl, wait=settings.lease_wait) as lease:
         hit = _cached(stage, store, vid, wants_audit, log, again=True)
         if hit is not None:
             return hit

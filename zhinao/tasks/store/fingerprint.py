@@ -13,16 +13,22 @@ from pathlib import Path
 
 import xxhash
 
-from ..settings import get_settings
-
 CHUNK = 8 << 20
 # what an object store says changes when an object is rewritten
 _STAMPS = ("ETag", "etag", "crc32c", "md5Hash", "content_md5", "md5", "LastModified", "mtime", "last_modified")
 _lock = threading.Lock()
+_memo: Path | None = None
+
+
+def remember_in(path: Path | None) -> None:
+    """Where this process keeps the digests (the opener of the store says: zhinao.tasks.home); None:
+    nothing is remembered, every file is hashed when asked."""
+    global _memo
+    _memo = path
 
 
 def _cache() -> sqlite3.Connection:
-    path = get_settings().home / "file-fingerprints.sqlite"
+    path = _memo
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(path, timeout=60)
     db.execute("CREATE TABLE IF NOT EXISTS digests (location TEXT PRIMARY KEY, size INTEGER, stamp TEXT, digest TEXT)")
@@ -39,6 +45,8 @@ def _hash_stream(fh) -> str:
 
 def _remembered(location: str, size: int, stamp: str, compute) -> str:
     """The digest for `location` while its size and stamp (mtime, or a store checksum) hold."""
+    if _memo is None:
+        return compute()
     with _lock, _cache() as db:
         row = db.execute("SELECT digest FROM digests WHERE location=? AND size=? AND stamp=?",
                          (location, size, stamp)).fetchone()

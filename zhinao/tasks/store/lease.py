@@ -48,28 +48,6 @@ class Holder:
         return f"{self.owner} (heartbeat {now - self.heartbeat:.0f} s ago by its clock)"
 
 
-def lease_ttl() -> float:
-    return _seconds("ZHINAO_LEASE_TTL", 60.0)
-
-
-def lease_wait() -> float | None:
-    """How long a second run waits for the holder: unset = until it finishes or dies; 0 = not at all."""
-    return _seconds("ZHINAO_LEASE_WAIT", None)
-
-
-def _seconds(var: str, default: float | None) -> float | None:
-    raw = os.environ.get(var, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{var}={raw!r} is not a number of seconds") from None
-    if value < 0:
-        raise ValueError(f"{var}={raw!r} must be >= 0")
-    return value
-
-
 def _alive_here(holder: Holder) -> bool:
     if holder.host != socket.gethostname():
         return True                      # another machine: only its heartbeat tells
@@ -104,12 +82,15 @@ def sweep_dead(root: Root, prefix: str, keep: str = "") -> list[str]:
 
 
 class Lease:
-    def __init__(self, root: Root, name: str, owner: str = "", ttl: float | None = None,
+    """`ttl`: seconds without a heartbeat before the holder counts as dead; `wait`: how long a second
+    run waits for the holder (None: until it finishes or dies; 0: not at all). The caller says both
+    (the flows read ZHINAO_LEASE_TTL / ZHINAO_LEASE_WAIT through the settings)."""
+
+    def __init__(self, root: Root, name: str, owner: str = "", ttl: float = 60.0,
                  wait: float | None = None, poll: float | None = None):
         self.root, self.name = root, name
         self.path = root.join(LEASES, f"{name}.json")
-        self.ttl = ttl if ttl is not None else lease_ttl()
-        self.wait = wait if wait is not None else lease_wait()
+        self.ttl, self.wait = ttl, wait
         self.poll = poll if poll is not None else min(5.0, max(0.2, self.ttl / 10))
         who = f"{getpass.getuser()}@{socket.gethostname()}:{os.getpid()}"
         self.me = Holder(owner=f"{who} {owner}".strip(), host=socket.gethostname(), pid=os.getpid(),
