@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from zhinao.model.config import ModelConfig, preset
-from zhinao.model.hf import export_hf, import_hf
+from zhinao.model.hf import config_from_hf, export_hf, import_hf
 from zhinao.model.transformer import Transformer
 
 
@@ -65,3 +65,32 @@ def test_hf_export_loads_in_transformers_with_matching_logits(tmp_path):
     (folder / "model.safetensors").unlink()
     with pytest.raises(FileNotFoundError, match="no .safetensors"):
         import_hf(folder)
+
+
+def test_the_rope_base_is_written_and_read_the_way_transformers_reads_it(tmp_path):
+    from transformers import LlamaConfig
+    from transformers.models.llama.modeling_llama import LlamaRotaryEmbedding
+
+    cfg = preset("tiny", rope_base=5e7, max_seq_len=2048)
+    folder = export_hf(Transformer(cfg), tmp_path / "hf")
+    raw = json.loads((folder / "config.json").read_text())
+    assert raw["rope_parameters"] == {"rope_type": "default", "rope_theta": 5e7}
+    assert raw["max_position_embeddings"] == 2048 and "rope_theta" not in raw
+    theirs = LlamaConfig.from_pretrained(folder)
+    inv_freq = LlamaRotaryEmbedding(theirs).inv_freq
+    expected = 1.0 / 5e7 ** (torch.arange(0, cfg.head_dim, 2, dtype=torch.float64) / cfg.head_dim)
+    assert torch.allclose(inv_freq.double(), expected, rtol=1e-6)
+    assert config_from_hf(folder).rope_base == 5e7 and config_from_hf(folder).max_seq_len == 2048
+    # a stale top-level value (a config edited for a longer context by hand) is refused, not used
+    (folder / "config.json").write_text(json.dumps(raw | {"rope_theta": 10_000.0}))
+    assert LlamaConfig.from_pretrained(folder).rope_parameters["rope_theta"] == 5e7
+    with pytest.raises(ValueError, match="rope_theta 10000 at the top and 5e[+]07 in rope_parameters"):
+        config_from_hf(folder)
+    # an older file (top level only) still reads; a scaled RoPE is refused
+    (folder / "config.json").write_text(json.dumps({k: v for k, v in raw.items() if k != "rope_parameters"}
+                                                   | {"rope_theta": 1e6}))
+    assert config_from_hf(folder).rope_base == 1e6
+    (folder / "config.json").write_text(json.dumps(raw | {"rope_parameters": {"rope_type": "yarn", "factor": 4.0,
+                                                                              "rope_theta": 1e4}}))
+    with pytest.raises(ValueError, match="rope_type 'yarn' is not supported"):
+        config_from_hf(folder)

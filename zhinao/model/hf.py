@@ -46,7 +46,8 @@ def llama_config(cfg: ModelConfig, dtype: torch.dtype, bos: int | None = None, e
     return LlamaConfig(vocab_size=cfg.vocab_size, hidden_size=cfg.dim, intermediate_size=cfg.ffn_dim,
                        num_hidden_layers=cfg.n_layers, num_attention_heads=cfg.n_heads,
                        num_key_value_heads=cfg.n_kv_heads, head_dim=cfg.head_dim, rms_norm_eps=cfg.norm_eps,
-                       max_position_embeddings=cfg.max_seq_len, rope_theta=cfg.rope_base,
+                       max_position_embeddings=cfg.max_seq_len,
+                       rope_parameters={"rope_type": "default", "rope_theta": cfg.rope_base},
                        tie_word_embeddings=False, attention_bias=False, mlp_bias=False, hidden_act="silu",
                        bos_token_id=bos, eos_token_id=eos, dtype=dtype, architectures=["LlamaForCausalLM"])
 
@@ -77,12 +78,28 @@ def config_from_hf(folder: str | Path) -> ModelConfig:
     raw = json.loads((Path(folder) / "config.json").read_text())
     if raw.get("model_type") != "llama":
         raise ValueError(f"{folder}: model_type {raw.get('model_type')!r} is not a Llama checkpoint")
-    rope = raw.get("rope_theta") or (raw.get("rope_parameters") or {}).get("rope_theta", 10_000.0)
+    rope = rope_base(raw, folder)
     return ModelConfig(vocab_size=raw["vocab_size"], dim=raw["hidden_size"], n_layers=raw["num_hidden_layers"],
                        n_heads=raw["num_attention_heads"], n_kv_heads=raw.get("num_key_value_heads",
                                                                               raw["num_attention_heads"]),
                        ffn_dim=raw["intermediate_size"], rope_base=float(rope), norm_eps=raw["rms_norm_eps"],
                        max_seq_len=raw["max_position_embeddings"])
+
+
+def rope_base(raw: dict, folder: str | Path = "") -> float:
+    """The RoPE base of a Llama config.json as transformers 5 reads it: `rope_parameters.rope_theta`
+    (older files: a top-level `rope_theta`; neither: 10,000). A top-level value that disagrees is
+    refused rather than silently used (a config edited by hand for a longer context), and so is a
+    scaled RoPE (linear, dynamic, yarn, llama3), which this model does not implement."""
+    params, top = raw.get("rope_parameters") or raw.get("rope_scaling") or {}, raw.get("rope_theta")
+    kind = params.get("rope_type", params.get("type", "default"))
+    if kind != "default":
+        raise ValueError(f"{folder}: rope_type {kind!r} is not supported (only unscaled RoPE: raise the base instead)")
+    theta = params.get("rope_theta", top if top is not None else 10_000.0)
+    if top is not None and float(top) != float(theta):
+        raise ValueError(f"{folder}: config.json says rope_theta {top:g} at the top and {theta:g} in rope_parameters; "
+                         "transformers uses rope_parameters: remove the stale top-level value")
+    return float(theta)
 
 
 def import_hf(folder: str | Path) -> Transformer:

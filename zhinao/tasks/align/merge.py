@@ -23,7 +23,7 @@ METHODS = ("interpolate", "task_arithmetic", "extrapolate")
 # config keys that describe the architecture: models merged must agree on all of them that they set
 ARCH_KEYS = ("model_type", "architectures", "hidden_size", "intermediate_size", "num_hidden_layers",
              "num_attention_heads", "num_key_value_heads", "vocab_size", "head_dim", "tie_word_embeddings",
-             "max_position_embeddings", "rope_theta", "hidden_act", "num_labels")
+             "max_position_embeddings", "rope_theta", "rope_parameters", "hidden_act", "num_labels")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja",
                    "generation_config.json")
 SHARD_BYTES = 2 << 30
