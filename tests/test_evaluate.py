@@ -130,3 +130,30 @@ def test_niah_lengths_over_the_models_context_are_skipped_and_counted(smollm2, t
     assert m.stats["counters"]["niah_lengths_skipped"] == 1
     score = m.stats["tables"]["scores"][0]
     assert score["task"] == "niah" and "384 skipped" in score["note"] and score["value"] is not None
+
+
+def test_held_out_text_from_a_folder_and_needles_in_the_languages_it_holds(evaluated, tmp_path):
+    """A folder of English essays (.txt) is the perplexity set and the haystack: no ingest first, and
+    the needles are English only because the text is; the files are sources of the version id."""
+    from zhinao.tasks.eval.defaults import held_out_articles
+
+    store, *_ = evaluated
+    essays = tmp_path / "essays"
+    essays.mkdir()
+    english = [a["text"] for a in held_out_articles(2) if a["lang"] == "en"][:6]
+    for i, text in enumerate(english):
+        (essays / f"essay-{i}.txt").write_text(text, encoding="utf-8")
+    params = SMALL | {"tasks": ["perplexity", "niah"], "niah_langs": None, "niah_lengths": [200],
+                      "perplexity_data": str(essays), "limit": 2}
+    first = execute_stage(EVALUATE, EvalParams(model="smollm2", **params), store=store)
+    rows = store.open_arrow(store.resolve(first.ref)).to_pylist()
+    assert {r["group"] for r in rows if r["task"] == "niah"} == {"en/value"}
+    assert [r["item"] for r in rows if r["task"] == "perplexity"] == ["essay-0.txt", "essay-1.txt"]
+    sources = {s["name"] for s in store.resolve(first.ref).sources}
+    assert {f"held-out/essay-{i}.txt" for i in range(len(english))} <= sources
+    (essays / "essay-5.txt").write_text(english[5] + " One more sentence.", encoding="utf-8")
+    again = execute_stage(EVALUATE, EvalParams(model="smollm2", **params), store=store)
+    assert not again.cache_hit and again.ref != first.ref          # a changed essay is a new version
+    with pytest.raises(FileNotFoundError, match="folder '.*missing' does not exist"):
+        execute_stage(EVALUATE, EvalParams(model="smollm2", **params | {"perplexity_data": str(tmp_path / "missing")}),
+                      store=store)

@@ -194,12 +194,31 @@ def test_jsonl_and_parquet_sources(tmp_path):
         ingest(tmp_path / "docs.parquet")
 
 
+def test_text_files_are_one_document_each(tmp_path):
+    """A folder of essays (.txt, .txt.gz) ingests as is: one document per file, named by it."""
+    essays = tmp_path / "essays"
+    essays.mkdir()
+    (essays / "startups.txt").write_text("How to start a startup.\n\nYou need three things.", encoding="utf-8")
+    with gzip.open(essays / "长文.txt.gz", "wt", encoding="utf-8") as f:
+        f.write("这是一篇很长的中文文章。" * 20)
+    (essays / "blank.txt").write_text("  \n")
+    (essays / "huge.txt").write_text("x" * 5000)
+    (essays / "binary.txt").write_bytes(b"\x00\x01" * 10)
+    r = ingest(essays, max_record_bytes=4096)
+    assert r.rows == 2 and r.stats["dropped"] == {"empty_body": 1, "oversize": 1, "unreadable_file": 1}
+    docs = {d["source"]: d for d in open_store().open_arrow(r.ref).to_pylist()}
+    assert docs["startups.txt"]["text"] == "How to start a startup.\n\nYou need three things."
+    assert docs["长文.txt.gz"]["text"].startswith("这是一篇") and docs["startups.txt"]["id"] != docs["长文.txt.gz"]["id"]
+    again = ingest(essays, max_record_bytes=4096)
+    assert again.cache_hit and again.ref == r.ref
+
+
 def test_bad_sources_are_named(tmp_path):
     with pytest.raises(ValueError, match="does not exist"):
         ingest(tmp_path / "missing.warc.gz")
-    (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "notes.docx").write_text("x")
     with pytest.raises(ValueError, match="unsupported source format"):
-        ingest(tmp_path / "notes.txt")
+        ingest(tmp_path / "notes.docx")
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="holds no"):
         ingest(tmp_path / "empty")

@@ -112,8 +112,11 @@ def run_niah(p: Any, generator: Callable[[], Any], texts: list[str], tokenizer, 
     tokens, where the figure comes from) are not run; `generator` is opened only for the others."""
     from . import niah
 
+    langs = p.niah_langs or niah.langs_held(texts)
+    if not langs:
+        raise ValueError("niah: the held-out text holds no English or Chinese text to build a haystack from")
     lengths, over = niah.fitting_lengths(p.niah_lengths, limit[0])
-    per_length = p.niah_depths * len(p.niah_langs) * len(p.niah_variants)
+    per_length = p.niah_depths * len(langs) * len(p.niah_variants)
     skipped = [{"length": n, "limit": limit[0], "limit_from": limit[1], "items": per_length} for n in over]
     if over:
         log.warning("niah: context length(s) %s skipped (%d items): the model takes at most %d tokens (%s)",
@@ -121,7 +124,7 @@ def run_niah(p: Any, generator: Callable[[], Any], texts: list[str], tokenizer, 
     if not lengths:
         return [], [], None, skipped
     items = niah.build_items(texts, lengths=lengths, depths=niah.depth_grid(p.niah_depths),
-                             langs=tuple(p.niah_langs), variants=tuple(p.niah_variants), tokenizer=tokenizer,
+                             langs=tuple(langs), variants=tuple(p.niah_variants), tokenizer=tokenizer,
                              seed=p.seed, reserve=64)
     responses = _generate(generator(), [it["prompt"] for it in items], p, 32)
     results = niah.score_items(items, responses)

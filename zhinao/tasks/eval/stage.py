@@ -9,6 +9,7 @@ from pydantic import Field, PositiveInt, field_validator
 
 from zhinao.tasks.declare import Plan, Stage
 from zhinao.tasks.eval.backend import loglik_backend
+from zhinao.tasks.eval.niah.haystack import read_documents, script_lang, text_files
 from zhinao.tasks.eval.run import SCHEMA, TASKS, headline, run_model_suite
 from zhinao.tasks.generate.generation import GENERATION_CODE, GenerationParams, model_plan
 from zhinao.tasks.generate.service import choose_backend
@@ -22,9 +23,10 @@ class EvalParams(GenerationParams):
                        "folder, or 'smollm2-135m-instruct' (the offline default generator).")
     tasks: list[str] = Field(list(TASKS), description=f"Any of {', '.join(TASKS)}.")
     limit: int | None = Field(None, gt=0, description="At most this many items per task (per subject for mc).")
-    perplexity_data: str | None = Field(None, description="A document dataset version (text, lang, topic, "
-                                        "source columns) of held-out text; default: sample articles of another "
-                                        "seed than the sample crawl's.")
+    perplexity_data: str | None = Field(None, description="Held-out text for perplexity and the needle-in-a-"
+                                        "haystack haystacks: a document dataset version (text, lang, topic, source "
+                                        "columns) or a folder of .txt files (one document each), .jsonl or .parquet "
+                                        "(`text`); default: sample articles of another seed than the sample crawl's.")
     perplexity_per_topic: int = Field(2, gt=0, description="Default held-out set: articles per topic and language.")
     perplexity_max_chars: int | None = Field(4000, gt=0, description="Documents are cut to this many characters.")
     mc_path: str | None = Field(None, description="A folder in the CMMLU, C-Eval or MMLU layout; default: a "
@@ -43,7 +45,8 @@ class EvalParams(GenerationParams):
     niah_lengths: list[PositiveInt] = Field([384, 768], description="Context lengths (tokens of the model's "
                                             "tokenizer); lengths over the model's context are skipped and counted.")
     niah_depths: int = Field(3, ge=2, description="Depths from 0% to 100% in this many steps.")
-    niah_langs: list[str] = Field(["en", "zh"])
+    niah_langs: list[Literal["en", "zh"]] | None = Field(None, description="Needle languages; default: those "
+                                                         "the haystack text holds (by script).")
     niah_variants: list[str] = Field(["fact", "value"])
     temperature: float = Field(0.0, ge=0)
     max_tokens: int = Field(192, gt=0)
@@ -73,17 +76,38 @@ def eval_file_sources(p: EvalParams) -> list[dict]:
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         raise FileNotFoundError(f"eval file(s) not found: {missing}")
-    return [{"uri": str(f), "name": f"eval/{f.name}", "fingerprint": file_fingerprint(str(f))} for f in files]
+    named = [(f, f"eval/{f.name}") for f in files]
+    folder = held_out_folder(p)
+    if folder is not None:
+        named += [(f, f"held-out/{f.relative_to(folder).as_posix()}") for f in text_files(folder)]
+    return [{"uri": str(f), "name": name, "fingerprint": file_fingerprint(str(f))} for f, name in named]
+
+
+def held_out_folder(p: EvalParams) -> Path | None:
+    """perplexity_data as a folder of text files (a path), or None (a dataset version, or unset)."""
+    value = p.perplexity_data
+    if not value or not ("/" in value or value.startswith(("~", ".")) or Path(value).expanduser().is_dir()):
+        return None
+    folder = Path(value).expanduser().resolve()
+    if not folder.is_dir():
+        raise FileNotFoundError(f"perplexity_data: folder {value!r} does not exist")
+    if not text_files(folder):
+        raise ValueError(f"perplexity_data: folder {value!r} holds no .txt, .jsonl or .parquet file")
+    return folder
 
 
 def plan(p: EvalParams, parents, store) -> Plan:
     loglik_backend(p.loglik_backend, choose_backend(p.backend, p.endpoint))     # a bad choice fails here
     info, sources, model_parents = model_plan(p, store)
     extra = list(model_parents)
-    if p.perplexity_data and "perplexity" in p.tasks:
-        data = store.resolve(p.perplexity_data)
-        extra.append(data)
-        info["perplexity_paths"] = store.shard_paths(data)
+    if p.perplexity_data and {"perplexity", "niah"} & set(p.tasks):
+        folder = held_out_folder(p)
+        if folder is not None:
+            info["held_out_folder"] = str(folder)          # its files are sources (eval_file_sources)
+        else:
+            data = store.resolve(p.perplexity_data)
+            extra.append(data)
+            info["perplexity_paths"] = store.shard_paths(data)
     split = {"root": store.root, **info}
     return Plan(splits=[split], sources=sources + eval_file_sources(p), schema=SCHEMA, parents=extra, info=info)
 
@@ -93,7 +117,11 @@ def run_eval(split, params, sink, stats) -> None:
     import pyarrow.parquet as pq
 
     rows = None
-    if split.get("perplexity_paths"):
+    if split.get("held_out_folder"):
+        folder = split["held_out_folder"]
+        rows = [{"id": doc_id, "text": text, "lang": script_lang(text), "topic": None, "source": Path(folder).name}
+                for doc_id, text in read_documents(folder)]
+    elif split.get("perplexity_paths"):
         cols = ["id", "text", "lang", "topic", "source"]
         tables = [pq.read_table(path, filesystem=split["root"].fs) for path in split["perplexity_paths"]]
         t = pa.concat_tables(tables, promote_options="default")

@@ -1,4 +1,4 @@
-"""Read one raw file's records (WARC, JSONL, Parquet) as documents or dropped rows, each with where
+"""Read one raw file's records (WARC, JSONL, Parquet, plain text) as documents or dropped rows, each with where
 it was in the file; damage to part of a file costs that part (a record, a gzip member, a row group)."""
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pyarrow.parquet as pq
 
 from ..stats import StageStats
 from .checks import detail
-from .documents import DEFAULT_FIELDS, from_mapping, from_warc
-from .gzstream import iter_chunks
+from .documents import DEFAULT_FIELDS, doc_id, from_mapping, from_warc
+from .gzstream import Gap, iter_chunks
 from .reader import ByteReader, GapError
 from .warc import Malformed, iter_records
 
@@ -123,7 +123,26 @@ def _parquet(fh: BinaryIO, split: dict[str, Any], params: Any, stats: StageStats
         i = end
 
 
-READERS = {"warc": _warc, "jsonl": _jsonl, "parquet": _parquet}
+def _text(fh: BinaryIO, split: dict[str, Any], params: Any, stats: StageStats) -> Iterator[Row]:
+    """A plain-text file (an essay, a book: .txt or .txt.gz) is one document, named by its file."""
+    source = split["source"]
+    where = {"source": source, "record_offset": 0, "location": "file"}
+    data = bytearray()
+    for chunk in iter_chunks(fh):
+        if isinstance(chunk, Gap):               # a damaged gzip member: the text is not whole
+            yield where, chunk.reason
+            return
+        data += chunk
+        if b"\x00" in chunk[:BINARY_SNIFF] and len(data) == len(chunk):
+            raise UnreadableFile(f"binary content (NUL bytes) in the first {BINARY_SNIFF} bytes: not text")
+        if len(data) > params.max_record_bytes:
+            yield where, "oversize"
+            return
+    yield _converted(where, from_mapping, {"text": bytes(data), "id": doc_id(source, "text")}, source, 0, {},
+                     params.max_bad_char_ratio)
+
+
+READERS = {"warc": _warc, "jsonl": _jsonl, "parquet": _parquet, "text": _text}
 
 
 def _converted(where: dict[str, Any], convert, *args) -> Row:

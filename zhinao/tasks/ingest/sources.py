@@ -19,7 +19,7 @@ log = logging.getLogger("zhinao.ingest")
 FORMATS = {  # suffix -> format, longest first
     ".warc.wet.gz": "warc", ".wet.gz": "warc", ".warc.gz": "warc", ".wet": "warc", ".warc": "warc",
     ".jsonl.gz": "jsonl", ".json.gz": "jsonl", ".jsonl": "jsonl", ".ndjson": "jsonl",
-    ".parquet": "parquet",
+    ".parquet": "parquet", ".txt.gz": "text", ".txt": "text",
 }
 
 
@@ -47,7 +47,7 @@ def expand(specs: list[str]) -> list[str]:
         elif os.path.isdir(path):
             files = sorted(os.path.join(d, f) for d, _, fs_ in os.walk(path) for f in fs_ if detect_format(f))
             if not files:
-                raise SourceError(f"source folder {spec!r} holds no .warc/.wet/.jsonl/.parquet file")
+                raise SourceError(f"source folder {spec!r} holds no .warc/.wet/.jsonl/.parquet/.txt file")
             found += files
         elif os.path.isfile(path):
             found.append(os.path.abspath(path))

@@ -16,8 +16,8 @@ SAMPLE = "sample"
 class IngestParams(StageParams):
     sources: list[str] = Field(
         default_factory=lambda: [SAMPLE],
-        description="Files, folders (searched recursively) or globs of .warc[.gz], .wet[.gz], .jsonl[.gz] or "
-                    ".parquet; URIs (s3://...) work through fsspec. 'sample' is the embedded sample crawl, "
+        description="Files, folders (searched recursively) or globs of .warc[.gz], .wet[.gz], .jsonl[.gz], "
+                    ".parquet or .txt[.gz] (one document per text file); URIs (s3://...) work through fsspec. 'sample' is the embedded sample crawl, "
                     "generated under ZHINAO_HOME on first use.")
     max_record_bytes: int = Field(2 << 20, gt=0, description="Records with a larger payload are dropped as "
                                                              "'oversize' without being read into memory.")

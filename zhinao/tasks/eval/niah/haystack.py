@@ -14,23 +14,46 @@ _CJK_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN_RE = re.compile(r"[A-Za-z]")
 
 
-def read_texts(folder: str | Path) -> Iterator[str]:
-    """Texts of the .txt files (one document per file), .jsonl files (`text` field per line) and
-    .parquet files (`text` column) under `folder`, in sorted path order."""
-    for path in sorted(Path(folder).rglob("*")):
+TEXT_SUFFIXES = (".txt", ".jsonl", ".parquet")
+
+
+def text_files(folder: str | Path) -> list[Path]:
+    """The files under `folder` that hold text, in sorted path order."""
+    return [p for p in sorted(Path(folder).rglob("*")) if p.suffix in TEXT_SUFFIXES and p.is_file()]
+
+
+def read_documents(folder: str | Path) -> Iterator[tuple[str, str]]:
+    """(id, text) of the .txt files (one document per file, named by its path under `folder`),
+    .jsonl files (`text` field per line) and .parquet files (`text` column) under `folder`."""
+    for path in text_files(folder):
+        name = path.relative_to(folder).as_posix()
         if path.suffix == ".txt":
-            yield path.read_text(encoding="utf-8", errors="replace")
+            yield name, path.read_text(encoding="utf-8", errors="replace")
         elif path.suffix == ".jsonl":
             with path.open(encoding="utf-8") as f:
-                for line in f:
+                for i, line in enumerate(f):
                     if line.strip() and isinstance(text := json.loads(line).get("text"), str):
-                        yield text
-        elif path.suffix == ".parquet":
+                        yield f"{name}:{i + 1}", text
+        else:
             import pyarrow.parquet as pq
 
-            pf = pq.ParquetFile(path)
-            for batch in pf.iter_batches(columns=["text"], batch_size=1024):
-                yield from (t for t in batch.column(0).to_pylist() if isinstance(t, str))
+            i = 0
+            for batch in pq.ParquetFile(path).iter_batches(columns=["text"], batch_size=1024):
+                for text in batch.column(0).to_pylist():
+                    i += 1
+                    if isinstance(text, str):
+                        yield f"{name}:{i}", text
+
+
+def read_texts(folder: str | Path) -> Iterator[str]:
+    """The texts of read_documents(folder)."""
+    return (text for _, text in read_documents(folder))
+
+
+def langs_held(texts: Iterable[str]) -> list[str]:
+    """The languages ("en", "zh") whose script the texts hold, in that order."""
+    held = {script_lang(t) for t in texts if t.strip()}
+    return [lang for lang in ("en", "zh") if lang in held]
 
 
 def script_lang(text: str) -> str:
