@@ -54,3 +54,30 @@ def ring_matches_full_attention(rank: int, world: int, heads: int, kv_heads: int
     gathered = [torch.empty_like(out) for _ in range(world)]
     dist.all_gather(gathered, out.detach().contiguous())
     torch.testing.assert_close(unshard(gathered, dim=2), ref.detach(), rtol=1e-9, atol=1e-9)
+
+
+def token_mean_matches_one_rank(rank: int, world: int) -> None:
+    """Rank 1 holds no valid target: its share is 0 (not NaN), and the averaged gradients are the
+    one-rank gradients of the mean over all valid tokens."""
+    from zhinao.model.seqpar.loss import IGNORE, chunked_loss, token_mean
+
+    torch.manual_seed(0)
+    n, dim, vocab = 24, 8, 50
+    hidden, weight = torch.randn(n, dim, dtype=torch.float64), torch.randn(vocab, dim, dtype=torch.float64)
+    targets = torch.randint(0, vocab, (n,))
+    targets[n // 2:] = IGNORE                                   # the second half (rank 1's) has none
+    ref_w = weight.clone().requires_grad_()
+    F.cross_entropy(hidden @ ref_w.t(), targets, ignore_index=IGNORE).backward()
+
+    w = weight.clone().requires_grad_()
+    mine = slice(rank * n // world, (rank + 1) * n // world)
+    share = token_mean(*chunked_loss(hidden[mine], w, targets[mine], chunk=5))
+    assert torch.isfinite(share) and (rank == 0 or share.item() == 0.0)
+    share.backward()
+    grad = w.grad.clone()
+    dist.all_reduce(grad)
+    torch.testing.assert_close(grad / world, ref_w.grad, rtol=1e-9, atol=1e-12)
+    total = share.detach().clone()
+    dist.all_reduce(total)
+    ref = F.cross_entropy(hidden @ weight.t(), targets, ignore_index=IGNORE)
+    torch.testing.assert_close(total / world, ref, rtol=1e-9, atol=1e-12)

@@ -29,3 +29,44 @@ def test_zigzag_balances_the_causal_work_and_unshards():
                          ids=["gqa", "one-kv-head", "packed"])
 def test_ring_attention_equals_full_attention(tmp_path, heads, kv_heads, packed):
     run_ranks(tmp_path, seqpar_ranks.ring_matches_full_attention, heads, kv_heads, packed)
+
+
+def test_the_loss_is_the_mean_over_every_ranks_tokens_even_with_none_on_one(tmp_path):
+    run_ranks(tmp_path, seqpar_ranks.token_mean_matches_one_rank)
+
+
+class _Largest(torch.utils._python_dispatch.TorchDispatchMode):
+    """The largest tensor any operation makes while active (forward and backward)."""
+
+    def __init__(self):
+        super().__init__()
+        self.numel = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for t in out if isinstance(out, (tuple, list)) else (out,):
+            if isinstance(t, torch.Tensor):
+                self.numel = max(self.numel, t.numel())
+        return out
+
+
+def test_the_chunked_loss_equals_the_full_one_without_its_logits():
+    from zhinao.model.seqpar.loss import IGNORE, chunked_loss
+
+    torch.manual_seed(0)
+    n, dim, vocab, chunk = 512, 16, 1000, 64
+    hidden = torch.randn(n, dim, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(vocab, dim, dtype=torch.float64, requires_grad=True)
+    targets = torch.randint(0, vocab, (n,))
+    targets[::7] = IGNORE
+    full = torch.nn.functional.cross_entropy(hidden @ weight.t(), targets, ignore_index=IGNORE, reduction="sum")
+    want = torch.autograd.grad(full, (hidden, weight))
+    with _Largest() as seen:
+        total, count = chunked_loss(hidden, weight, targets, chunk=chunk)
+        got = torch.autograd.grad(total, (hidden, weight))
+    assert count.item() == int((targets != IGNORE).sum())
+    torch.testing.assert_close(total.double(), full, rtol=1e-6, atol=1e-6)
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w, rtol=1e-9, atol=1e-9)
+    # no tensor as large as the tokens x vocabulary logits: at most a chunk's (or the weight's gradient)
+    assert seen.numel <= max(chunk * vocab, vocab * dim) < n * vocab
