@@ -29,9 +29,15 @@ def full_attention(q, k, v, doc=None):
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=q.shape[1] != k.shape[1])
 
 
-def ring_matches_full_attention(rank: int, world: int, heads: int, kv_heads: int, packed: bool) -> None:
-    from zhinao.model.seqpar.ring import ring_attention
+def attention_matches_full_attention(rank: int, world: int, backend: str, heads: int, kv_heads: int,
+                                     packed: bool) -> None:
+    from zhinao.model.seqpar.attention import sequence_parallel_attention
     from zhinao.model.seqpar.split import shard, unshard
+
+    if backend == "ulysses":
+        import deepspeed
+
+        deepspeed.init_distributed(dist_backend="gloo")
 
     torch.manual_seed(0)
     b, t, d = 2, 16 * world, 8
@@ -44,7 +50,7 @@ def ring_matches_full_attention(rank: int, world: int, heads: int, kv_heads: int
 
     part = [shard(x, world, rank, dim=2).clone().requires_grad_() for x in (q, k, v)]
     index = shard(torch.arange(t).expand(b, t), world, rank, dim=1)
-    out = ring_attention(*part, index, shard(doc, world, rank, dim=1) if packed else None)
+    out = sequence_parallel_attention(backend, *part, index, shard(doc, world, rank, dim=1) if packed else None)
     (out * shard(weight, world, rank, dim=2)).sum().backward()
 
     torch.testing.assert_close(out, shard(ref, world, rank, dim=2), rtol=1e-9, atol=1e-9)
@@ -81,3 +87,13 @@ def token_mean_matches_one_rank(rank: int, world: int) -> None:
     dist.all_reduce(total)
     ref = F.cross_entropy(hidden @ weight.t(), targets, ignore_index=IGNORE)
     torch.testing.assert_close(total / world, ref, rtol=1e-9, atol=1e-12)
+
+
+def ulysses_refuses_one_kv_head(rank: int, world: int) -> None:
+    import pytest
+
+    from zhinao.model.seqpar.attention import sequence_parallel_attention
+
+    q = torch.zeros(1, 4, 8, 2)
+    with pytest.raises(ValueError, match=r"at least as many KV heads as sequence-parallel ranks \(1 < 2\): use the ring"):
+        sequence_parallel_attention("ulysses", q, q[:, :1], q[:, :1], torch.arange(8)[None])

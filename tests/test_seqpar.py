@@ -1,5 +1,6 @@
-"""Sequence parallelism on 2 gloo ranks (CPU): ring attention equals full attention, forward and
-backward, with grouped KV heads (one KV head for 4 query heads too) and packed documents."""
+"""Sequence parallelism on 2 gloo ranks (CPU): ring attention and DeepSpeed's Ulysses equal full
+attention, forward and backward, with grouped KV heads (one KV head for 4 query heads: ring only)
+and packed documents; the loss is the mean over every rank's tokens, computed in chunks."""
 from __future__ import annotations
 
 import pytest
@@ -25,10 +26,20 @@ def test_zigzag_balances_the_causal_work_and_unshards():
         zigzag_index(10, 2, 0)
 
 
-@pytest.mark.parametrize("heads,kv_heads,packed", [(4, 2, False), (4, 1, False), (4, 1, True)],
-                         ids=["gqa", "one-kv-head", "packed"])
-def test_ring_attention_equals_full_attention(tmp_path, heads, kv_heads, packed):
-    run_ranks(tmp_path, seqpar_ranks.ring_matches_full_attention, heads, kv_heads, packed)
+@pytest.mark.parametrize("backend,heads,kv_heads,packed", [
+    ("ring", 4, 2, False), ("ring", 4, 1, False), ("ring", 4, 1, True), ("ulysses", 4, 2, False),
+    ("ulysses", 4, 2, True)], ids=["ring-gqa", "ring-one-kv-head", "ring-packed", "ulysses-gqa", "ulysses-packed"])
+def test_sequence_parallel_attention_equals_full_attention(tmp_path, backend, heads, kv_heads, packed):
+    run_ranks(tmp_path, seqpar_ranks.attention_matches_full_attention, backend, heads, kv_heads, packed)
+
+
+def test_a_batch_without_positions_or_with_too_few_kv_heads_is_refused(tmp_path):
+    from zhinao.model.seqpar.attention import sequence_parallel_attention
+
+    q = torch.zeros(1, 4, 8, 2)
+    with pytest.raises(ValueError, match="needs each token's index in the full sequence"):
+        sequence_parallel_attention("ring", q, q[:, :1], q[:, :1], None)
+    run_ranks(tmp_path, seqpar_ranks.ulysses_refuses_one_kv_head)
 
 
 def test_the_loss_is_the_mean_over_every_ranks_tokens_even_with_none_on_one(tmp_path):
