@@ -81,3 +81,19 @@ def test_the_chunked_loss_equals_the_full_one_without_its_logits():
         torch.testing.assert_close(g, w, rtol=1e-9, atol=1e-9)
     # no tensor as large as the tokens x vocabulary logits: at most a chunk's (or the weight's gradient)
     assert seen.numel <= max(chunk * vocab, vocab * dim) < n * vocab
+
+
+@pytest.mark.parametrize("backend", ["ring", "ulysses"])
+def test_the_models_loss_and_gradients_with_sequence_parallelism_equal_one_ranks(tmp_path, backend):
+    run_ranks(tmp_path, seqpar_ranks.model_loss_matches_one_rank, backend)
+
+
+def test_a_split_batch_without_position_ids_is_refused():
+    from zhinao.model.config import preset
+    from zhinao.model.seqpar.attention import Split
+    from zhinao.model.transformer import Transformer
+
+    model = Transformer(preset("tiny", vocab_size=64, dim=32, n_layers=1, max_seq_len=16))
+    tokens = torch.zeros(1, 8, dtype=torch.long)
+    with pytest.raises(ValueError, match="needs its position ids"):
+        model(tokens, tokens, split=Split(index=torch.arange(8)[None]))

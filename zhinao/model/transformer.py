@@ -3,7 +3,9 @@ grouped-query attention with RoPE -> residual, RMSNorm -> SwiGLU -> residual) ->
 output projection. Weights are laid out like Hugging Face Llama (same shapes, same rotate-half RoPE),
 so export is a rename (zhinao/model/hf.py). RMSNorm, RoPE, SwiGLU and the loss go through kernels/: Triton
 on CUDA, the PyTorch references elsewhere. Packed SFT rows may restart positions per sample and keep
-attention within each sample (document masking); without them the forward is the plain causal one."""
+attention within each sample (document masking); without them the forward is the plain causal one.
+A sequence split over sequence-parallel ranks (`split`, zhinao/model/seqpar) attends over the whole
+sequence through the ring or Ulysses and returns its share of the loss, computed in chunks."""
 from __future__ import annotations
 
 import torch
@@ -16,6 +18,8 @@ from zhinao.kernels.rope import rope as apply_rope
 from zhinao.kernels.swiglu import swiglu
 
 from .config import ModelConfig
+from .seqpar.attention import Split, sequence_parallel_attention
+from .seqpar.loss import chunked_loss, token_mean
 
 
 class RMSNorm(nn.Module):
@@ -53,14 +57,17 @@ class Attention(nn.Module):
         self.wo = nn.Linear(cfg.n_heads * cfg.head_dim, cfg.dim, bias=False)
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
-                mask: torch.Tensor | None = None) -> torch.Tensor:
+                mask: torch.Tensor | None = None, split: Split | None = None) -> torch.Tensor:
         b, t, _ = x.shape
         q = self.wq(x).view(b, t, self.n_heads, self.head_dim).transpose(1, 2)
         k = self.wk(x).view(b, t, self.n_kv_heads, self.head_dim).transpose(1, 2)
         v = self.wv(x).view(b, t, self.n_kv_heads, self.head_dim).transpose(1, 2)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None,
-                                             enable_gqa=self.n_kv_heads != self.n_heads)
+        if split is not None:
+            out = sequence_parallel_attention(split.backend, q, k, v, split.index, split.doc, split.group)
+        else:
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None,
+                                                 enable_gqa=self.n_kv_heads != self.n_heads)
         return self.wo(out.transpose(1, 2).reshape(b, t, -1))
 
 
@@ -86,8 +93,8 @@ class Block(nn.Module):
         self.ffn = FeedForward(cfg)
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
-                mask: torch.Tensor | None = None) -> torch.Tensor:
-        x = x + self.attn(self.attn_norm(x), cos, sin, mask)
+                mask: torch.Tensor | None = None, split: Split | None = None) -> torch.Tensor:
+        x = x + self.attn(self.attn_norm(x), cos, sin, mask, split)
         return x + self.ffn(self.ffn_norm(x))
 
 
@@ -107,12 +114,18 @@ class Transformer(nn.Module):
             nn.init.normal_(m.weight, std=0.02)
 
     def forward(self, tokens: torch.Tensor, targets: torch.Tensor | None = None,
-                positions: torch.Tensor | None = None, doc_ids: torch.Tensor | None = None):
+                positions: torch.Tensor | None = None, doc_ids: torch.Tensor | None = None,
+                split: Split | None = None, loss_chunk: int = 4096):
         """tokens: (batch, seq). Returns logits (batch, seq, vocab), and the mean next-token
         cross-entropy when targets are given (-100 = ignore). positions (batch, seq): each token's
         RoPE position (default 0..seq-1); doc_ids (batch, seq): its document, which attention does
-        not leave (both for packed rows of several samples)."""
+        not leave (both for packed rows of several samples). split: these tokens are this rank's
+        part of longer sequences (positions required; split.doc the documents); then only the loss
+        is returned, (None, this rank's share of the mean over all ranks' targets), from logits
+        made `loss_chunk` tokens at a time."""
         t = tokens.shape[1]
+        if split is not None:
+            return None, self._split_loss(tokens, targets, positions, split, loss_chunk)
         if t > self.cfg.max_seq_len:
             raise ValueError(f"sequence of {t} tokens is longer than max_seq_len {self.cfg.max_seq_len}")
         if positions is None:
@@ -129,3 +142,19 @@ class Transformer(nn.Module):
             return logits
         loss = cross_entropy(logits.view(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
         return logits, loss
+
+    def _split_loss(self, tokens, targets, positions, split: Split, chunk: int) -> torch.Tensor:
+        if positions is None:
+            raise ValueError("a sequence split over sequence-parallel ranks needs its position ids (each token's "
+                             "RoPE position); this batch has none")
+        if targets is None:
+            raise ValueError("a split sequence is run for its loss: give targets")
+        if int(positions.max()) >= self.cfg.max_seq_len:
+            raise ValueError(f"position {int(positions.max())} is beyond max_seq_len {self.cfg.max_seq_len}")
+        cos, sin = rope_tables(self.cfg.head_dim, self.cfg.max_seq_len, self.cfg.rope_base, tokens.device)
+        cos, sin = cos[positions], sin[positions]
+        x = self.tok_embeddings(tokens)
+        for layer in self.layers:
+            x = layer(x, cos, sin, None, split)
+        total, count = chunked_loss(self.norm(x), self.output.weight, targets, chunk)
+        return token_mean(total, count, split.group)

@@ -1,12 +1,23 @@
 """One interface, two backends: attention of this rank's slice of a sequence over the whole of it."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
 import torch.distributed as dist
 
 Backend = Literal["ring", "ulysses"]
+
+
+@dataclass
+class Split:
+    """This rank's part of a sequence split over a sequence-parallel group: each token's index in
+    the full sequence, its document (packed rows) or None, and how attention reaches the rest."""
+    index: torch.Tensor
+    doc: torch.Tensor | None = None
+    backend: Backend = "ring"
+    group: dist.ProcessGroup | None = None
 
 
 def sequence_parallel_attention(backend: Backend, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,

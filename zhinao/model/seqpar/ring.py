@@ -28,7 +28,7 @@ class Ring:
 
     def pass_on(self, tensors: list[torch.Tensor]) -> list[torch.Tensor]:
         """Send `tensors` to the next rank; returns what the previous rank sent."""
-        received = [torch.empty_like(t) for t in tensors]
+        received = [torch.empty_like(t, memory_format=torch.contiguous_format) for t in tensors]
         ops = [dist.P2POp(dist.isend, t.contiguous(), self.next, self.group) for t in tensors]
         ops += [dist.P2POp(dist.irecv, r, self.prev, self.group) for r in received]
         for request in dist.batch_isend_irecv(ops):
