@@ -157,3 +157,17 @@ def test_held_out_text_from_a_folder_and_needles_in_the_languages_it_holds(evalu
     with pytest.raises(FileNotFoundError, match="folder '.*missing' does not exist"):
         execute_stage(EVALUATE, EvalParams(model="smollm2", **params | {"perplexity_data": str(tmp_path / "missing")}),
                       store=store)
+
+
+def test_teacher_forced_niah_scores_the_answer_without_generating(evaluated, monkeypatch):
+    from zhinao.tasks.eval import run
+
+    store, *_ = evaluated
+    monkeypatch.setattr(run, "get_generator", lambda spec: pytest.fail("teacher-forced NIAH opened a generator"))
+    params = SMALL | {"tasks": ["niah"], "niah_mode": "teacher-forced", "niah_variants": ["value", "fact"],
+                      "niah_langs": ["en"], "niah_lengths": [200]}
+    m = store.resolve(execute_stage(EVALUATE, EvalParams(model="smollm2", **params), store=store).ref)
+    rows = [json.loads(r["detail"]) | r for r in store.open_arrow(m).to_pylist()]
+    assert len(rows) == 4 and {r["method"] for r in rows} == {"teacher-forced"}
+    assert all(0 < r["score"] <= 1 for r in rows) and {r["group"] for r in rows} == {"en/value", "en/fact"}
+    assert m.stats["tables"]["scores"][0]["task"] == "niah"

@@ -106,10 +106,11 @@ def _ifeval_row(lang: str, s: dict) -> dict:
             "loose_prompt": s["loose"]["prompt_level"], "loose_instruction": s["loose"]["instruction_level"]}
 
 
-def run_niah(p: Any, generator: Callable[[], Any], texts: list[str], tokenizer, plot: Path,
+def run_niah(p: Any, answer: Callable[[], Any] | LoglikScorer, texts: list[str], tokenizer, plot: Path,
              limit: tuple[int | None, str] = (None, "")) -> tuple[list[dict], list[dict], Path | None, list[dict]]:
     """(rows, cells, heatmap or None, skipped lengths): lengths over the model's context (`limit`:
-    tokens, where the figure comes from) are not run; `generator` is opened only for the others."""
+    tokens, where the figure comes from) are not run. `answer`: a function opening the generator
+    (opened only for the lengths run), or a scorer (teacher-forced: no generation)."""
     from . import niah
 
     langs = p.niah_langs or niah.langs_held(texts)
@@ -126,8 +127,10 @@ def run_niah(p: Any, generator: Callable[[], Any], texts: list[str], tokenizer, 
     items = niah.build_items(texts, lengths=lengths, depths=niah.depth_grid(p.niah_depths),
                              langs=tuple(langs), variants=tuple(p.niah_variants), tokenizer=tokenizer,
                              seed=p.seed, reserve=64)
-    responses = _generate(generator(), [it["prompt"] for it in items], p, 32)
-    results = niah.score_items(items, responses)
+    if isinstance(answer, LoglikScorer):
+        results = niah.teacher_forced(items, answer, tokenizer, batch_size=p.loglik_batch_size)
+    else:
+        results = niah.score_items(items, _generate(answer(), [it["prompt"] for it in items], p, 32))
     rows = [row("niah", f"{r['lang']}/{r['variant']}", r["id"], r["response"], r["answer"], r["found"], r["score"],
                 length=r["length"], depth=r["depth"], method=r["method"]) for r in results]
     summary = niah.summarize(results)
@@ -146,7 +149,7 @@ def run_suite(p: Any, model_path: str, service: Callable[[], GenSpec], plots: Pa
     loglik = loglik_backend(p.loglik_backend, generation)
     rows, tables, pngs, skipped = [], {}, [], {}
     scorer = None
-    if {"perplexity", "mc"} & set(p.tasks):
+    if {"perplexity", "mc"} & set(p.tasks) or ("niah" in p.tasks and p.niah_mode == "teacher-forced"):
         log.info("log-likelihood tasks on %s", "the generation server's prompt logprobs" if loglik == "vllm"
                  else "the model in process")
         scorer = open_scorer(loglik, model_path, service() if loglik == "vllm" else None, p)
@@ -168,8 +171,8 @@ def run_suite(p: Any, model_path: str, service: Callable[[], GenSpec], plots: Pa
 
             tok = AutoTokenizer.from_pretrained(model_path)
             limit = context_limit(model_path, tok, p.max_model_len if generation == "vllm" else None)
-            r, t, png, skipped["niah"] = run_niah(p, lambda: get_generator(service()), [d["text"] for d in docs],
-                                                  tok, plots / "niah.png", limit)
+            answer = (lambda: get_generator(service())) if p.niah_mode == "generate" else scorer
+            r, t, png, skipped["niah"] = run_niah(p, answer, [d["text"] for d in docs], tok, plots / "niah.png", limit)
             if png is not None:
                 pngs.append(("needle in a haystack: depth x length", png))
         rows += r

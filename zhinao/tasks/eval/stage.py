@@ -48,6 +48,10 @@ class EvalParams(GenerationParams):
     niah_langs: list[Literal["en", "zh"]] | None = Field(None, description="Needle languages; default: those "
                                                          "the haystack text holds (by script).")
     niah_variants: list[str] = Field(["fact", "value"])
+    niah_mode: Literal["generate", "teacher-forced"] = Field("generate", description=(
+        "generate: the model answers and the answer is matched (pattern, presence, fuzzy); teacher-forced: the "
+        "expected answer's tokens scored after the prompt, found when each is the model's top choice (no "
+        "generation: fast at long lengths)."))
     temperature: float = Field(0.0, ge=0)
     max_tokens: int = Field(192, gt=0)
     loglik_batch_size: int = Field(8, gt=0, json_schema_extra=NOT_IN_KEY)

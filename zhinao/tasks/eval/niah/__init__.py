@@ -6,6 +6,7 @@ scored offline, aggregated per length x depth cell and drawn as a heatmap.
     summary = summarize(results); plot_heatmap(results, path)
 """
 from .aggregate import grid, mean_by, summarize
+from .forced import teacher_forced
 from .haystack import build_haystack, langs_held, read_texts, script_lang
 from .heatmap import plot_heatmap
 from .items import VARIANTS, build_items, depth_grid, render_prompt
@@ -18,4 +19,4 @@ from .tokens import approx_tokens, token_counter
 __all__ = ["FACTS", "THRESHOLD", "VARIANTS", "Needle", "approx_tokens", "boundaries", "build_haystack",
            "build_items", "context_limit", "depth_grid", "fact_needles", "fitting_lengths", "grid", "mean_by",
            "normalize", "plot_heatmap", "langs_held", "read_texts", "render_prompt", "score_items", "score_response",
-           "script_lang", "summarize", "token_counter", "value_needles"]
+           "script_lang", "summarize", "teacher_forced", "token_counter", "value_needles"]
