@@ -4,7 +4,7 @@ import math
 import pytest
 
 from zhinao.tasks.eval.loglik import LoglikModel
-from zhinao.tasks.eval.perplexity import aggregate, score_documents
+from zhinao.tasks.eval.perplexity import aggregate, by_position, context_lengths, position_bucket, score_documents
 
 TEXTS = [
     {"text": "The river rose after three days of rain, and the bridge was closed to traffic.", "lang": "en", "source": "a"},
@@ -20,6 +20,17 @@ def test_aggregate_is_total_nll_over_total_bytes():
     assert rows[("all", "all")]["bits_per_byte"] == pytest.approx(35 / (70 * math.log(2)))
     assert rows[("lang", "zh")]["bits_per_byte"] == pytest.approx(15 / (30 * math.log(2)))
     assert rows[("lang", "en")]["token_perplexity"] == pytest.approx(math.exp(2.0))
+
+
+def test_each_token_is_bucketed_by_the_context_it_was_predicted_from():
+    # the first window from the start; a later full window from the one token before it; a short last
+    # window from the text before it that fills the window
+    assert context_lengths(10, 4) == [0, 1, 2, 3, 1, 2, 3, 4, 3, 4]
+    assert context_lengths(3, 8) == [0, 1, 2]
+    assert [position_bucket(n) for n in (0, 63, 64, 127, 128, 300, 4095, 4096)] == [0, 0, 64, 64, 128, 256, 2048, 4096]
+    rows = by_position([{"by_position": {0: [2, 4.0], 64: [1, 1.0]}}, {"by_position": {0: [2, 2.0]}}])
+    assert rows == [{"positions": "0-63", "tokens": 4, "nll_per_token": 1.5, "token_perplexity": pytest.approx(math.exp(1.5))},
+                    {"positions": "64-127", "tokens": 1, "nll_per_token": 1.0, "token_perplexity": pytest.approx(math.e)}]
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +55,10 @@ def test_windows_batch_size_and_the_reference_harness_agree(scorer, smollm2):
     rows = {(r["by"], r["value"]): r for r in aggregate(one, by=("lang", "source"))}
     assert rows[("lang", "zh")]["documents"] == 1 and rows[("source", "b")]["documents"] == 2
     assert 0 < rows[("all", "all")]["bits_per_byte"] < 8
+    # every token in one position bucket, and their losses add up to the document's
+    positions = by_position(one)
+    assert sum(r["tokens"] for r in positions) == sum(d["tokens"] for d in one)
+    assert sum(r["tokens"] * r["nll_per_token"] for r in positions) == pytest.approx(sum(d["nll"] for d in one))
 
 
 def test_packed_windows_score_as_padded_batches(scorer):

@@ -149,6 +149,8 @@ def test_held_out_text_from_a_folder_and_needles_in_the_languages_it_holds(evalu
     rows = store.open_arrow(store.resolve(first.ref)).to_pylist()
     assert {r["group"] for r in rows if r["task"] == "niah"} == {"en/value"}
     assert [r["item"] for r in rows if r["task"] == "perplexity"] == ["essay-0.txt", "essay-1.txt"]
+    by_position = store.resolve(first.ref).stats["tables"]["perplexity_by_position"]
+    assert by_position[0]["positions"] == "0-63" and sum(r["tokens"] for r in by_position) > 64
     sources = {s["name"] for s in store.resolve(first.ref).sources}
     assert {f"held-out/essay-{i}.txt" for i in range(len(english))} <= sources
     (essays / "essay-5.txt").write_text(english[5] + " One more sentence.", encoding="utf-8")

@@ -35,12 +35,13 @@ def row(task: str, group: str, item: Any, prediction: Any = "", target: Any = ""
             "detail": json.dumps(detail, ensure_ascii=False, default=str)}
 
 
-def run_perplexity(p: Any, model: LoglikScorer, docs: list[dict]) -> tuple[list[dict], list[dict]]:
+def run_perplexity(p: Any, model: LoglikScorer, docs: list[dict]) -> tuple[list[dict], list[dict], list[dict]]:
+    """(rows, table by language/topic/source, table by position)."""
     scored = perplexity.score_documents(docs, model, batch_size=p.loglik_batch_size, max_chars=p.perplexity_max_chars)
     rows = [row("perplexity", d.get("lang") or "", d.get("id", i), target="", score=d["nll"] / (d["bytes"] * 0.6931471805599453),
                 tokens=d["tokens"], bytes=d["bytes"], nll=d["nll"], topic=d.get("topic"), source=d.get("source"))
             for i, d in enumerate(scored)]
-    return rows, perplexity.aggregate(scored, by=("lang", "topic", "source"))
+    return rows, perplexity.aggregate(scored, by=("lang", "topic", "source")), perplexity.by_position(scored)
 
 
 def mc_sets(p: Any) -> tuple[dict[str, list], dict[str, list], str]:
@@ -141,13 +142,14 @@ def run_suite(p: Any, model_path: str, service: Callable[[], GenSpec], plots: Pa
               docs: list[dict] | None = None) -> dict[str, Any]:
     """Run p.tasks on `docs` (held-out text; default: the embedded held-out articles). `service`
     opens the generation backend (once) and gives its spec. {"rows": [...], "tables": {task: rows},
+    "extra": {table name: rows} (perplexity_by_position),
     "plots": [(what, png)], "skipped": {task: rows}, "backends": {...}}."""
     unknown = sorted(set(p.tasks) - set(TASKS))
     if unknown:
         raise ValueError(f"unknown eval task(s) {unknown}; tasks: {list(TASKS)}")
     generation = choose_backend(p.backend, p.endpoint)
     loglik = loglik_backend(p.loglik_backend, generation)
-    rows, tables, pngs, skipped = [], {}, [], {}
+    rows, tables, pngs, skipped, extra = [], {}, [], {}, {}
     scorer = None
     if {"perplexity", "mc"} & set(p.tasks) or ("niah" in p.tasks and p.niah_mode == "teacher-forced"):
         log.info("log-likelihood tasks on %s", "the generation server's prompt logprobs" if loglik == "vllm"
@@ -157,7 +159,7 @@ def run_suite(p: Any, model_path: str, service: Callable[[], GenSpec], plots: Pa
     for task in p.tasks:
         log.info("eval task %s", task)
         if task == "perplexity":
-            r, t = run_perplexity(p, scorer, docs[:p.limit] if p.limit else docs)
+            r, t, extra["perplexity_by_position"] = run_perplexity(p, scorer, docs[:p.limit] if p.limit else docs)
         elif task == "mc":
             r, t = run_mc(p, scorer)
         elif task == "gsm8k":
@@ -179,7 +181,7 @@ def run_suite(p: Any, model_path: str, service: Callable[[], GenSpec], plots: Pa
         tables[task] = t
     if hasattr(scorer, "close"):
         scorer.close()
-    return {"rows": rows, "tables": tables, "plots": pngs, "skipped": {k: v for k, v in skipped.items() if v},
+    return {"rows": rows, "tables": tables, "extra": extra, "plots": pngs, "skipped": {k: v for k, v in skipped.items() if v},
             "backends": {"generation": generation, "loglik": loglik}}
 
 

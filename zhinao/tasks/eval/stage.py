@@ -133,7 +133,7 @@ def run_eval(split, params, sink, stats) -> None:
     out = run_model_suite(params, split["model_path"], split["served_name"],
                           get_settings().reports / f"evaluate-{split['version']}", docs=rows)
     sink.write(pa.Table.from_pylist(out["rows"], schema=SCHEMA), keep_empty=True)
-    for task, table in out["tables"].items():
+    for task, table in (out["tables"] | out["extra"]).items():
         stats.table(task, table)
     stats.table("scores", headline(out["tables"], out["skipped"]))
     stats.table("backends", [out["backends"]])
