@@ -100,8 +100,10 @@ def ulysses_refuses_one_kv_head(rank: int, world: int) -> None:
     from zhinao.model.seqpar.attention import sequence_parallel_attention
 
     q = torch.zeros(1, 4, 8, 2)
-    with pytest.raises(ValueError, match=r"at least as many KV heads as sequence-parallel ranks \(1 < 2\): use the ring"):
-        sequence_parallel_attention("ulysses", q, q[:, :1], q[:, :1], torch.arange(8)[None])
+    for kv_heads in (1, 3):
+        with pytest.raises(ValueError, match=rf"split evenly .*\({kv_heads} KV heads, 2 ranks\): use the ring"):
+            sequence_parallel_attention("ulysses", q.repeat(1, 3, 1, 1)[:, :6], q.repeat(1, 3, 1, 1)[:, :kv_heads],
+                                        q.repeat(1, 3, 1, 1)[:, :kv_heads], torch.arange(8)[None])
 
 
 def model_loss_matches_one_rank(rank: int, world: int, backend: str) -> None:
@@ -132,6 +134,9 @@ def model_loss_matches_one_rank(rank: int, world: int, backend: str) -> None:
     split = Split(index=part(torch.arange(t).expand(b, t)), doc=part(doc), backend=backend)
     logits, loss = model(part(tokens), part(targets), part(positions), split=split, loss_chunk=7)
     assert logits is None
+    _, same = model(part(tokens), part(targets), part(positions), part(doc),
+                    split=Split(index=split.index, backend=backend), loss_chunk=7)
+    torch.testing.assert_close(same, loss)                # documents given to forward travel with the split
     grads = torch.autograd.grad(loss, list(model.parameters()))
     total = loss.detach().clone()
     dist.all_reduce(total)

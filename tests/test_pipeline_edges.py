@@ -12,17 +12,24 @@ from zhinao.flows.stage import StageResult
 from zhinao.tasks.registry import stages
 
 
+class _Calls(list):
+    rows: dict[str, int]
+
+
 @pytest.fixture
 def calls(monkeypatch):
     """Each stage run as (name, params, inputs); a stage's result is `<name>@made`."""
-    seen: list[tuple[str, object, dict | None]] = []
+    seen = _Calls()
+    seen_rows: dict[str, int] = {}           # a test sets a stage's row count (default 5)
 
     def recorder(name):
         def run(params, inputs=None):
             seen.append((name, params, inputs))
-            return StageResult(stage=name, ref=f"{name}@made", version="made", cache_hit=False, rows=5,
-                               kind=stages()[name].kind)
+            return StageResult(stage=name, ref=f"{name}@made", version="made", cache_hit=False,
+                               rows=seen_rows.get(name, 5), kind=stages()[name].kind)
         return run
+
+    seen.rows = seen_rows  # type: ignore[attr-defined]
 
     monkeypatch.setattr(pipeline_module, "flows", lambda: {n: recorder(n) for n in stages()})
     return seen
@@ -61,3 +68,11 @@ def test_an_order_against_the_edges_is_refused():
         check_order(Pipeline(name="backwards", description="", stages=("sft", "rm-filter")))
     with pytest.raises(ValueError, match=r"rm-filter comes before \['reward-model'\]"):
         check_order(Pipeline(name="backwards", description="", stages=("rm-filter", "reward-model")))
+
+
+def test_a_stage_whose_pinned_input_kept_nothing_is_not_run(calls):
+    """sft's `data` is pinned to rm-filter's version; rm-filter kept no rows: the pipeline stops."""
+    calls.rows["rm-filter"] = 0
+    with pytest.raises(pipeline_module.EmptyOutput, match="rm-filter@made holds 0 rows .* before sft"):
+        run_pipeline(POST_TRAIN, PostTrainParams())
+    assert [c[0] for c in calls][-1] == "rm-filter"

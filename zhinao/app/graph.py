@@ -12,7 +12,7 @@ END = "<!-- end of the stage graph -->"
 
 
 # words Mermaid reads as its own (`end` even inside an id): an id that starts with one gets a prefix
-_RESERVED = ("end", "graph", "subgraph", "flowchart", "class", "click", "style", "linkStyle", "direction")
+_RESERVED = ("end", "graph", "subgraph", "flowchart", "class", "click", "style", "linkstyle", "direction")
 
 
 def _node(name: str) -> str:

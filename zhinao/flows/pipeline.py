@@ -126,7 +126,13 @@ def run_pipeline(p: Pipeline, params: BaseModel) -> list[StageResult]:
             log.warning("skipping %s: it reads %s, which this run skipped", name, [r for r in reads if r in skipped])
             skipped.add(name)
             continue
-        inputs = {r: made[r].ref if stages()[r].empty_ok else nonempty(made[r], name) for r in reads if r in made}
+        inputs = {}
+        for r in reads:            # what this run made: handed as an input, or named by a pinned parameter
+            base = r.split("@", 1)[0]
+            if base in made and r in (base, made[base].ref):
+                ref = made[base].ref if stages()[base].empty_ok else nonempty(made[base], name)
+                if r == base:
+                    inputs[r] = ref
         if stage.skip_when is not None:
             why = stage.skip_when([inputs.get(r, r) for r in reads], open_store())
             if why:

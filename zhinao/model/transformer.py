@@ -8,6 +8,8 @@ A sequence split over sequence-parallel ranks (`split`, zhinao/model/seqpar) att
 sequence through the ring or Ulysses and returns its share of the loss, computed in chunks."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -125,6 +127,10 @@ class Transformer(nn.Module):
         made `loss_chunk` tokens at a time."""
         t = tokens.shape[1]
         if split is not None:
+            if doc_ids is not None:          # the documents of a split row travel with the split
+                if split.doc is not None and not torch.equal(split.doc, doc_ids):
+                    raise ValueError("doc_ids and split.doc disagree: give this rank's documents once")
+                split = replace(split, doc=doc_ids)
             return None, self._split_loss(tokens, targets, positions, split, loss_chunk)
         if t > self.cfg.max_seq_len:
             raise ValueError(f"sequence of {t} tokens is longer than max_seq_len {self.cfg.max_seq_len}")

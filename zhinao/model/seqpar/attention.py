@@ -26,7 +26,7 @@ def sequence_parallel_attention(backend: Backend, q: torch.Tensor, k: torch.Tens
     """q: (batch, heads, tokens, head_dim), k and v: (batch, kv_heads, tokens, head_dim), of this
     rank's tokens; index: (batch, tokens), their places in the full sequence (causality); doc:
     (batch, tokens), their documents in a packed row (attention stays inside one), or None.
-    ring: any number of KV heads; ulysses (DeepSpeed): at least as many KV heads as ranks."""
+    ring: any number of KV heads; ulysses (DeepSpeed): KV heads a multiple of the ranks."""
     if index is None:
         raise ValueError("sequence parallelism needs each token's index in the full sequence (position ids): "
                          "a batch without them cannot be split")

@@ -2,7 +2,9 @@
 rank's slice of the sequence (all heads) into the whole sequence for a slice of the heads, attention
 runs locally, and a second all-to-all turns it back. The mask is built from every token's index in
 the full sequence and its document, gathered from the ranks, so a zigzag split and packed rows give
-what full attention gives. DeepSpeed needs at least as many KV heads as ranks: fewer take the ring."""
+what full attention gives. The KV heads must split evenly over the ranks (DeepSpeed's uneven path ignores the group given):
+otherwise take the ring. The mask is built per call (per layer): at very long lengths build it once
+per step."""
 from __future__ import annotations
 
 import torch
@@ -36,9 +38,9 @@ def ulysses_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, index: 
     from deepspeed.sequence.layer import DistributedAttention
 
     world = dist.get_world_size(group)
-    if k.shape[1] < world:
-        raise ValueError(f"Ulysses needs at least as many KV heads as sequence-parallel ranks ({k.shape[1]} < "
-                         f"{world}): use the ring backend")
+    if k.shape[1] % world:
+        raise ValueError(f"Ulysses needs the KV heads split evenly over the sequence-parallel ranks ({k.shape[1]} "
+                         f"KV heads, {world} ranks): use the ring backend")
     layer = DistributedAttention(_LocalAttention(), group or dist.group.WORLD, scatter_idx=2, gather_idx=1)
     full_index = _gathered(index, group)
     full_doc = _gathered(doc, group) if doc is not None else None
