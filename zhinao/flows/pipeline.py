@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from zhinao.tasks.params import named_versions
 from zhinao.tasks.registry import stages
 from zhinao.tasks.stats import dropped_text
+from zhinao.tasks.store import parse_ref
 from zhinao.tasks.home import open_store
 
 from .hooks import run_logger
@@ -128,7 +129,7 @@ def run_pipeline(p: Pipeline, params: BaseModel) -> list[StageResult]:
             continue
         inputs = {}
         for r in reads:            # what this run made: handed as an input, or named by a pinned parameter
-            base = r.split("@", 1)[0]
+            base = parse_ref(r)[0]
             if base in made and r in (base, made[base].ref):
                 ref = made[base].ref if stages()[base].empty_ok else nonempty(made[base], name)
                 if r == base:

@@ -8,7 +8,7 @@ from typing import Any, Callable
 import pyarrow as pa
 
 from zhinao.tasks.runtime.ray_exec import Actors, Process, SplitResult, run_splits
-from zhinao.tasks.store import Manifest, Store
+from zhinao.tasks.store import Manifest, Store, parse_ref
 from zhinao.tasks.store.closure import module_of
 
 from .params import StageParams, named_versions
@@ -66,7 +66,7 @@ class Stage:
 
     def uses(self, params: Any) -> tuple[str, ...]:
         """The other versions its params name (a model to train or score with), by dataset."""
-        reads = {r.split("@", 1)[0] for r in self.reads(params)}
+        reads = {parse_ref(r)[0] for r in self.reads(params)}
         return tuple(dict.fromkeys(d for d in named_versions(params).values() if d not in reads))
 
 

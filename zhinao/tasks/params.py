@@ -4,6 +4,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from zhinao.tasks.store.store import parse_ref
+
 # Parameters that change how a stage runs but not what it produces stay out of the version id.
 NOT_IN_KEY = {"cache_key": False}
 
@@ -69,11 +71,11 @@ def spec_values(params: BaseModel, spec: type) -> dict[str, Any]:
 
 def named_versions(params: BaseModel) -> dict[str, str]:
     """The fields that name a version (NAMES_VERSION), with the dataset each names now; fields holding
-    a folder or an offline model name are left out."""
+    a folder path are left out (a name that is no stage, such as an offline model, makes no edge)."""
     out = {}
     for name, f in type(params).model_fields.items():
         extra = f.json_schema_extra if isinstance(f.json_schema_extra, dict) else {}
         value = getattr(params, name)
         if extra.get("names_version") and isinstance(value, str) and value and "/" not in value:
-            out[name] = value.split("@", 1)[0]
+            out[name] = parse_ref(value)[0]
     return out
