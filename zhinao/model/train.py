@@ -33,11 +33,12 @@ from .data import TokenWindows
 from .ds_ops import guard_jit_builds
 from .ds_config import deepspeed_config, use_bf16
 from .flops import device_peak_flops, flops_per_token
-from .hf import config_from_hf, export_hf, hf_weights, load_weights, weights_problem
+from .hf import export_hf, hf_weights, load_weights, weights_problem
 from .launch import FINAL_EXIT, die_with_driver
 from .metrics import MetricsLog, read_metrics
 from .packed import PackedSamples, steps_per_epoch
 from .parallel import apply_activation_checkpointing, plain_state_dict
+from .seqpar.groups import SequenceGroup
 from .shared_paths import require_visible
 from .train_spec import TrainSpec
 from .transformer import Transformer
@@ -67,12 +68,14 @@ def build_model(spec: TrainSpec, ds_config: dict) -> Transformer:
     import deepspeed
 
     torch.manual_seed(spec.seed)
-    cfg = config_from_hf(spec.init_from) if spec.init_from else spec.model_config()
+    cfg = spec.model_config()
     if cfg.max_seq_len < spec.seq_len:
         raise ValueError(f"{spec.init_from}: max_seq_len {cfg.max_seq_len} < seq_len {spec.seq_len}")
     sharded = spec.zero_stage == 3
     with deepspeed.zero.Init(config_dict_or_path=ds_config) if sharded else nullcontext():
         model = Transformer(cfg)
+    if sharded:     # a split sequence's chunked loss reads the output weight outside its module's forward
+        deepspeed.zero.register_external_parameter(model, model.output.weight)
     if spec.init_from and sharded:
         load_sharded(model, spec.init_from)
     elif spec.init_from:
@@ -164,16 +167,26 @@ def on_device(batch, device) -> list[torch.Tensor | None]:
     return [None if t is None else t.to(device) for t in batch]
 
 
-def evaluate(engine, data, spec: TrainSpec, device) -> float | None:
+def forward_loss(engine, batch, spec: TrainSpec, seq: SequenceGroup | None) -> torch.Tensor:
+    """The loss of a batch of whole rows: the mean, or with sequence parallelism this rank's share."""
+    if seq is None:
+        return engine(*batch)[1]
+    args, kwargs = seq.part(*batch)
+    return engine(*args, **kwargs, loss_chunk=spec.loss_chunk)[1]
+
+
+def evaluate(engine, data, spec: TrainSpec, device, seq: SequenceGroup | None = None) -> float | None:
     """Mean loss per target token over the validation batches."""
     total, count = 0.0, 0
     engine.eval()
     with torch.no_grad():
         for batch in data.valid_batches(spec.micro_batch, spec.eval_batches, every_window=bool(spec.valid_data)):
-            x, y, *extra = on_device(batch, device)
-            n = int((y != -100).sum())
+            batch = on_device(batch, device)
+            n = int((batch[1] != -100).sum())
             if n:
-                total, count = total + engine(x, y, *extra)[1].float().item() * n, count + n
+                loss = forward_loss(engine, batch, spec, seq)
+                loss = loss if seq is None else seq.mean(loss)
+                total, count = total + loss.float().item() * n, count + n
     engine.train()
     return total / count if count else None
 
@@ -228,7 +241,10 @@ def train(spec: TrainSpec) -> dict:
     import deepspeed
 
     rank, world, device = start_rank(spec.backend)
-    data, valid = open_data(spec, world)
+    seq = SequenceGroup.start(spec.sp_size, spec.sp_backend) if spec.sp_size > 1 else None
+    # the data-parallel view: a sequence-parallel group reads one set of rows
+    dp_rank, dp_size = (seq.dp_rank, seq.dp_size) if seq else (rank, world)
+    data, valid = open_data(spec, dp_size)
     config = deepspeed_config(spec, world)
     model = build_model(spec, config)
     schedule = spec.lr_schedule()
@@ -256,8 +272,8 @@ def train(spec: TrainSpec) -> dict:
         lr = lr_sched.optimizer.param_groups[0]["lr"]     # the LR this step applies
         total = torch.zeros((), device=device)
         for micro in range(spec.grad_accum):
-            x, y, *extra = on_device(data.batch(step * spec.grad_accum + micro, spec.micro_batch, rank, world), device)
-            _, loss = engine(x, y, *extra)
+            batch = on_device(data.batch(step * spec.grad_accum + micro, spec.micro_batch, dp_rank, dp_size), device)
+            loss = forward_loss(engine, batch, spec, seq)
             engine.backward(loss)
             if micro == spec.grad_accum - 1 and spec.zero_stage == 0:
                 norm = local_grad_norm(engine)
@@ -277,7 +293,7 @@ def train(spec: TrainSpec) -> dict:
             last_time, last_tokens = now, tokens
         epoch_end = bool(spec.epoch_steps) and step % spec.epoch_steps == 0
         if (spec.eval_every and step % spec.eval_every == 0) or step == spec.steps or epoch_end:
-            row["valid_loss"] = evaluate(engine, valid, spec, device)
+            row["valid_loss"] = evaluate(engine, valid, spec, device, seq)
         if epoch_end:
             row["epoch"] = step // spec.epoch_steps
         if metrics is not None:
@@ -358,6 +374,13 @@ def rank_main(argv: list[str] | None, module: str, load: Callable[[str], Any],
         return FINAL_EXIT
     if dist.is_initialized():
         dist.destroy_process_group()
+    if getattr(spec, "sp_size", 1) > 1 and getattr(spec, "sp_backend", "") == "ulysses":
+        # after gloo's all-to-all a C++ static destructor sometimes aborts at interpreter exit, when
+        # all the work is done: leave without running them, so a finished rank reports success
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     return 0
 
 

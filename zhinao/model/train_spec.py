@@ -3,7 +3,7 @@ one JSON-serialisable dataclass that the flow writes and every rank reads."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,13 @@ class TrainSpec:
     backend: str = ""                       # torch.distributed backend; "": nccl on CUDA, gloo on CPU
     source: str = "tokens"                  # tokens: windows of token shards; packed: packed chat samples (SFT)
     epoch_steps: int = 0                    # >0: steps per epoch; each epoch ends with validation and a model folder
+    # long context (zhinao/model/seqpar): the model's RoPE base and length limit raised over init_from's
+    # (0: kept), each sequence split over sp_size ranks (the others of the world: data parallel)
+    rope_theta: float = 0.0
+    max_seq_len: int = 0
+    sp_size: int = 1
+    sp_backend: str = "ring"                # ring | ulysses
+    loss_chunk: int = 4096                  # tokens whose logits exist at once (split sequences)
 
     def __post_init__(self):
         self.betas = tuple(self.betas)
@@ -63,6 +70,7 @@ class TrainSpec:
         if self.epoch_steps < 0 or (self.epoch_steps and self.steps % self.epoch_steps):
             raise ValueError(f"steps {self.steps} is not a whole number of epochs of {self.epoch_steps} steps")
         self.lr_schedule()          # raises on an impossible schedule
+        check_sequence_plan(self)
         cfg = self.model_config()
         if self.seq_len > cfg.max_seq_len:
             raise ValueError(f"seq_len {self.seq_len} is longer than the model's max_seq_len {cfg.max_seq_len}")
@@ -72,19 +80,25 @@ class TrainSpec:
         return self.steps // self.epoch_steps if self.epoch_steps else 0
 
     def model_config(self) -> ModelConfig:
-        """The shape trained: init_from's when the run starts from a model folder, else the preset's."""
+        """The shape trained: init_from's when the run starts from a model folder, else the preset's,
+        with the RoPE base and length limit this run raises (RoPE has no weights: the same weights
+        load)."""
         if self.init_from:
             from .hf import config_from_hf
 
-            return config_from_hf(self.init_from)
-        return preset(self.preset, **self.model)
+            cfg = config_from_hf(self.init_from)
+        else:
+            cfg = preset(self.preset, **self.model)
+        raised = {"rope_base": self.rope_theta, "max_seq_len": self.max_seq_len}
+        return replace(cfg, **{k: v for k, v in raised.items() if v})
 
     def lr_schedule(self) -> LRSchedule:
         return LRSchedule(total_steps=self.steps, max_lr=self.max_lr, warmup_steps=self.warmup_steps,
                           floor_ratio=self.floor_ratio, kind=self.schedule, anneal_shape=self.anneal_shape)
 
     def tokens_per_step(self, world: int) -> int:
-        return self.seq_len * self.micro_batch * self.grad_accum * world
+        """Tokens an optimizer step trains on over `world` ranks (sp_size ranks share a sequence)."""
+        return self.seq_len * self.micro_batch * self.grad_accum * (world // self.sp_size)
 
     def save(self, path: Path) -> Path:
         path.write_text(json.dumps(asdict(self), indent=2))
@@ -110,3 +124,18 @@ def check_deepspeed_plan(spec) -> None:
         raise ValueError(f"precision {spec.precision!r}: choose auto, bf16 or fp32")
     if spec.checkpoint_every <= 0:
         raise ValueError("checkpoint_every must be positive")
+
+
+def check_sequence_plan(spec: TrainSpec) -> None:
+    """Raise ValueError on a long-context setting the ranks cannot run."""
+    if spec.rope_theta < 0 or spec.max_seq_len < 0:
+        raise ValueError("rope_theta and max_seq_len are 0 (kept) or positive")
+    if spec.sp_size < 1:
+        raise ValueError(f"sp_size {spec.sp_size}: 1 (no sequence parallelism) or more ranks")
+    if spec.sp_backend not in ("ring", "ulysses"):
+        raise ValueError(f"sp_backend {spec.sp_backend!r}: ring or ulysses")
+    if spec.loss_chunk <= 0:
+        raise ValueError("loss_chunk must be positive")
+    if spec.sp_size > 1 and spec.seq_len % (2 * spec.sp_size):
+        raise ValueError(f"seq_len {spec.seq_len} does not split into 2 x sp_size {spec.sp_size} equal chunks "
+                         "(the zigzag split): make it a multiple of that")
