@@ -250,11 +250,13 @@ def cmd_trace(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from zhinao.tasks.eval.compare import plot, table
+    from zhinao.tasks.eval.compare import plot, table, with_ancestors
     from zhinao.tasks.settings import get_settings
     from zhinao.tasks.home import open_store
 
     store = open_store()
+    if args.ancestors:
+        args.refs = with_ancestors(store, args.refs, args.ancestors)
     labels, rows = table(store, args.refs)
     if args.json:
         print(json.dumps({"models": labels, "rows": rows}, indent=2, default=str))
@@ -480,6 +482,8 @@ def build_parser() -> argparse.ArgumentParser:
     cmp = sub.add_parser("compare", help="evaluations of several models side by side (table and plot)")
     cmp.add_argument("refs", nargs="+", metavar="VERSION", help="eval versions, or model versions (their newest "
                                                                  "evaluation): pretrain-stage1 pretrain-stage2 ...")
+    cmp.add_argument("--ancestors", type=int, default=0, metavar="N", help="also the N models each was made from "
+                     "(`--ancestors 2 long-phase`: the parent model and both long-context phases)")
     cmp.add_argument("--json", action="store_true")
     cmp.set_defaults(func=cmd_compare)
     ver = sub.add_parser("verify", help="check versions against their manifests: files there, sizes, checksums")

@@ -23,6 +23,7 @@ class Target:
 def targets() -> dict[str, Target]:
     from .align_pipeline import AlignPipelineParams, align
     from .dpo_iterative import DPOIterativeParams, dpo_iterative
+    from .long_context import LongContextParams, long_context
     from . import pipelines
     from .stages import attribute, flows
 
@@ -34,7 +35,8 @@ def targets() -> dict[str, Target]:
                              f"zhinao/flows/pipelines.py:{attribute(p.name)}", p.schedule)
     # pipelines that are procedures (rounds, a choice among models), not lists of stages
     for name, made, params, tags in (("align", align, AlignPipelineParams, ("post-training", "alignment")),
-                                     ("dpo-iterative", dpo_iterative, DPOIterativeParams, ("post-training", "alignment"))):
+                                     ("dpo-iterative", dpo_iterative, DPOIterativeParams, ("post-training", "alignment")),
+                                     ("long-context", long_context, LongContextParams, ("post-training", "long-context"))):
         out[name] = Target(name, made, params, "pipeline", tags, made.description or "",
                            f"{made.fn.__module__.replace('.', '/')}.py:{made.fn.__name__}")
     return out

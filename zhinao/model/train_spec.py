@@ -89,8 +89,8 @@ class TrainSpec:
             cfg = config_from_hf(self.init_from)
         else:
             cfg = preset(self.preset, **self.model)
-        raised = {"rope_base": self.rope_theta, "max_seq_len": self.max_seq_len}
-        return replace(cfg, **{k: v for k, v in raised.items() if v})
+        raised = {"rope_base": self.rope_theta or cfg.rope_base, "max_seq_len": max(self.max_seq_len, cfg.max_seq_len)}
+        return replace(cfg, **raised)
 
     def lr_schedule(self) -> LRSchedule:
         return LRSchedule(total_steps=self.steps, max_lr=self.max_lr, warmup_steps=self.warmup_steps,

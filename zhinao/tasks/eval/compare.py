@@ -53,6 +53,24 @@ def _model_parents(store, m) -> list[str]:
     return [p for p in m.parents if (store.catalog.get(p.split("@", 1)[1]) or m).kind == "model"]
 
 
+def with_ancestors(store, refs: list[str], depth: int) -> list[str]:
+    """Each model version named, after up to `depth` of the models it was made from (its first
+    model parent, and that one's ...), oldest first: a long-context phase after the phases and the
+    model before it."""
+    out = []
+    for ref in refs:
+        chain, m = [], store.resolve(ref)
+        chain.append(m.ref)
+        for _ in range(depth):
+            models = _model_parents(store, m)
+            if not models:
+                break
+            m = store.resolve(models[0])
+            chain.append(m.ref)
+        out += [r for r in reversed(chain) if r not in out]
+    return out
+
+
 def model_label(store, ev) -> str:
     models = _model_parents(store, ev)
     return models[0] if models else ev.params.get("model", ev.ref)
@@ -84,7 +102,24 @@ def table(store, refs: list[str]) -> tuple[list[str], list[dict[str, Any]]]:
             if s["by"] != "all":
                 key = (f"perplexity/{s['by']}={s['value']}", "bits_per_byte")
                 rows.setdefault(key, {"task": key[0], "metric": key[1]})[label] = s["bits_per_byte"]
+        # long context: needles found by context length (a length over a model's limit has no cell),
+        # and the loss by how much context a token was predicted from
+        for length, score in _by_length(tables.get("niah", [])).items():
+            key = (f"niah/length={length}", "score")
+            rows.setdefault(key, {"task": key[0], "metric": key[1]})[label] = score
+        for s in tables.get("perplexity_by_position", []):
+            key = (f"position {s['positions']}", "nll_per_token")
+            rows.setdefault(key, {"task": key[0], "metric": key[1]})[label] = s["nll_per_token"]
     return labels, list(rows.values())
+
+
+def _by_length(cells: list[dict]) -> dict[int, float]:
+    """The niah cells' mean score per context length (weighted by items)."""
+    sums: dict[int, list[float]] = {}
+    for c in cells:
+        s = sums.setdefault(int(c["length"]), [0.0, 0.0])
+        s[0], s[1] = s[0] + c["score"] * c["n"], s[1] + c["n"]
+    return {length: total / n for length, (total, n) in sorted(sums.items()) if n}
 
 
 def plot(labels: list[str], rows: list[dict[str, Any]], path: Path) -> Path:

@@ -12,8 +12,8 @@ RECIPES: dict[str, dict[str, Any]] = {
 }
 
 
-def resolve(recipe: str, given: dict[str, Any]) -> dict[str, Any]:
+def resolve(recipe: str, given: dict[str, Any], recipes: dict[str, dict[str, Any]] = RECIPES) -> dict[str, Any]:
     """The recipe's values for the fields not given (None)."""
-    if recipe not in RECIPES:
-        raise ValueError(f"recipe {recipe!r}: choose one of {', '.join(RECIPES)}")
-    return {k: RECIPES[recipe][k] if given.get(k) is None else given[k] for k in FIELDS}
+    if recipe not in recipes:
+        raise ValueError(f"recipe {recipe!r}: choose one of {', '.join(recipes)}")
+    return {k: recipes[recipe][k] if given.get(k) is None else given[k] for k in FIELDS}

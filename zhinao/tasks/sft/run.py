@@ -30,18 +30,25 @@ def run_spec(split: dict[str, Any], p: Any, train_rows: int, valid_rows: int, da
                                         "eval_batches": max(1, -(-valid_rows // p.micro_batch))})
 
 
-def run_sft(split: dict[str, Any], params: Any, sink, stats) -> None:
+def prepare_chats(split: dict[str, Any], renderer: ChatRenderer, params: Any, folder: Path, stats) -> tuple:
+    """SFT's data: the chat dataset's conversations, rendered and packed into `folder`."""
+    return prepare(read_conversations(split["root"], split["paths"], split["data_ref"]), renderer, params, folder, stats)
+
+
+def run_sft(split: dict[str, Any], params: Any, sink, stats, prepare_data=prepare_chats) -> None:
+    """One run: `prepare_data` writes the packed rows ((train, valid, held-out documents)), the ranks
+    train epoch by epoch, the best epoch is the version."""
     log = logger()
     work = Path(split["work"])
     renderer = ChatRenderer.from_folder(split["model_path"])
-    rows = read_conversations(split["root"], split["paths"], split["data_ref"])
-    train, valid, docs = prepare(rows, renderer, params, work / "data", stats)
+    train, valid, docs = prepare_data(split, renderer, params, work / "data", stats)
     if params.select_metric == VALID_LOSS and not valid.rows:
-        raise ValueError(f"select_metric {VALID_LOSS} needs held-out samples, and none of {len(rows)} rows is held "
-                         f"out at valid_fraction {params.valid_fraction}: raise it or select by an eval task")
+        raise ValueError(f"select_metric {VALID_LOSS} needs held-out samples, and none of the "
+                         f"{train.samples + valid.samples} samples is held out at valid_fraction "
+                         f"{params.valid_fraction}: raise it or select by an eval task")
     spec = run_spec(split, params, train.rows, valid.rows, work / "data")
-    log.info("sft: %d epochs of %d steps (batch %d rows of %d tokens, lr %.3g, weight decay %.3g) from %s",
-             spec.epochs, spec.epoch_steps, params.batch_size, spec.seq_len, spec.max_lr, spec.weight_decay,
+    log.info("%s: %d epochs of %d steps (batch %d rows of %d tokens, lr %.3g, weight decay %.3g) from %s",
+             split["stage"], spec.epochs, spec.epoch_steps, params.batch_size, spec.seq_len, spec.max_lr, spec.weight_decay,
              split["model_path"])
     _, state = train_run(spec, split["stage"], params, log)
     metrics = read_metrics(Path(spec.out) / "metrics.jsonl")
@@ -52,10 +59,10 @@ def run_sft(split: dict[str, Any], params: Any, sink, stats) -> None:
         write_generation_config(folder, renderer)
         scored = score_epoch(folder, params.evaluation, docs, work / "eval" / f"{folder.name}.json")
         epochs.append({"epoch": e["epoch"], "step": e["step"], VALID_LOSS: e[VALID_LOSS], **scored["scores"]})
-        log.info("sft epoch %d: %s", e["epoch"], ", ".join(f"{k} {v:.4g}" for k, v in epochs[-1].items()
+        log.info("%s epoch %d: %s", split["stage"], e["epoch"], ", ".join(f"{k} {v:.4g}" for k, v in epochs[-1].items()
                                                             if k not in ("epoch", "step") and v is not None))
     best = best_epoch(epochs, params.select_metric)
-    log.info("sft: epoch %d is the best by %s (%.4g)", best["epoch"], params.select_metric, best[params.select_metric])
+    log.info("%s: epoch %d is the best by %s (%.4g)", split["stage"], best["epoch"], params.select_metric, best[params.select_metric])
 
     title = f"{split['stage']}@{split['version']}"
     metric_names = [VALID_LOSS] + [k for k in epochs[0] if k not in ("epoch", "step", VALID_LOSS)]

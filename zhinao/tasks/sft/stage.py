@@ -93,11 +93,19 @@ def plan(p: SFTParams, parents, store) -> Plan:
     if data.kind != "dataset":
         raise ValueError(f"{data.ref} is a {data.kind} version; SFT trains on a chat dataset")
     check_chat_schema([f["name"] for f in data.schema], data.ref)
+    return training_plan(p, data, store)
+
+
+def training_plan(p: SFTParams, data, store, spec: dict[str, Any] | None = None) -> Plan:
+    """The plan of a packed-sample training run (sft, long-phase) on the dataset version `data`:
+    `spec` adds to the run spec. A sequence split over sp_size ranks makes the data-parallel
+    width world_size / sp_size."""
     if data.rows == 0:
         raise ValueError(f"{data.ref} has no rows: nothing to fine-tune on")
-    if p.batch_size % (p.micro_batch * p.world_size):
-        raise ValueError(f"batch_size {p.batch_size} is not a multiple of micro_batch {p.micro_batch} x world_size "
-                         f"{p.world_size}")
+    dp = p.world_size // getattr(p, "sp_size", 1)
+    if p.batch_size % (p.micro_batch * dp):
+        raise ValueError(f"batch_size {p.batch_size} is not a multiple of micro_batch {p.micro_batch} x "
+                         f"data-parallel ranks {dp}")
     check_metric(p.select_metric, p.evaluation.tasks)
     path, model_parents, model_ref = _model_parents(p, store)
     config_from_hf(path)                      # a Llama checkpoint, or a clear error
@@ -105,7 +113,7 @@ def plan(p: SFTParams, parents, store) -> Plan:
     # epochs are counted in steps of one epoch each until the packed rows are known (run.run_spec)
     spec = check_spec(run_fields(p) | {
         "data": "-", "init_from": str(path), "tokenizer": str(path), "source": "packed", "epoch_steps": 1,
-        "grad_accum": p.batch_size // (p.micro_batch * p.world_size), "schedule": "cosine_floor"})
+        "grad_accum": p.batch_size // (p.micro_batch * dp), "schedule": "cosine_floor"} | (spec or {}))
     split = {"spec": spec, "root": store.root, "paths": store.shard_paths(data), "data_ref": data.ref,
              "model_path": str(path), "model_ref": model_ref}
     sources = model_sources(path) + eval_file_sources(p.evaluation) + [precision_source(spec)]
@@ -114,7 +122,7 @@ def plan(p: SFTParams, parents, store) -> Plan:
 
 def run(ctx):
     splits = [s | {"work": s["spec"]["checkpoints"]} for s in training_splits(ctx)]
-    return ctx.final(run_sft, splits, desc="sft")
+    return ctx.final(ctx.stage.process, splits, desc=ctx.stage.name)
 
 
 def _inputs(p: SFTParams) -> tuple[str, ...]:
