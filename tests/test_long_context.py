@@ -80,6 +80,20 @@ def test_a_long_document_is_trained_whole_in_pieces_or_as_its_ending(tiny_pretra
     assert len(chat.ids) == 128 and "The very last passage." in answer and "word399" not in answer
 
 
+def test_naive_packing_can_restart_positions_at_every_sample():
+    from zhinao.tasks.sft.pack import IGNORE, Sample, pack
+
+    # sample k's ids run 1000(k+1), 1000(k+1)+1, ...: each token names its position in its sample
+    samples = [Sample(np.arange(1000 * (k + 1), 1000 * (k + 1) + n, dtype=np.int32), np.ones(n, dtype=bool))
+               for k, n in enumerate([5, 40, 17, 64, 3])]
+    packed = pack(samples, 32, "naive", reset_positions=True)
+    a = packed.arrays
+    real = a["real"]
+    assert (a["positions"][real] == a["tokens"][real] % 1000).all() and "docs" not in a
+    assert (a["targets"] != IGNORE).any(axis=1).all()
+    assert "positions" not in pack(samples, 32, "naive").arrays          # SFT's default: positions continue
+
+
 def _spec(root: Path, name: str, **extra) -> TrainSpec:
     work = root / name
     (work / "ck").mkdir(parents=True, exist_ok=True)
@@ -110,6 +124,8 @@ def test_a_sequence_split_over_two_ranks_trains_like_one_rank(tmp_path):
         got[name] = read_metrics(Path(spec.out) / "metrics.jsonl")
         config = json.loads((Path(spec.out) / "config.json").read_text())
         assert config["rope_parameters"]["rope_theta"] == 1e5 and config["max_position_embeddings"] == 256
+        state = json.loads((Path(spec.out) / "trainer_state.json").read_text())
+        assert state["sp_size"] == extra.get("sp_size", 1) and state["peak_mem_above_start_mib"] > 0
     assert got["one"][-1]["valid_loss"] is not None
     for name in ("ring", "ulysses"):
         for key in ("loss", "grad_norm", "valid_loss", "tokens"):

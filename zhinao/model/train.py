@@ -28,7 +28,7 @@ from typing import Any, Callable
 import torch
 import torch.distributed as dist
 
-from . import checkpoint
+from . import checkpoint, memory
 from .data import TokenWindows
 from .ds_ops import guard_jit_builds
 from .ds_config import deepspeed_config, use_bf16
@@ -266,6 +266,7 @@ def train(spec: TrainSpec) -> dict:
     per_step = spec.tokens_per_step(world)
     kill_at = int(os.environ.get(KILL_AT_STEP, 0)) if resumed is None else 0
     last_time, last_tokens, started = time.perf_counter(), tokens, time.perf_counter()
+    mem_start = memory.reset_peak(device)
 
     engine.train()
     while step < spec.steps:
@@ -305,15 +306,28 @@ def train(spec: TrainSpec) -> dict:
         if kill_at and step == kill_at and rank == 0:
             os.kill(os.getpid(), signal.SIGKILL)
 
+    mem = _largest_rank([mem_start, memory.peak(device)], device)
     weights = None if spec.epoch_steps else gathered_state(engine, spec.zero_stage)   # epochs: exported already
     summary = {}
     if rank == 0:
-        summary = finish(spec, engine.module.cfg, weights, world, resumed, peak, peak_source)
+        summary = finish(spec, engine.module.cfg, weights, world, resumed, peak, peak_source, mem)
     dist.barrier()
     return summary
 
 
-def finish(spec: TrainSpec, cfg, weights: dict, world: int, resumed: int | None, peak: float, peak_source: str) -> dict:
+def _largest_rank(values: list[float | None], device) -> dict[str, float | None]:
+    """The memory at the first step and the peak above it, of the rank whose peak is largest."""
+    start, top = values
+    above = torch.tensor([-1.0 if start is None or top is None else top - start, start or 0.0], device=device)
+    gathered = [torch.zeros_like(above) for _ in range(dist.get_world_size())]
+    dist.all_gather(gathered, above)
+    most = max(gathered, key=lambda t: float(t[0]))
+    return {"peak_mem_above_start_mib": float(most[0]) if float(most[0]) >= 0 else None,
+            "mem_at_start_mib": float(most[1]) if float(most[0]) >= 0 else None}
+
+
+def finish(spec: TrainSpec, cfg, weights: dict, world: int, resumed: int | None, peak: float, peak_source: str,
+           mem: dict | None = None) -> dict:
     """Rank 0: the finished model as a Llama folder (+ tokenizer), with metrics and the run summary;
     written to a temporary name and renamed, so `out` exists only complete. An epoch run's `out`
     has no weights: its models are the epochs' folders, which the summary lists."""
@@ -332,7 +346,8 @@ def finish(spec: TrainSpec, cfg, weights: dict, world: int, resumed: int | None,
                "final_lr": spec.lr_schedule().final_lr, "resumed_from_step": resumed,
                "peak_flops_per_rank": peak, "peak_source": peak_source,
                "mean_tokens_per_s": _mean([r.get("tokens_per_s") for r in rows[1:]]),
-               "mean_mfu": _mean([r.get("mfu") for r in rows[1:]]), "optimizer_from": spec.init_state or "fresh"}
+               "mean_mfu": _mean([r.get("mfu") for r in rows[1:]]), "optimizer_from": spec.init_state or "fresh",
+               "sp_size": spec.sp_size, **(mem or {})}
     if spec.epoch_steps:
         summary["epochs"] = [{"epoch": r["epoch"], "step": r["step"], "valid_loss": r.get("valid_loss"),
                               "model": str(epoch_folder(spec, r["epoch"]))} for r in rows if "epoch" in r]

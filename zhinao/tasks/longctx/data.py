@@ -1,6 +1,6 @@
 """A phase's data: long-data's rows, a held-out share (by id hash) for the held-out loss, encoded
-for the phase's length (samples.py), packed (SFT's packing: naive or document-masked) and written
-where the ranks read them."""
+for the phase's length (samples.py), packed (SFT's packing: naive or document-masked; either way each
+sample's positions start at 0) and written where the ranks read them."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,7 +32,7 @@ def prepare_long(split: dict[str, Any], renderer: ChatRenderer, p: Any, folder: 
     packed = {}
     for name, part in (("train", train_rows), ("valid", held_rows)):
         samples = encode_rows(part, renderer, p.max_len, p.long_loss, stats)
-        packed[name] = pack(samples, p.max_len, p.packing, renderer.pad_id, p.seed, p.overlong)
+        packed[name] = pack(samples, p.max_len, p.packing, renderer.pad_id, p.seed, p.overlong, reset_positions=True)
         for reason, n in packed[name].dropped.items():
             stats.drop(reason, n)
     train, valid = packed["train"], packed["valid"]

@@ -6,7 +6,8 @@ samples are laid out, a loss term is always one sample's own next assistant toke
 
 - naive (the default, as the 360Zhinao report trained): the samples, shuffled, are concatenated and
   cut into rows of max_len; a sample may continue in the next row, and attention crosses samples
-  (never labels). Nearly no padding.
+  (never labels). Nearly no padding. With `reset_positions` each sample's positions start at 0
+  (long-context phases: a position means the same distance in every sample).
 - document: whole samples placed into rows by best-fit decreasing; each token's position restarts
   at its sample's start and attention stays inside its sample (the row's `docs` number the
   samples), so training sees each sample exactly as unpacked training does.
@@ -78,13 +79,29 @@ def fit(samples: list[Sample], max_len: int, overlong: str) -> tuple[list[Sample
 
 
 def pack(samples: list[Sample], max_len: int, mode: str = "naive", pad_id: int = 0, seed: int = 0,
-         overlong: str = "truncate") -> Packed:
+         overlong: str = "truncate", reset_positions: bool = False) -> Packed:
     if mode not in MODES:
         raise ValueError(f"packing {mode!r}: choose one of {', '.join(MODES)}")
     kept, dropped, truncated = fit(samples, max_len, overlong)
     layout = {"naive": _naive, "document": _document, "none": _unpacked}[mode]
     arrays = layout(kept, max_len, pad_id, seed) if kept else _empty(max_len, mode)
+    if reset_positions and mode == "naive" and kept:
+        arrays["positions"] = _naive_positions(kept, max_len, seed, arrays)
+    elif reset_positions and mode == "naive":
+        arrays["positions"] = np.zeros((0, max_len), dtype=np.int32)
     return Packed(arrays, dropped, truncated, len(kept))
+
+
+def _naive_positions(samples: list[Sample], max_len: int, seed: int, arrays: dict[str, np.ndarray]) -> np.ndarray:
+    """Each token's position within its sample, laid out as _naive lays out the tokens."""
+    order = np.random.default_rng(seed).permutation(len(samples))
+    flat = np.concatenate([np.arange(len(samples[i].ids), dtype=np.int32) for i in order])
+    rows = -(-len(flat) // max_len)
+    grid = np.zeros((rows, max_len), dtype=np.int32)
+    grid.reshape(-1)[:len(flat)] = flat
+    full = {"targets": np.full((rows, max_len), IGNORE, dtype=np.int32)}
+    full["targets"].reshape(-1)[:len(flat)] = np.concatenate([samples[i].targets() for i in order])
+    return grid[(full["targets"] != IGNORE).any(axis=1)]        # the rows _naive kept
 
 
 def _empty(max_len: int, mode: str) -> dict[str, np.ndarray]:
