@@ -1,7 +1,7 @@
 """Long-context extension: long-data joins documents by topic and mixes a stated chat share; a
 phase's samples cover every token of a long document (or keep its ending as the answer); the
-training ranks with a sequence split over 2 ranks (ring under ZeRO-3 with activation checkpointing
-and the chunked loss, Ulysses) give one rank's losses; a long-phase run killed by SIGKILL resumes
+training ranks with a sequence split over 2 ranks (ring under ZeRO-3 with offload, activation
+checkpointing and the chunked loss; Ulysses) give one rank's losses; a long-phase run killed by SIGKILL resumes
 with the losses of an uninterrupted one, and its model carries the new RoPE base and limit the
 way transformers reads them; the long-context pipeline extends a model in two phases with lineage
 and evaluates each at the lengths it reaches."""
@@ -115,7 +115,8 @@ def test_a_sequence_split_over_two_ranks_trains_like_one_rank(tmp_path):
 
     write_packed(tmp_path / "data", {"train": rows(8), "valid": rows(2)}, {"mode": "naive", "max_len": 128})
     runs = {"one": (1, {}),
-            "ring": (2, dict(sp_size=2, sp_backend="ring", zero_stage=3, activation_checkpointing=True, loss_chunk=50)),
+            "ring": (2, dict(sp_size=2, sp_backend="ring", zero_stage=3, offload_optimizer=True, offload_params=True,
+                             activation_checkpointing=True, loss_chunk=50)),
             "ulysses": (2, dict(sp_size=2, sp_backend="ulysses"))}
     got = {}
     for name, (world, extra) in runs.items():

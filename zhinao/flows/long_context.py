@@ -40,7 +40,7 @@ def _sample_phases() -> list[Phase]:
 
 def _sample_evaluation() -> EvalParams:
     return EvalParams(tasks=["perplexity", "niah"], niah_mode="teacher-forced", niah_lengths=[256, 1024, 2048],
-                      niah_depths=3, perplexity_max_chars=None, limit=8)
+                      niah_depths=3, niah_variants=["fact", "value", "multikey"], perplexity_max_chars=None, limit=8)
 
 
 class LongContextParams(BaseModel):
