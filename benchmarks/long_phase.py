@@ -4,8 +4,8 @@ run), and 2 sequence-parallel ranks under ZeRO-3 with activation checkpointing a
 loss, with and without ZeRO-3 offload of optimizer and parameters, ring or Ulysses. Printed per
 case and length: tokens/s of the steps after the first; the largest rank's peak memory above what
 it held before its first step (the run's `peak_mem_above_start_mib`: activations, gradients,
-optimizer state, communication buffers), and its whole process's peak (Python, torch and DeepSpeed
-included); then, per case, the longest length whose step peak stays within --budget-mib. The anchor's own path, DeepSpeed's ALST (Ulysses for a
+optimizer state, communication buffers; not Python, torch and DeepSpeed themselves); then, per
+case, the longest length whose step peak stays within --budget-mib. The anchor's own path, DeepSpeed's ALST (Ulysses for a
 transformers Llama of the same shape, ZeRO-3, benchmarks/alst_step.py), runs the same lengths in
 the same run.
 
@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -40,7 +39,7 @@ CASES = [  # (name, ranks, spec fields)
 
 
 def one_case(config: str) -> None:
-    """In its own process: launch the ranks once, print tokens/s and the largest rank's peak RSS."""
+    """In its own process: launch the ranks once, print tokens/s and the largest rank's step peak."""
     import numpy as np
 
     from zhinao.model.launch import launch
@@ -67,9 +66,7 @@ def one_case(config: str) -> None:
         rows = read_metrics(Path(spec.out) / "metrics.jsonl")
         state = json.loads((Path(spec.out) / "trainer_state.json").read_text())
     rates = [r["tokens_per_s"] for r in rows[1:] if r.get("tokens_per_s")]
-    process = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024      # KiB -> MiB, the largest rank
-    print(json.dumps({"tokens_per_s": sum(rates) / len(rates), "peak_mib": state["peak_mem_above_start_mib"],
-                      "process_mib": process}))
+    print(json.dumps({"tokens_per_s": sum(rates) / len(rates), "peak_mib": state["peak_mem_above_start_mib"]}))
 
 
 def run_case(length: int, vocab: int, steps: int, ranks: int, fields: dict | None) -> dict:
@@ -81,10 +78,6 @@ def run_case(length: int, vocab: int, steps: int, ranks: int, fields: dict | Non
     if done.returncode:
         return {"error": (done.stderr.strip().splitlines() or ["?"])[-1][:120]}
     return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def _mib(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0f}"
 
 
 def main() -> None:
@@ -99,8 +92,7 @@ def main() -> None:
         return one_case(args.one)
     print(f"model: the tiny preset (dim 128, 4 layers, 4 heads, 2 KV heads), vocabulary {args.vocab}; one "
           f"sequence per step, {args.steps} steps (the first not timed); {os.cpu_count()} CPU cores shared by the ranks")
-    print(f"{'length':>7}  {'case':<44} {'tokens/s':>9} {'x base':>7} {'step MiB/rank':>14} {'x base':>7} "
-          f"{'process MiB':>12}")
+    print(f"{'length':>7}  {'case':<44} {'tokens/s':>9} {'x base':>7} {'step MiB/rank':>14} {'x base':>7}")
     fits: dict[str, int] = {}
     for length in (int(x) for x in args.lengths.split(",")):
         base = None
@@ -113,8 +105,7 @@ def main() -> None:
             if r["peak_mib"] <= args.budget_mib:
                 fits[name] = length
             print(f"{length:>7}  {name:<44} {r['tokens_per_s']:>9.0f} {r['tokens_per_s'] / base['tokens_per_s']:>7.2f} "
-                  f"{r['peak_mib']:>14.0f} {r['peak_mib'] / base['peak_mib']:>7.2f} {_mib(r.get('process_mib')):>12}",
-                  flush=True)
+                  f"{r['peak_mib']:>14.0f} {r['peak_mib'] / base['peak_mib']:>7.2f}", flush=True)
     print(f"longest length within {args.budget_mib:.0f} MiB per rank:")
     for name, _, _ in CASES:
         print(f"  {name:<44} {fits.get(name, 'none of those measured')}")
