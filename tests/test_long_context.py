@@ -52,12 +52,13 @@ def test_long_data_joins_documents_of_a_topic_and_mixes_a_chat_share():
     chats = [r for r in rows if r["kind"] == "chat"]
     assert all(r["chars"] >= 1000 and r["chars"] == len(r["text"]) and r["messages"] is None for r in long_rows)
     assert any(r["text"] == long_text.strip() and r["parts"] == 1 for r in long_rows)     # it stands alone
-    joined = [r for r in long_rows if r["parts"] > 1 and r["group"] != "mixed"]
-    assert joined
-    for r in joined:      # every part of a joined sample is one document of the sample's topic, whole
-        parts = r["text"].split("\n\n")
+    joined = [r for r in long_rows if r["parts"] > 1]
+    assert joined and any(r["group"].startswith("mixed/") for r in joined)
+    for r in joined:      # every part of a joined sample is a whole document of the sample's topic and language
         found = [d for d in docs.values() if d["text"].strip() in r["text"]]
-        assert len(found) == r["parts"] and {d["truth"] for d in found} == {r["group"]}, parts[:1]
+        assert len(found) == r["parts"] and {d["lang"] for d in found} == {r["lang"]}, r["group"]
+        if not r["group"].startswith("mixed/"):
+            assert {f"{d['truth']}/{d['lang']}" for d in found} == {r["group"]}
     assert len(chats) == chat_count(len(long_rows), 0.25) > 0
     assert all(c["messages"] and c["text"] is None for c in chats)
     stats = store.resolve(ref).stats
@@ -72,9 +73,13 @@ def test_a_long_document_is_trained_whole_in_pieces_or_as_its_ending(tiny_pretra
     renderer = ChatRenderer.from_folder(tiny_pretrained)
     text = " ".join(f"word{k}" for k in range(400)) + "\n\nThe very last passage."
     ids = renderer.tok(text, add_special_tokens=False)["input_ids"] + [renderer.tok.eos_token_id]
-    pieces = long_samples(text, renderer, 128, "all")
-    assert all(len(p.ids) <= 128 and p.trained.all() for p in pieces)
-    assert np.concatenate([p.ids for p in pieces]).tolist() == ids         # nothing cut away
+    for max_len in (128, len(ids) // 2 + 1, len(ids) - 1):       # the last: a one-token remainder
+        pieces = long_samples(text, renderer, max_len, "all")
+        assert all(len(p.ids) <= max_len and p.trained.all() for p in pieces)
+        # consecutive pieces share one token, so every next-token target is trained exactly once
+        assert all(a.ids[-1] == b.ids[0] for a, b in zip(pieces, pieces[1:]))
+        assert (pieces[0].ids.tolist() + [t for p in pieces[1:] for t in p.ids[1:].tolist()]) == ids
+        assert sum(int((p.targets() != -100).sum()) for p in pieces) == len(ids) - 1
     (chat,) = long_samples(text, renderer, 128, "assistant")
     answer = renderer.tok.decode(chat.ids[chat.trained])
     assert len(chat.ids) == 128 and "The very last passage." in answer and "word399" not in answer
@@ -92,6 +97,17 @@ def test_naive_packing_can_restart_positions_at_every_sample():
     assert (a["positions"][real] == a["tokens"][real] % 1000).all() and "docs" not in a
     assert (a["targets"] != IGNORE).any(axis=1).all()
     assert "positions" not in pack(samples, 32, "naive").arrays          # SFT's default: positions continue
+
+    # long-phase's naive packing: a whole-row piece keeps a row to itself, the rest are concatenated
+    from zhinao.tasks.longctx.data import pack_long
+
+    whole = [Sample(np.arange(7000 + 1000 * k, 7000 + 1000 * k + 32, dtype=np.int32), np.ones(32, dtype=bool))
+             for k in range(2)]
+    out = pack_long(samples + whole, 32, "naive", 0, 0, "truncate")
+    rows = [r.tolist() for r in out.arrays["tokens"]]
+    assert all(w.ids.tolist() in rows for w in whole) and out.samples == len(samples) + 2
+    real = out.arrays["real"]
+    assert (out.arrays["positions"][real] == out.arrays["tokens"][real] % 1000).all()
 
 
 def _spec(root: Path, name: str, **extra) -> TrainSpec:
@@ -117,7 +133,9 @@ def test_a_sequence_split_over_two_ranks_trains_like_one_rank(tmp_path):
     runs = {"one": (1, {}),
             "ring": (2, dict(sp_size=2, sp_backend="ring", zero_stage=3, offload_optimizer=True, offload_params=True,
                              activation_checkpointing=True, loss_chunk=50)),
-            "ulysses": (2, dict(sp_size=2, sp_backend="ulysses"))}
+            "ulysses": (2, dict(sp_size=2, sp_backend="ulysses")),
+            # 2 data-parallel groups of 2 sequence-parallel ranks against 2 data-parallel ranks
+            "dp": (2, {}), "dp-sp": (4, dict(sp_size=2, sp_backend="ring"))}
     got = {}
     for name, (world, extra) in runs.items():
         spec = _spec(tmp_path, name, **extra)
@@ -127,13 +145,13 @@ def test_a_sequence_split_over_two_ranks_trains_like_one_rank(tmp_path):
         assert config["rope_parameters"]["rope_theta"] == 1e5 and config["max_position_embeddings"] == 256
         state = json.loads((Path(spec.out) / "trainer_state.json").read_text())
         assert state["sp_size"] == extra.get("sp_size", 1) and state["peak_mem_above_start_mib"] > 0
-    assert got["one"][-1]["valid_loss"] is not None
-    for name in ("ring", "ulysses"):
+    assert got["one"][-1]["valid_loss"] is not None and got["dp"][0]["tokens"] == 2 * got["one"][0]["tokens"]
+    for name, reference in (("ring", "one"), ("ulysses", "one"), ("dp-sp", "dp")):
         for key in ("loss", "grad_norm", "valid_loss", "tokens"):
-            steps = [r["step"] for r in got["one"] if r.get(key) is not None]
+            steps = [r["step"] for r in got[reference] if r.get(key) is not None]
             assert [r["step"] for r in got[name] if r.get(key) is not None] == steps, (name, key)
             assert [r[key] for r in got[name] if r["step"] in steps] == \
-                pytest.approx([r[key] for r in got["one"] if r["step"] in steps], rel=1e-5), (name, key)
+                pytest.approx([r[key] for r in got[reference] if r["step"] in steps], rel=1e-5), (name, key)
 
 
 PHASE = dict(use_ray=False, max_len=384, rope_theta=1e5, batch_size=4, micro_batch=2, epochs=2, lr=1e-3,
@@ -215,3 +233,14 @@ def test_the_long_context_pipeline_extends_a_model_in_phases_evaluated_at_the_le
     by_length = {r["task"]: [r.get(label) for label in labels] for r in rows if r["task"].startswith("niah/")}
     assert [v is None for v in by_length["niah/length=512"]] == [True, True, False]
     assert long_context(params)[2].cache_hit                # a rerun is all cache hits
+
+
+def test_a_bad_phase_is_refused_before_any_phase_trains():
+    from zhinao.flows.long_context import LongContextParams, Phase, long_context
+
+    later = Phase(max_len=1002, rope_theta=1e6, params={"world_size": 2, "sp_size": 2})    # 1002 % 4 != 0
+    params = LongContextParams(phases=[Phase(max_len=512, rope_theta=1e5), later], evaluation=None)
+    with pytest.raises(ValueError, match="does not split into 2 x sp_size 2"):
+        long_context.fn(params)               # before the store is opened or any stage runs
+    with pytest.raises(ValueError, match="must grow in length"):
+        long_context.fn(params.model_copy(update={"phases": [Phase(max_len=512, rope_theta=1e5)] * 2}))

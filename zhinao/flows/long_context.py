@@ -56,14 +56,23 @@ class LongContextParams(BaseModel):
         "The evaluate stage's params for the parent and each phase (its model: theirs); null: no evaluation."))
 
 
+def phase_params(params: LongContextParams, phase: Phase, model: str, data: str) -> LongPhaseParams:
+    """A phase's long-phase params: the shared `training`, the phase's overrides, its model and data."""
+    values = params.training.model_dump(exclude_unset=True) | phase.params | {
+        "model": model, "data": data, "max_len": phase.max_len, "rope_theta": phase.rope_theta}
+    return LongPhaseParams(**values)
+
+
 @flow(name="long-context", description="Long-context extension in phases: long-data, then per phase long-phase "
                                         "(RoPE base and limit raised) and its evaluation (NIAH, perplexity by position).",
       persist_result=False)
 def long_context(params: LongContextParams = LongContextParams()) -> list[StageResult]:
-    model, results = pinned(params.model), []
     lengths = [phase.max_len for phase in params.phases]
     if lengths != sorted(set(lengths)):
         raise ValueError(f"phases must grow in length, got {lengths}")
+    for phase in params.phases:          # every phase's params checked before the first trains
+        phase_params(params, phase, "-", "-")
+    model, results = pinned(params.model), []
     if params.evaluation is not None:
         results.append(evaluate(params.evaluation.model_copy(update={"model": model})))
     data = None
@@ -71,9 +80,7 @@ def long_context(params: LongContextParams = LongContextParams()) -> list[StageR
         if phase.data is None and data is None:
             data = long_data(params.long_data)
             results.append(data)
-        values = params.training.model_dump(exclude_unset=True) | phase.params | {
-            "model": model, "data": phase.data or data.ref, "max_len": phase.max_len, "rope_theta": phase.rope_theta}
-        trained = long_phase(LongPhaseParams(**values))
+        trained = long_phase(phase_params(params, phase, model, phase.data or data.ref))
         results.append(trained)
         model = trained.ref
         if params.evaluation is not None:

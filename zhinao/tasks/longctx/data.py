@@ -1,17 +1,19 @@
 """A phase's data: long-data's rows, a held-out share (by id hash) for the held-out loss, encoded
-for the phase's length (samples.py), packed (SFT's packing: naive or document-masked; either way each
-sample's positions start at 0) and written where the ranks read them."""
+for the phase's length (samples.py), packed (SFT's packing, naive or document-masked; either way each
+sample's positions start at 0, and a whole-row piece of a long document has a row to itself) and
+written where the ranks read them."""
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow.parquet as pq
 
 from zhinao.model.packed import write_packed
 
 from ..sft.data import split_held_out
-from ..sft.pack import pack
+from ..sft.pack import Packed, Sample, pack
 from ..sft.render import ChatRenderer
 from .samples import encode_rows
 
@@ -26,13 +28,29 @@ def read_rows(root, paths: list[str]) -> list[dict]:
     return rows
 
 
+def pack_long(samples: list[Sample], max_len: int, mode: str, pad_id: int, seed: int, overlong: str) -> Packed:
+    """SFT's packing with every sample's positions starting at 0; under naive packing a sample of a
+    whole row (a full piece of a long document) gets a row of its own, so its context is never cut
+    by a row boundary, and only the others are concatenated."""
+    whole = [s for s in samples if len(s.ids) == max_len] if mode == "naive" else []
+    rest = [s for s in samples if len(s.ids) != max_len] if whole else samples
+    packed = pack(rest, max_len, mode, pad_id, seed, overlong, reset_positions=True)
+    if not whole:
+        return packed
+    rows = {"tokens": np.stack([s.ids for s in whole]), "targets": np.stack([s.targets() for s in whole]),
+            "real": np.ones((len(whole), max_len), dtype=bool),
+            "positions": np.tile(np.arange(max_len, dtype=np.int32), (len(whole), 1))}
+    arrays = {k: np.concatenate([rows[k], v.astype(rows[k].dtype)]) for k, v in packed.arrays.items()}
+    return Packed(arrays, packed.dropped, packed.truncated, packed.samples + len(whole))
+
+
 def prepare_long(split: dict[str, Any], renderer: ChatRenderer, p: Any, folder: Path, stats) -> tuple:
     rows = read_rows(split["root"], split["paths"])
     train_rows, held_rows = split_held_out(rows, p.valid_fraction, p.seed)
     packed = {}
     for name, part in (("train", train_rows), ("valid", held_rows)):
         samples = encode_rows(part, renderer, p.max_len, p.long_loss, stats)
-        packed[name] = pack(samples, p.max_len, p.packing, renderer.pad_id, p.seed, p.overlong, reset_positions=True)
+        packed[name] = pack_long(samples, p.max_len, p.packing, renderer.pad_id, p.seed, p.overlong)
         for reason, n in packed[name].dropped.items():
             stats.drop(reason, n)
     train, valid = packed["train"], packed["valid"]

@@ -1,8 +1,8 @@
 """long-data's rows as training samples for one phase's length.
 
 A long document is trained with the pretraining loss on every token (`long_loss=all`, what the
-360Zhinao report found works much better) and cut into pieces of max_len tokens, each a sample of
-its own, so nothing of it is lost to truncation; or (`assistant`) as a conversation whose user turn
+360Zhinao report found works much better) and cut into pieces of max_len tokens overlapping by one,
+each a sample of its own, so no target is lost to truncation; or (`assistant`) as a conversation whose user turn
 is the document and whose assistant turn is its last passage, loss on that passage only, the
 document's start cut when it does not fit. Chat rows go through the chat template as in SFT."""
 from __future__ import annotations
@@ -32,8 +32,10 @@ def long_samples(text: str, renderer: ChatRenderer, max_len: int, loss: str) -> 
     if loss == "all":
         ids = np.asarray(renderer.tok(text, add_special_tokens=False)["input_ids"]
                          + [renderer.tok.eos_token_id], dtype=np.int32)
+        # pieces overlap by one token: a piece's last token, which predicts nothing in it, is the next
+        # piece's first, so every next-token target is trained exactly once
         return [Sample(ids[k:k + max_len], np.ones(len(ids[k:k + max_len]), dtype=bool))
-                for k in range(0, len(ids), max_len) if len(ids[k:k + max_len]) > 1]
+                for k in range(0, len(ids) - 1, max_len - 1)]
     if loss != "assistant":
         raise ValueError(f"long_loss {loss!r}: all or assistant")
     body, ending = last_passage(text)

@@ -43,8 +43,20 @@ class LongPhaseParams(SFTParams):
                       description="The long-data version trained on (DATASET[@VERSION]).")
     model: str = Field("chat-model", json_schema_extra={**NOT_IN_KEY, **PLAN_READS, **NAMES_VERSION},
                        description="The model extended: a model version, or the previous phase's.")
+    recipe: Literal["sample", "seed"] = Field("sample", json_schema_extra=NOT_IN_KEY, description=(
+        "Where the unset hyper-parameters come from: seed = 32768 tokens, lr 2e-5, batch 32, micro-batch 1, no "
+        "weight decay, 1 epoch (EasyContext's values: the report gives none); sample = 1024 tokens, lr 5e-4, "
+        "batch 4, micro-batch 2, 2 epochs, for the tiny model on the sample."))
     max_len: int | None = Field(None, gt=0, description="The phase's context: tokens per packed row and the model's "
-                                "new length limit (seed 32768, sample 1024).", json_schema_extra=fills("seq_len"))
+                                "new length limit (seed 32768, sample 1024); a multiple of 2 x sp_size.",
+                                json_schema_extra=fills("seq_len"))
+    lr: float | None = Field(None, gt=0, description="Peak learning rate (seed 2e-5, sample 5e-4); warmup, then "
+                             "cosine.", json_schema_extra=fills("max_lr"))
+    batch_size: int | None = Field(None, gt=0, description="Packed rows per optimizer step (seed 32, sample 4); a "
+                                   "multiple of micro_batch x world_size / sp_size.", json_schema_extra=PLAN_READS)
+    micro_batch: int | None = Field(None, gt=0, description="Rows per sequence-parallel group per micro-step "
+                                    "(seed 1, sample 2).")
+    weight_decay: float | None = Field(None, ge=0, description="AdamW weight decay (seed and sample 0).")
     epochs: int | None = Field(None, gt=0, description="Passes over the data (seed 1, sample 2); the best epoch by "
                                "select_metric is the version.", json_schema_extra=fills("steps"))
     rope_theta: float | None = Field(None, gt=0, description="The phase's RoPE base (360Zhinao2: 1e6 for 32K, 5e7 "
@@ -70,6 +82,9 @@ class LongPhaseParams(SFTParams):
             object.__setattr__(self, name, value)
         if self.world_size % self.sp_size:
             raise ValueError(f"world_size {self.world_size} is not a multiple of sp_size {self.sp_size}")
+        if self.sp_size > 1 and self.max_len % (2 * self.sp_size):
+            raise ValueError(f"max_len {self.max_len} does not split into 2 x sp_size {self.sp_size} equal chunks "
+                             "(the zigzag split): make it a multiple of that")
         return self
 
 

@@ -4,6 +4,7 @@ run). One task, read shard by shard: long-context data is thousands of samples, 
 most one pending sample per group."""
 from __future__ import annotations
 
+import heapq
 from typing import Any
 
 import pyarrow as pa
@@ -50,24 +51,29 @@ def build_split(split: dict[str, Any], p: Any, sink, stats: StageStats) -> None:
             sink.write(pa.Table.from_pylist(batch, schema=LONG))
             batch = []
     want = chat_count(long_rows, p.chat_share)
-    chats = []
-    for r in _rows(root, split["chat"], ["id", "messages", "lang"]):
-        problem = message_problem(r.get("messages"))
-        if problem:
-            stats.drop(f"chat_{problem}")
-            continue
-        chats.append((unit_hash(str(r["id"]), p.seed, CHAT_SALT), r))
-    chats.sort(key=lambda c: c[0])
-    for _, r in chats[:want]:
+    available = 0
+
+    def usable():
+        nonlocal available
+        for r in _rows(root, split["chat"], ["id", "messages", "lang"]):
+            problem = message_problem(r.get("messages"))
+            if problem:
+                stats.drop(f"chat_{problem}")
+                continue
+            available += 1
+            yield unit_hash(str(r["id"]), p.seed, CHAT_SALT), str(r["id"]), r
+
+    chats = heapq.nsmallest(want, usable(), key=lambda c: c[:2])      # holds `want` rows at most
+    for _, _, r in chats:
         batch.append({"id": str(r["id"]), "kind": "chat", "text": None, "messages": r["messages"], "lang": r.get("lang"),
                       "group": "chat", "parts": 1, "chars": sum(len(m["content"]) for m in r["messages"])})
     if batch:
         sink.write(pa.Table.from_pylist(batch, schema=LONG))
-    taken = min(want, len(chats))
+    taken = len(chats)
     stats.count("long_samples", long_rows)
     stats.count("long_chars", chars)
     stats.count("chat_samples", taken)
-    stats.count("chat_available", len(chats))
+    stats.count("chat_available", available)
     if split["chat"] and taken < want:
         stats.count("chat_short_of_share", want - taken)
     stats.table("mix", [{"kind": "long", "rows": long_rows, "mean_chars": chars / long_rows if long_rows else 0},

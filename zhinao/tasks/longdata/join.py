@@ -1,8 +1,8 @@
 """Long samples from documents: a document at least `min_chars` long stands alone; shorter ones are
-joined, in the order they come, with the others of their group (topic or source: related text, as
-real long documents are rare in a crawl) until the sample reaches `min_chars`. What is left of the
-groups at the end is joined across groups (group `mixed`); the last remainder, too short, is
-dropped and counted (`left_short`)."""
+joined, in the order they come, with the others of their group (one topic or source, one language:
+related text, as real long documents are rare in a crawl) until the sample reaches `min_chars`. What is left of the
+groups at the end is joined across the groups of one language (group `mixed/<lang>`); the last
+remainders, too short, are dropped and counted (`left_short`)."""
 from __future__ import annotations
 
 import hashlib
@@ -35,13 +35,13 @@ class Pending:
 
 def join_documents(docs: Iterable[dict], min_chars: int, group_by: str) -> Iterator[dict | tuple[str, int]]:
     """Long samples from documents (id, text, lang, and the group_by column), then ("left_short", documents)
-    for the remainder too short for one more sample. Empty texts are skipped."""
+    for each language's remainder too short for one more sample. Empty texts are skipped."""
     open_groups: dict[str, Pending] = {}
     for d in docs:
         text = (d.get("text") or "").strip()
         if not text:
             continue
-        group = str(d.get(group_by) or "unknown")
+        group = f"{d.get(group_by) or 'unknown'}/{d.get('lang') or 'unknown'}"      # one language a sample
         if len(text) >= min_chars:
             one = Pending()
             one.add(str(d["id"]), text, d.get("lang"))
@@ -52,13 +52,15 @@ def join_documents(docs: Iterable[dict], min_chars: int, group_by: str) -> Itera
         if pending.chars >= min_chars:
             yield pending.sample(group)
             del open_groups[group]
-    mixed = Pending()
+    mixed: dict[str, Pending] = {}          # what is left, joined across groups of one language
     for group in sorted(open_groups):
         rest = open_groups[group]
         for doc_id, text, lang in zip(rest.ids, rest.texts, rest.langs):
-            mixed.add(doc_id, text, lang)
-            if mixed.chars >= min_chars:
-                yield mixed.sample("mixed")
-                mixed = Pending()
-    if mixed.ids:
-        yield "left_short", len(mixed.ids)
+            key = f"mixed/{lang or 'unknown'}"
+            pending = mixed.setdefault(key, Pending())
+            pending.add(doc_id, text, lang)
+            if pending.chars >= min_chars:
+                yield pending.sample(key)
+                del mixed[key]
+    for pending in mixed.values():
+        yield "left_short", len(pending.ids)
