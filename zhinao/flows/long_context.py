@@ -39,8 +39,10 @@ def _sample_phases() -> list[Phase]:
 
 
 def _sample_evaluation() -> EvalParams:
+    # fact and value needles: the tiny tokenizer spends some 240 tokens on multikey's needles and
+    # question alone, more than the 256 the parent takes (zhinao run evaluate -p niah_variants=... has them)
     return EvalParams(tasks=["perplexity", "niah"], niah_mode="teacher-forced", niah_lengths=[256, 1024, 2048],
-                      niah_depths=3, niah_variants=["fact", "value", "multikey"], perplexity_max_chars=None, limit=8)
+                      niah_depths=3, perplexity_max_chars=None, limit=8)
 
 
 class LongContextParams(BaseModel):
