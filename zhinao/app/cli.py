@@ -133,6 +133,28 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cluster_check(args: argparse.Namespace) -> int:
+    from zhinao.tasks.runtime.cluster_check import check_cluster, problem_count
+
+    result = check_cluster(args.timeout)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 1 if problem_count(result) else 0
+    console.print(f"shared with every worker: {', '.join(result['env'])}", soft_wrap=True)
+    for line in result["driver"]:
+        console.print(f"driver: {line}", soft_wrap=True, markup=False)
+    for node, report in result["nodes"].items():
+        found = [(check, p) for check, items in report["problems"].items() for p in items]
+        console.print(f"node {report['address']} ({report['host']}, {node[:12]}): "
+                      + ("ok (env, store, prefect, python)" if not found else f"{len(found)} problem(s)"),
+                      soft_wrap=True, markup=False)
+        for check, p in found:
+            console.print(f"  {check}: {p}", soft_wrap=True, markup=False)
+    count = problem_count(result)
+    console.print(f"{len(result['nodes'])} node(s), {count} problem(s)")
+    return 1 if count else 0
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     """Check versions (all, or those named) file by file; with --recompute, run the stage of each
     damaged one again."""
@@ -486,6 +508,13 @@ def build_parser() -> argparse.ArgumentParser:
                      "(`--ancestors 2 long-phase`: the parent model and both long-context phases)")
     cmp.add_argument("--json", action="store_true")
     cmp.set_defaults(func=cmd_compare)
+    clu = sub.add_parser("cluster", help="the Ray cluster this environment names (RAY_ADDRESS)")
+    clu_sub = clu.add_subparsers(dest="cluster_command", required=True)
+    chk = clu_sub.add_parser("check", help="on every Ray node: the shared settings, the store round trip, the "
+                                           "Prefect API, the same Python environment; exit 1 naming what is missing")
+    chk.add_argument("--timeout", type=float, default=120.0, help="seconds for every node's check (default 120)")
+    chk.add_argument("--json", action="store_true")
+    chk.set_defaults(func=cmd_cluster_check)
     ver = sub.add_parser("verify", help="check versions against their manifests: files there, sizes, checksums")
     ver.add_argument("refs", nargs="*", metavar="DATASET[@VERSION]", help="default: every version in the catalog")
     ver.add_argument("--quick", action="store_true", help="files and sizes only (one listing each, no hashing)")

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 from ..stats import StageStats
 from ..store.fs import Root
 from ..store.manifest import Shard
+from .cluster import cluster_env
 from .sink import ShardSink
 
 log = logging.getLogger("zhinao.ray")
@@ -68,16 +69,18 @@ def _own_signal_handlers():
 
 
 def init_ray(num_cpus: int | None = None) -> None:
-    """Join RAY_ADDRESS when set (a cluster), else start a local Ray with this machine's CPUs."""
+    """Join RAY_ADDRESS when set (a cluster: its workers get the cluster configuration,
+    zhinao/tasks/runtime/cluster.py), else start a local Ray with this machine's CPUs."""
     import ray
 
     if ray.is_initialized():
         return
     address = os.environ.get("RAY_ADDRESS")
     if address:
+        env = cluster_env(address)          # the store, catalog and Prefect API every worker must share
         log.info("joining Ray cluster at %s", address)
         with _own_signal_handlers():
-            ray.init(address=address, logging_level=logging.WARNING)
+            ray.init(address=address, logging_level=logging.WARNING, runtime_env={"env_vars": env})
     else:
         for attempt in range(LOCAL_START_ATTEMPTS):
             try:
