@@ -29,22 +29,12 @@ CASES = [  # (name, ranks, backend or None for plain attention, chunked loss)
 ]
 
 
-def _status_mib(field: str) -> float:
-    """VmRSS (now) or VmHWM (the peak since the last reset) of this process, in MiB."""
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith(field + ":")) / 1024
-
-
-def _reset_peak() -> None:
-    with open("/proc/self/clear_refs", "w") as f:      # "5": reset the resident high-water mark
-        f.write("5")
-
-
 def _rank(rank: int, world: int, init: str, length: int, vocab: int, backend: str | None, chunked: bool,
           repeat: int, out: str) -> None:
     import torch
     import torch.distributed as dist
 
+    from zhinao.model import memory
     from zhinao.model.config import preset
     from zhinao.model.seqpar.attention import Split
     from zhinao.model.seqpar.split import shard
@@ -65,8 +55,7 @@ def _rank(rank: int, world: int, init: str, length: int, vocab: int, backend: st
     seconds = []
     for step in range(repeat + 1):                    # step 0 warms up (first-call allocations)
         if step == 1:
-            _reset_peak()
-            base = _status_mib("VmRSS")
+            base = memory.reset_peak(torch.device("cpu"))
         model.zero_grad(set_to_none=True)
         start = time.perf_counter()
         if backend is None and not chunked:
@@ -86,7 +75,7 @@ def _rank(rank: int, world: int, init: str, length: int, vocab: int, backend: st
             seconds.append(time.perf_counter() - start)
     if world > 1:
         dist.barrier()
-    Path(out).write_text(json.dumps({"rank": rank, "seconds": min(seconds), "peak_mib": _status_mib("VmHWM") - base}))
+    Path(out).write_text(json.dumps({"rank": rank, "seconds": min(seconds), "peak_mib": memory.peak(torch.device("cpu")) - base}))
     if world > 1:
         dist.destroy_process_group()
     sys.stdout.flush()

@@ -5,7 +5,6 @@ and its Python environment, and a node running another checkout of the code is n
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from zhinao.model.launch import free_port
+from zhinao.model.ranks import terminate
 from zhinao.tasks.runtime.cluster import cluster_env, is_remote, local_only, shared_env
 
 RAY = str(Path(sys.executable).with_name("ray"))
@@ -43,16 +43,6 @@ def _start(args: list[str], env: dict) -> subprocess.Popen:
     `ray stop` would stop every Ray on the machine)."""
     return subprocess.Popen([RAY, "start", "--block", "--disable-usage-stats", "--num-cpus=1", *args], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def _check(env: dict, wait: bool = False) -> dict | None:
@@ -109,5 +99,5 @@ def test_cluster_check_runs_on_every_node_and_names_what_is_missing_where(tmp_pa
     finally:
         for proc in (worker, head):
             if proc is not None:
-                _stop(proc)
+                terminate(proc, 60)
         shutil.rmtree(ray_dir, ignore_errors=True)

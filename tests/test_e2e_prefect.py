@@ -1,6 +1,5 @@
 """A real Prefect server and process worker, deployments from prefect.yaml, a stage run by name."""
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -10,6 +9,7 @@ import pytest
 
 from zhinao.app.api_server import wait_healthy
 from zhinao.model.metrics import read_metrics
+from zhinao.model.ranks import terminate
 from zhinao.tasks.home import open_store
 
 from .pretrain_data import token_versions
@@ -30,12 +30,7 @@ def _zhinao(*args, env, **kw):
 
 
 def _stop(proc):
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+    terminate(proc, 30)
 
 
 def test_deployments_triggered_by_name_commit_versions(zhinao_home, tmp_path):

@@ -84,28 +84,14 @@ def pack(samples: list[Sample], max_len: int, mode: str = "naive", pad_id: int =
         raise ValueError(f"packing {mode!r}: choose one of {', '.join(MODES)}")
     kept, dropped, truncated = fit(samples, max_len, overlong)
     layout = {"naive": _naive, "document": _document, "none": _unpacked}[mode]
-    arrays = layout(kept, max_len, pad_id, seed) if kept else _empty(max_len, mode)
-    if reset_positions and mode == "naive" and kept:
-        arrays["positions"] = _naive_positions(kept, max_len, seed, arrays)
-    elif reset_positions and mode == "naive":
-        arrays["positions"] = np.zeros((0, max_len), dtype=np.int32)
+    reset = {"reset_positions": reset_positions} if mode == "naive" else {}
+    arrays = layout(kept, max_len, pad_id, seed, **reset) if kept else _empty(max_len, mode, **reset)
     return Packed(arrays, dropped, truncated, len(kept))
 
 
-def _naive_positions(samples: list[Sample], max_len: int, seed: int, arrays: dict[str, np.ndarray]) -> np.ndarray:
-    """Each token's position within its sample, laid out as _naive lays out the tokens."""
-    order = np.random.default_rng(seed).permutation(len(samples))
-    flat = np.concatenate([np.arange(len(samples[i].ids), dtype=np.int32) for i in order])
-    rows = -(-len(flat) // max_len)
-    grid = np.zeros((rows, max_len), dtype=np.int32)
-    grid.reshape(-1)[:len(flat)] = flat
-    full = {"targets": np.full((rows, max_len), IGNORE, dtype=np.int32)}
-    full["targets"].reshape(-1)[:len(flat)] = np.concatenate([samples[i].targets() for i in order])
-    return grid[(full["targets"] != IGNORE).any(axis=1)]        # the rows _naive kept
-
-
-def _empty(max_len: int, mode: str) -> dict[str, np.ndarray]:
+def _empty(max_len: int, mode: str, reset_positions: bool = False) -> dict[str, np.ndarray]:
     names = ("tokens", "targets", "real") + (("positions", "docs") if mode == "document" else ())
+    names += ("positions",) if reset_positions else ()
     return {n: np.zeros((0, max_len), dtype=bool if n == "real" else np.int32) for n in names}
 
 
@@ -115,13 +101,18 @@ def _grid(rows: int, max_len: int, pad_id: int) -> dict[str, np.ndarray]:
             "real": np.zeros((rows, max_len), dtype=bool)}
 
 
-def _naive(samples: list[Sample], max_len: int, pad_id: int, seed: int) -> dict[str, np.ndarray]:
+def _naive(samples: list[Sample], max_len: int, pad_id: int, seed: int,
+           reset_positions: bool = False) -> dict[str, np.ndarray]:
     order = np.random.default_rng(seed).permutation(len(samples))
     ids = np.concatenate([samples[i].ids for i in order])
     targets = np.concatenate([samples[i].targets() for i in order])
     rows = -(-len(ids) // max_len)
     out = _grid(rows, max_len, pad_id)
-    for name, values in (("tokens", ids), ("targets", targets), ("real", np.ones(len(ids), dtype=bool))):
+    columns = [("tokens", ids), ("targets", targets), ("real", np.ones(len(ids), dtype=bool))]
+    if reset_positions:         # each token's position within its own sample
+        out["positions"] = np.zeros((rows, max_len), dtype=np.int32)
+        columns.append(("positions", np.concatenate([np.arange(len(samples[i].ids), dtype=np.int32) for i in order])))
+    for name, values in columns:
         out[name].reshape(-1)[:len(ids)] = values
     # a row cut from the middle of a prompt can hold no target at all: it would only cost compute
     keep = (out["targets"] != IGNORE).any(axis=1)
